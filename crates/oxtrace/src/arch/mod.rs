@@ -1,0 +1,121 @@
+//! Architectures as data.
+//!
+//! An [`Arch`] describes a processor to the rest of oxtrace: its register file
+//! (names, sub-registers, where each lives in the raw register blocks a backend
+//! reads), its breakpoint instruction and whether the program counter stops after
+//! it, and its pointer size. Every architecture is compiled on every host, so a
+//! core file or a remote stub of another architecture can be read anywhere.
+//!
+//! Registers live in a few *groups*, one raw byte block each, in the layout the
+//! operating system hands out (for x86_64 Linux: `user_regs_struct`, the XSAVE
+//! area, the debug registers). A [`RegisterDef`] says which bytes of which group
+//! make up one register, so `eax` is the low four bytes of `rax`'s slot, `ah` the
+//! second byte, and `ymm0` the `xmm0` slot followed by its upper half elsewhere.
+
+pub mod x86_64;
+
+/// One raw register block, read and written as a whole by a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RegisterGroup {
+    /// General-purpose registers, program counter, flags, segments.
+    General,
+    /// Floating-point and vector registers (x87, SSE, AVX on x86).
+    Vector,
+    /// Debug registers (hardware breakpoints and watchpoints).
+    Debug,
+}
+
+impl RegisterGroup {
+    /// Every group, in the order backends write them back.
+    pub const ALL: [RegisterGroup; 3] = [Self::General, Self::Vector, Self::Debug];
+}
+
+/// Where some bytes of a register live: `len` bytes at `offset` in a group's block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    /// Byte offset in the group's block.
+    pub offset: u16,
+    /// Number of bytes.
+    pub len: u16,
+}
+
+/// How a register's value is best shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisterKind {
+    /// An integer (general registers, flags, segments, control words).
+    Integer,
+    /// An x87 80-bit extended-precision float.
+    X87Float,
+    /// A vector register (xmm, ymm).
+    Vector,
+}
+
+/// One named register: where its bytes are, and how it is used.
+#[derive(Debug, Clone, Copy)]
+pub struct RegisterDef {
+    /// Lower-case name, as users type it (`rax`, `eax`, `xmm0`, `dr7`).
+    pub name: &'static str,
+    /// The block the register lives in.
+    pub group: RegisterGroup,
+    /// Its bytes, least significant first: usually one piece; two for `ymm` (low and high halves).
+    pub pieces: &'static [Piece],
+    /// How to show it.
+    pub kind: RegisterKind,
+    /// A display class for grouped listings: `general`, `segment`, `x87`, `sse`, `avx`, `debug`.
+    pub class: &'static str,
+    /// The name of the full register this one is part of (`rax` for `eax`), if it is a sub-register.
+    pub parent: Option<&'static str>,
+    /// The DWARF register number, if DWARF defines one.
+    pub dwarf: Option<u16>,
+}
+
+impl RegisterDef {
+    /// Width in bytes.
+    pub fn size(&self) -> usize {
+        self.pieces.iter().map(|p| p.len as usize).sum()
+    }
+}
+
+/// A processor architecture described as data.
+#[derive(Debug)]
+pub struct Arch {
+    /// Short name (`x86_64`).
+    pub name: &'static str,
+    /// Size of a pointer in bytes.
+    pub pointer_size: usize,
+    /// The software breakpoint instruction.
+    pub break_instruction: &'static [u8],
+    /// True when the program counter points after the break instruction once it traps (x86).
+    pub pc_after_break: bool,
+    /// Every register, full registers first, then sub-registers.
+    pub registers: &'static [RegisterDef],
+    /// Size in bytes of each group's block: `[General, Vector, Debug]`.
+    pub group_sizes: [usize; 3],
+    /// Name of the program counter register.
+    pub pc: &'static str,
+    /// Name of the stack pointer register.
+    pub sp: &'static str,
+    /// Name of the frame pointer register.
+    pub fp: &'static str,
+    /// Name of the flags / status register.
+    pub flags: &'static str,
+}
+
+impl Arch {
+    /// The register with this name (case-insensitive), if any.
+    pub fn register(&self, name: &str) -> Option<&'static RegisterDef> {
+        self.registers
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The block size of one group.
+    pub fn group_size(&self, group: RegisterGroup) -> usize {
+        self.group_sizes[group as usize]
+    }
+
+    /// The registers that are not sub-registers of another, in table order.
+    pub fn full_registers(&self) -> impl Iterator<Item = &'static RegisterDef> {
+        self.registers.iter().filter(|r| r.parent.is_none())
+    }
+}

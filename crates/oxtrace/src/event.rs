@@ -1,0 +1,153 @@
+//! Events: what a trace reports when the debuggee stops or changes.
+//!
+//! An [`Event`] is a plain value carrying the pid and the tid it concerns;
+//! [`Trace::run`](crate::Trace::run) returns one, and notifiers receive each
+//! one as it happens.
+
+use crate::error::{Pid, Tid};
+
+/// How a process or thread ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It called exit with this code.
+    Code(i32),
+    /// A signal killed it.
+    Signaled {
+        /// The signal number.
+        signal: i32,
+        /// Whether it dumped core.
+        core_dumped: bool,
+    },
+}
+
+/// The kernel's extra information about a signal (the parts of `siginfo_t` that matter to a debugger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignalInfo {
+    /// The signal number.
+    pub signo: i32,
+    /// The `si_code`: why it was sent (`SI_USER`, `SEGV_MAPERR`, `TRAP_BRKPT`...).
+    pub code: i32,
+    /// The `si_errno` field.
+    pub errno: i32,
+    /// For SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGTRAP: the faulting address.
+    pub fault_addr: Option<u64>,
+    /// For signals sent by a process (`kill`, `tgkill`): its pid.
+    pub sender_pid: Option<Pid>,
+}
+
+/// A system call stop (in [`Mode::Syscall`](crate::Mode::Syscall)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyscallStop {
+    /// The thread is entering a system call.
+    Entry {
+        /// The system call number.
+        number: u64,
+        /// Its six argument registers.
+        args: [u64; 6],
+    },
+    /// The thread is leaving a system call.
+    Exit {
+        /// The system call number (remembered from the entry).
+        number: u64,
+        /// The return value (negative errno on failure).
+        ret: i64,
+    },
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The trace attached to the process (or spawned it): it is stopped and ready.
+    Attached,
+    /// The trace is about to detach from the process.
+    Detached,
+    /// The process is about to be resumed.
+    Continued,
+    /// A breakpoint was hit; the program counter is back on its address.
+    Breakpoint {
+        /// The breakpoint's id.
+        id: u32,
+        /// Its address.
+        addr: u64,
+    },
+    /// A signal arrived. It is delivered on the next resume unless changed
+    /// with [`Trace::set_pending_signal`](crate::Trace::set_pending_signal).
+    Signal(SignalInfo),
+    /// A single step finished.
+    Step,
+    /// A system call entry or exit.
+    Syscall(SyscallStop),
+    /// The process was interrupted at the user's request ([`Interrupter::interrupt`](crate::Interrupter::interrupt)).
+    Interrupted,
+    /// The whole process ended.
+    Exited(ExitStatus),
+    /// A new thread appeared.
+    ThreadCreated {
+        /// Its tid.
+        new_tid: Tid,
+    },
+    /// A thread other than the last one ended.
+    ThreadExited(ExitStatus),
+    /// The process called `execve`; the old image, its threads and breakpoints are gone.
+    Exec {
+        /// The new program's path.
+        path: String,
+    },
+}
+
+/// The kind of an event without its data: for notifier registration and the auto-continue list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum EventType {
+    Attached,
+    Detached,
+    Continued,
+    Breakpoint,
+    Signal,
+    Step,
+    Syscall,
+    Interrupted,
+    Exited,
+    ThreadCreated,
+    ThreadExited,
+    Exec,
+}
+
+impl EventKind {
+    /// This event's type.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventKind::Attached => EventType::Attached,
+            EventKind::Detached => EventType::Detached,
+            EventKind::Continued => EventType::Continued,
+            EventKind::Breakpoint { .. } => EventType::Breakpoint,
+            EventKind::Signal(_) => EventType::Signal,
+            EventKind::Step => EventType::Step,
+            EventKind::Syscall(_) => EventType::Syscall,
+            EventKind::Interrupted => EventType::Interrupted,
+            EventKind::Exited(_) => EventType::Exited,
+            EventKind::ThreadCreated { .. } => EventType::ThreadCreated,
+            EventKind::ThreadExited(_) => EventType::ThreadExited,
+            EventKind::Exec { .. } => EventType::Exec,
+        }
+    }
+}
+
+/// Something that happened to a traced process: which process, which thread, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The process.
+    pub pid: Pid,
+    /// The thread it happened in (the pid for process-wide events).
+    pub tid: Tid,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// This event's type.
+    pub fn event_type(&self) -> EventType {
+        self.kind.event_type()
+    }
+}

@@ -1,0 +1,64 @@
+//! oxtrace: a programmatic debugger framework.
+//!
+//! oxtrace starts or attaches to processes, stops them at breakpoints, steps
+//! them, reads and changes their memory and registers, and reports what happens
+//! to them as [`Event`]s. It is meant for writing debuggers and research tools
+//! (tracers, coverage collectors, crash triagers, fuzzing harnesses) in a few
+//! lines; `oxdb`, the debugger of this workspace, is built on it.
+//!
+//! # Shape
+//!
+//! * [`Trace`] is the one object a user holds: run control, breakpoints,
+//!   notifiers, registers, memory, signals, metadata, symbols and stacks.
+//! * [`platform::Platform`] is the small trait a backend implements (Linux ptrace
+//!   today); everything else is written once above it.
+//! * [`arch`] describes processors as data; [`registers`] holds register values.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use oxtrace::{EventKind, Trace};
+//!
+//! # fn main() -> oxtrace::Result<()> {
+//! let mut trace = Trace::spawn(Command::new("/bin/true"))?;
+//! let main = trace.sym_by_name("main")?;   // or any address
+//! trace.add_break_by_addr(main)?;
+//! let event = trace.run()?;
+//! if let EventKind::Breakpoint { addr, .. } = event.kind {
+//!     println!("stopped at {addr:#x}, rsp = {:#x}", trace.register_u64("rsp")?);
+//! }
+//! trace.kill()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Threading
+//!
+//! A `Trace` must stay on the thread that created it (a ptrace rule); it is not
+//! `Send`. Stop it from other threads with an [`Interrupter`].
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod arch;
+pub mod error;
+pub mod event;
+pub mod memory;
+pub mod platform;
+pub mod registers;
+pub mod symbols;
+mod trace;
+pub mod unwind;
+
+pub use error::{Error, Pid, Result, Tid};
+pub use event::{Event, EventKind, EventType, ExitStatus, SignalInfo, SyscallStop};
+pub use memory::{MemoryMap, Needle, Perms};
+#[cfg(target_os = "linux")]
+pub use platform::linux::SpawnOptions;
+pub use platform::Interrupter;
+pub use registers::{RegValue, RegisterContext};
+pub use trace::{
+    BreakCallback, Breakpoint, BreakpointKind, MetaValue, Mode, Notifier, NotifierId, Trace,
+    TraceState,
+};

@@ -1,0 +1,148 @@
+//! The small set of primitives a debugging backend must provide.
+//!
+//! [`Platform`] is what [`Trace`](crate::Trace) stands on. It does not know about
+//! breakpoints, modes, notifiers or symbols: those are written once, in `trace`,
+//! above this trait, so that every backend (ptrace, a core file, a GDB remote stub,
+//! the Win32 debug API) gets them for free.
+//!
+//! The contract is *all-stop*: when [`Platform::wait`] returns a [`Stop`], every
+//! thread of the process is stopped, and stays stopped until [`Platform::resume`].
+//! Events that other threads produced while they were being stopped are kept by
+//! the backend and returned by the following `wait` calls, before anything is
+//! resumed again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::arch::{Arch, RegisterGroup};
+use crate::error::{Pid, Result, Tid};
+use crate::event::{ExitStatus, SignalInfo, SyscallStop};
+use crate::memory::MemoryMap;
+
+#[cfg(target_os = "linux")]
+pub mod linux;
+
+/// Why a thread stopped, as the backend sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// A software breakpoint instruction trapped. The program counter is as the
+    /// CPU left it (after the instruction when [`Arch::pc_after_break`]).
+    SoftwareBreak,
+    /// A single step completed.
+    Step,
+    /// A hardware breakpoint or watchpoint fired (the debug status register tells which).
+    HardwareBreak,
+    /// A signal is about to be delivered to the thread.
+    Signal(SignalInfo),
+    /// A system call entry or exit (when resumed with [`ResumeKind::Syscall`]).
+    Syscall(SyscallStop),
+    /// The stop that [`Interrupter::interrupt`] asked for.
+    Interrupted,
+    /// The thread created a new thread, which is now traced and stopped.
+    ThreadCreated {
+        /// The new thread.
+        new_tid: Tid,
+    },
+    /// This thread ended; the process lives on.
+    ThreadExited(ExitStatus),
+    /// The whole process ended; the backend can do nothing more.
+    Exited(ExitStatus),
+    /// The process executed a new program; only this thread remains.
+    Exec {
+        /// The new program's path.
+        path: String,
+    },
+}
+
+/// One thread's stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    /// The thread.
+    pub tid: Tid,
+    /// Why it stopped.
+    pub reason: StopReason,
+}
+
+/// How to resume one thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeKind {
+    /// Run freely.
+    Continue,
+    /// Execute one instruction.
+    Step,
+    /// Run until the next system call entry or exit.
+    Syscall,
+}
+
+/// One thread's part in a resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumeAction {
+    /// The thread.
+    pub tid: Tid,
+    /// How it runs.
+    pub kind: ResumeKind,
+    /// A signal to deliver to it as it resumes.
+    pub signal: Option<i32>,
+}
+
+/// Something that can interrupt a running process from any thread.
+pub trait InterruptSource: Send + Sync + std::fmt::Debug {
+    /// Ask the process to stop; the trace then reports [`StopReason::Interrupted`].
+    fn interrupt(&self) -> Result<()>;
+}
+
+/// A handle that stops a running trace from another thread (vtrace's `sendBreak`).
+///
+/// Cheap to clone; `Send` and `Sync`. Interrupting a process that is already
+/// stopped makes the next run stop at once with
+/// [`EventKind::Interrupted`](crate::EventKind::Interrupted).
+#[derive(Debug, Clone)]
+pub struct Interrupter {
+    source: Arc<dyn InterruptSource>,
+}
+
+impl Interrupter {
+    /// Wraps a backend's interrupt source.
+    pub fn new(source: Arc<dyn InterruptSource>) -> Self {
+        Self { source }
+    }
+
+    /// Ask the traced process to stop.
+    pub fn interrupt(&self) -> Result<()> {
+        self.source.interrupt()
+    }
+}
+
+/// The primitives of a debugging backend. See the module docs for the all-stop contract.
+pub trait Platform: std::fmt::Debug {
+    /// The architecture of the debuggee.
+    fn arch(&self) -> &'static Arch;
+    /// The process id.
+    fn pid(&self) -> Pid;
+    /// The threads the backend knows to be alive, the main thread first if it is alive.
+    fn threads(&self) -> Vec<Tid>;
+    /// Resume the listed threads; threads not listed stay stopped.
+    fn resume(&mut self, actions: &[ResumeAction]) -> Result<()>;
+    /// Wait for the next stop, at most `timeout` (forever when `None`). `Ok(None)` means the time ran out.
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>>;
+    /// Stop every running thread without reporting anything (for detach, kill and drop of a running trace).
+    fn stop_all(&mut self) -> Result<()>;
+    /// Read exactly `buf.len()` bytes at `addr`, or fail naming the first address that could not be read.
+    fn read_memory(&mut self, addr: u64, buf: &mut [u8]) -> Result<()>;
+    /// Write all of `data` at `addr`, read-only pages included.
+    fn write_memory(&mut self, addr: u64, data: &[u8]) -> Result<()>;
+    /// The process's memory maps, sorted by address.
+    fn memory_maps(&mut self) -> Result<Vec<MemoryMap>>;
+    /// Read one register group of a stopped thread into `buf` (of [`Arch::group_size`] bytes).
+    fn read_registers(&mut self, tid: Tid, group: RegisterGroup, buf: &mut [u8]) -> Result<()>;
+    /// Write one register group of a stopped thread.
+    fn write_registers(&mut self, tid: Tid, group: RegisterGroup, buf: &[u8]) -> Result<()>;
+    /// Detach from every thread, delivering `signal` to `tid` if given; the process runs on untraced.
+    fn detach(&mut self, signal: Option<(Tid, i32)>) -> Result<()>;
+    /// Kill the process and reap it.
+    fn kill(&mut self) -> Result<ExitStatus>;
+    /// A handle that interrupts the process from any thread.
+    fn interrupter(&self) -> Interrupter;
+    /// The path of the program the process runs, if known.
+    fn exe_path(&mut self) -> Option<String>;
+}

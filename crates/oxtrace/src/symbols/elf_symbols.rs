@@ -1,0 +1,223 @@
+//! The symbol table of one ELF file, sorted by address and indexed by name.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use object::{Object, ObjectKind, ObjectSegment, ObjectSymbol};
+
+use crate::error::{Error, Result};
+
+/// What a symbol names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolKind {
+    /// Code.
+    Function,
+    /// Data.
+    Object,
+    /// Anything else (TLS, untyped).
+    Other,
+}
+
+/// A symbol as the file states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// Its name.
+    pub name: String,
+    /// Its address as stated in the file (add the module's bias for the runtime address).
+    pub addr: u64,
+    /// Its size in bytes (0 when unknown).
+    pub size: u64,
+    /// What it names.
+    pub kind: SymbolKind,
+    /// Whether it is global (or weak) rather than local to its file.
+    pub global: bool,
+}
+
+/// A loadable segment of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Its address in the file's address space.
+    pub vaddr: u64,
+    /// Its offset in the file.
+    pub offset: u64,
+    /// Its size in memory.
+    pub memsz: u64,
+}
+
+/// The symbols of one ELF file.
+#[derive(Debug, Clone)]
+pub struct SymbolTable {
+    symbols: Vec<Symbol>,
+    by_name: HashMap<String, Vec<usize>>,
+    segments: Vec<Segment>,
+    entry: u64,
+    position_independent: bool,
+}
+
+impl SymbolTable {
+    /// Reads and parses an ELF file.
+    pub fn load(path: &Path) -> Result<SymbolTable> {
+        let data = std::fs::read(path).map_err(|e| Error::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::parse(&data, &path.display().to_string())
+    }
+
+    /// Parses an ELF image; `path` only names it in errors.
+    pub fn parse(data: &[u8], path: &str) -> Result<SymbolTable> {
+        let fail = |reason: String| Error::File {
+            path: path.to_owned(),
+            reason,
+        };
+        let file =
+            object::File::parse(data).map_err(|e| fail(format!("not a readable ELF file: {e}")))?;
+        if file.format() != object::BinaryFormat::Elf {
+            return Err(fail(format!("{:?} is not ELF", file.format())));
+        }
+        let mut symbols: Vec<Symbol> = file
+            .symbols()
+            .chain(file.dynamic_symbols())
+            .filter(|s| !s.is_undefined() && s.address() != 0)
+            .filter(|s| {
+                !matches!(
+                    s.kind(),
+                    object::SymbolKind::Section
+                        | object::SymbolKind::File
+                        | object::SymbolKind::Label
+                )
+            })
+            .filter_map(|s| {
+                let name = s.name().ok().filter(|n| !n.is_empty())?;
+                let kind = match s.kind() {
+                    object::SymbolKind::Text => SymbolKind::Function,
+                    object::SymbolKind::Data => SymbolKind::Object,
+                    _ => SymbolKind::Other,
+                };
+                Some(Symbol {
+                    name: name.to_owned(),
+                    addr: s.address(),
+                    size: s.size(),
+                    kind,
+                    global: s.is_global(),
+                })
+            })
+            .collect();
+        // Best first among symbols at one address: functions, then globals, then by name.
+        symbols.sort_by(|a, b| {
+            (a.addr, a.kind != SymbolKind::Function, !a.global, &a.name).cmp(&(
+                b.addr,
+                b.kind != SymbolKind::Function,
+                !b.global,
+                &b.name,
+            ))
+        });
+        symbols.dedup_by(|a, b| a.addr == b.addr && a.name == b.name);
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, s) in symbols.iter().enumerate() {
+            by_name.entry(s.name.clone()).or_default().push(i);
+        }
+        let segments = file
+            .segments()
+            .filter_map(|seg| {
+                let (offset, _) = seg.file_range();
+                Some(Segment {
+                    vaddr: seg.address(),
+                    offset,
+                    memsz: seg.size(),
+                })
+                .filter(|s| s.memsz > 0)
+            })
+            .collect();
+        Ok(SymbolTable {
+            symbols,
+            by_name,
+            segments,
+            entry: file.entry(),
+            position_independent: file.kind() == ObjectKind::Dynamic,
+        })
+    }
+
+    /// Every symbol, sorted by address.
+    pub fn symbols(&self) -> &[Symbol] {
+        &self.symbols
+    }
+
+    /// The loadable segments.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The entry point (file address).
+    pub fn entry(&self) -> u64 {
+        self.entry
+    }
+
+    /// True for shared objects and PIE executables (loaded at a bias).
+    pub fn is_position_independent(&self) -> bool {
+        self.position_independent
+    }
+
+    /// A symbol by exact name (a global one when there are several).
+    pub fn by_name(&self, name: &str) -> Option<&Symbol> {
+        let candidates = self.by_name.get(name)?;
+        let best = candidates
+            .iter()
+            .find(|&&i| self.symbols[i].global)
+            .or(candidates.first())?;
+        Some(&self.symbols[*best])
+    }
+
+    /// The symbol containing the file address `addr`, and the offset into it:
+    /// the nearest at or below it, within its size (or before the next symbol when its size is 0).
+    pub fn by_addr(&self, addr: u64) -> Option<(&Symbol, u64)> {
+        let after = self.symbols.partition_point(|s| s.addr <= addr);
+        let last = after.checked_sub(1)?;
+        let at = self.symbols[last].addr;
+        // The best symbol of that address comes first among its equals.
+        let first = self.symbols[..=last].partition_point(|s| s.addr < at);
+        let candidates = &self.symbols[first..=last];
+        let symbol = candidates
+            .iter()
+            .find(|s| s.size > addr - at)
+            .or_else(|| candidates.iter().find(|s| s.size == 0))?;
+        if symbol.size == 0 {
+            // Sizeless: it reaches up to the next symbol.
+            let next = self.symbols.get(after).map_or(u64::MAX, |s| s.addr);
+            if addr >= next {
+                return None;
+            }
+        }
+        Some((symbol, addr - at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for data in [
+            &b""[..],
+            b"\x7fELF",
+            b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0",
+            &[0xff; 64][..],
+        ] {
+            let err = SymbolTable::parse(data, "bad.so").unwrap_err().to_string();
+            assert!(err.starts_with("bad.so: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_test_binary_knows_its_own_functions() {
+        let me = std::env::current_exe().unwrap();
+        let table = SymbolTable::load(&me).unwrap();
+        let main = table.by_name("main").expect("main");
+        assert_eq!(main.kind, SymbolKind::Function);
+        let (found, offset) = table.by_addr(main.addr + 1).unwrap();
+        assert_eq!((found.addr, offset), (main.addr, 1));
+        assert!(table.is_position_independent());
+        assert!(!table.segments().is_empty());
+    }
+}

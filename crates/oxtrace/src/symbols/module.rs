@@ -1,0 +1,73 @@
+//! A loaded module: one ELF file mapped into the process at a bias.
+
+use std::sync::Arc;
+
+use super::SymbolTable;
+use crate::memory::MemoryMap;
+
+/// Page size used to round segment addresses and offsets.
+const PAGE: u64 = 4096;
+
+/// One file mapped into the process, with its symbols.
+#[derive(Debug, Clone)]
+pub struct Module {
+    /// The file's path as the maps give it.
+    pub path: String,
+    /// Its normalized name, unique in the process (`libc`, `ld`, `demo`).
+    pub name: String,
+    /// Runtime address minus file address.
+    pub bias: u64,
+    /// The lowest address of its maps.
+    pub start: u64,
+    /// The end of its highest map.
+    pub end: u64,
+    /// Its symbols.
+    pub table: Arc<SymbolTable>,
+}
+
+impl Module {
+    /// Places `table` (parsed from `path`) at the addresses `maps` (the maps of that file) show.
+    /// `None` when no map matches a loadable segment of the file.
+    pub fn new(
+        path: &str,
+        name: String,
+        table: Arc<SymbolTable>,
+        maps: &[&MemoryMap],
+    ) -> Option<Module> {
+        let start = maps.iter().map(|m| m.start).min()?;
+        let end = maps.iter().map(|m| m.end).max()?;
+        let bias = if table.is_position_independent() {
+            Self::bias(&table, maps)?
+        } else {
+            0
+        };
+        Some(Module {
+            path: path.to_owned(),
+            name,
+            bias,
+            start,
+            end,
+            table,
+        })
+    }
+
+    /// The map with the lowest file offset, matched to the segment that starts in the same file page.
+    fn bias(table: &SymbolTable, maps: &[&MemoryMap]) -> Option<u64> {
+        let first = maps.iter().min_by_key(|m| m.offset)?;
+        let segment = table
+            .segments()
+            .iter()
+            .find(|s| s.offset & !(PAGE - 1) == first.offset)?;
+        Some(first.start.wrapping_sub(segment.vaddr & !(PAGE - 1)))
+    }
+
+    /// Whether a runtime address falls in this module's maps.
+    pub fn contains(&self, addr: u64) -> bool {
+        (self.start..self.end).contains(&addr)
+    }
+
+    /// The runtime address of the module's entry point.
+    pub fn entry(&self) -> u64 {
+        self.table.entry().wrapping_add(self.bias)
+    }
+}

@@ -1,0 +1,290 @@
+//! Software breakpoints: the table, inserting and removing their bytes, and
+//! hiding those bytes from memory reads.
+//!
+//! An enabled breakpoint's instruction stays in memory while the process is
+//! stopped; [`Trace::read_memory`] shows the original bytes in its place and
+//! [`Trace::write_memory`] keeps it in place. Detach, kill and drop remove
+//! every breakpoint byte.
+
+use std::collections::BTreeMap;
+
+use super::Trace;
+use crate::error::{Error, Result};
+use crate::event::Event;
+
+/// A breakpoint callback: runs at every hit, before the notifiers; may change
+/// the debuggee and call [`Trace::run_again`].
+pub type BreakCallback = Box<dyn FnMut(&mut Trace, &Event)>;
+
+/// What a breakpoint does when hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakpointKind {
+    /// Stops (and fires notifiers) at every hit.
+    Normal,
+    /// Stops once, then removes itself.
+    OneTime,
+    /// Stops once, removes itself and turns off `RunForever` (used by [`Trace::run_until`]).
+    StopAndRemove,
+}
+
+/// A breakpoint as the user sees it.
+#[derive(Debug, Clone)]
+pub struct Breakpoint {
+    /// Its id, unique in this trace.
+    pub id: u32,
+    /// Its address.
+    pub addr: u64,
+    /// What it does when hit.
+    pub kind: BreakpointKind,
+    /// Whether it is armed.
+    pub enabled: bool,
+    /// How many times it was hit.
+    pub hits: u64,
+}
+
+/// One table entry: the public part plus what the trace needs to patch memory.
+pub(super) struct Entry {
+    pub info: Breakpoint,
+    /// The bytes the break instruction replaced, while it is in memory.
+    pub saved: Option<Vec<u8>>,
+    pub callback: Option<BreakCallback>,
+}
+
+/// Every breakpoint, by id and by address.
+#[derive(Default)]
+pub(super) struct Breakpoints {
+    next_id: u32,
+    pub by_id: BTreeMap<u32, Entry>,
+    pub by_addr: BTreeMap<u64, u32>,
+}
+
+impl Breakpoints {
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The id of the breakpoint whose instruction is in memory at `addr`.
+    pub fn inserted_at(&self, addr: u64) -> Option<u32> {
+        let id = *self.by_addr.get(&addr)?;
+        self.by_id[&id].saved.is_some().then_some(id)
+    }
+}
+
+impl Trace {
+    /// Sets a breakpoint at `addr`. Works before the process first runs.
+    pub fn add_break_by_addr(&mut self, addr: u64) -> Result<u32> {
+        self.add_breakpoint(addr, BreakpointKind::Normal, None)
+    }
+
+    /// Sets a breakpoint whose `callback` runs at every hit before the notifiers.
+    pub fn add_break_with(
+        &mut self,
+        addr: u64,
+        callback: impl FnMut(&mut Trace, &Event) + 'static,
+    ) -> Result<u32> {
+        self.add_breakpoint(addr, BreakpointKind::Normal, Some(Box::new(callback)))
+    }
+
+    /// Sets a breakpoint of any kind, with an optional callback.
+    pub fn add_breakpoint(
+        &mut self,
+        addr: u64,
+        kind: BreakpointKind,
+        callback: Option<BreakCallback>,
+    ) -> Result<u32> {
+        self.require_stopped()?;
+        if let Some(&id) = self.breakpoints.by_addr.get(&addr) {
+            return Err(Error::DuplicateBreakpoint { id, addr });
+        }
+        let id = self.breakpoints.next_id;
+        let info = Breakpoint {
+            id,
+            addr,
+            kind,
+            enabled: true,
+            hits: 0,
+        };
+        let mut entry = Entry {
+            info,
+            saved: None,
+            callback,
+        };
+        self.insert_break_bytes(&mut entry)?;
+        self.breakpoints.next_id += 1;
+        self.breakpoints.by_addr.insert(addr, id);
+        self.breakpoints.by_id.insert(id, entry);
+        Ok(id)
+    }
+
+    /// Removes a breakpoint, restoring the original bytes.
+    pub fn remove_breakpoint(&mut self, id: u32) -> Result<()> {
+        let mut entry = self
+            .breakpoints
+            .by_id
+            .remove(&id)
+            .ok_or(Error::NoSuchBreakpoint(id))?;
+        self.breakpoints.by_addr.remove(&entry.info.addr);
+        if self.is_attached() {
+            self.remove_break_bytes(&mut entry)?;
+        }
+        Ok(())
+    }
+
+    /// Enables or disables a breakpoint (a disabled one is out of memory).
+    pub fn set_breakpoint_enabled(&mut self, id: u32, enabled: bool) -> Result<()> {
+        self.require_stopped()?;
+        let mut entry = self
+            .breakpoints
+            .by_id
+            .remove(&id)
+            .ok_or(Error::NoSuchBreakpoint(id))?;
+        entry.info.enabled = enabled;
+        let result = if enabled {
+            self.insert_break_bytes(&mut entry)
+        } else {
+            self.remove_break_bytes(&mut entry)
+        };
+        self.breakpoints.by_id.insert(id, entry);
+        result
+    }
+
+    /// One breakpoint.
+    pub fn breakpoint(&self, id: u32) -> Option<&Breakpoint> {
+        self.breakpoints.by_id.get(&id).map(|e| &e.info)
+    }
+
+    /// The breakpoint at an address.
+    pub fn breakpoint_at(&self, addr: u64) -> Option<&Breakpoint> {
+        self.breakpoint(*self.breakpoints.by_addr.get(&addr)?)
+    }
+
+    /// Every breakpoint, by id.
+    pub fn breakpoints(&self) -> Vec<Breakpoint> {
+        self.breakpoints
+            .by_id
+            .values()
+            .map(|e| e.info.clone())
+            .collect()
+    }
+
+    fn insert_break_bytes(&mut self, entry: &mut Entry) -> Result<()> {
+        if entry.saved.is_some() || !entry.info.enabled {
+            return Ok(());
+        }
+        let insn = self.arch.break_instruction;
+        let mut saved = vec![0; insn.len()];
+        self.platform.read_memory(entry.info.addr, &mut saved)?;
+        self.platform.write_memory(entry.info.addr, insn)?;
+        entry.saved = Some(saved);
+        Ok(())
+    }
+
+    fn remove_break_bytes(&mut self, entry: &mut Entry) -> Result<()> {
+        if let Some(saved) = entry.saved.take() {
+            if let Err(e) = self.platform.write_memory(entry.info.addr, &saved) {
+                entry.saved = Some(saved);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes one breakpoint's instruction out of memory for a moment (stepping over it).
+    pub(super) fn lift_breakpoint(&mut self, id: u32) -> Result<()> {
+        let mut entry = self
+            .breakpoints
+            .by_id
+            .remove(&id)
+            .expect("breakpoint exists");
+        let result = self.remove_break_bytes(&mut entry);
+        self.breakpoints.by_id.insert(id, entry);
+        result
+    }
+
+    /// Puts a lifted breakpoint back, if it still exists and is enabled.
+    pub(super) fn restore_breakpoint(&mut self, id: u32) -> Result<()> {
+        let Some(mut entry) = self.breakpoints.by_id.remove(&id) else {
+            return Ok(());
+        };
+        let result = self.insert_break_bytes(&mut entry);
+        self.breakpoints.by_id.insert(id, entry);
+        result
+    }
+
+    /// Takes every breakpoint instruction out of memory (detach). Keeps the table.
+    pub(super) fn remove_all_break_bytes(&mut self) -> Result<()> {
+        let ids: Vec<u32> = self.breakpoints.by_id.keys().copied().collect();
+        let mut first_error = None;
+        for id in ids {
+            if let Err(e) = self.lift_breakpoint(id) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// After exec the old image is gone, and with it every inserted byte.
+    pub(super) fn forget_break_bytes(&mut self) {
+        for entry in self.breakpoints.by_id.values_mut() {
+            entry.saved = None;
+        }
+    }
+
+    /// Replaces inserted break instructions in `buf` (read at `addr`) by the original bytes.
+    pub(super) fn hide_break_bytes(&self, addr: u64, buf: &mut [u8]) {
+        let end = addr.saturating_add(buf.len() as u64);
+        let first = addr.saturating_sub(self.arch.break_instruction.len() as u64 - 1);
+        for (&bp_addr, id) in self.breakpoints.by_addr.range(first..end) {
+            if let Some(saved) = &self.breakpoints.by_id[id].saved {
+                overlay(buf, addr, bp_addr, saved);
+            }
+        }
+    }
+
+    /// Writes `data` at `addr`, keeping inserted break instructions in place and
+    /// updating the bytes they will restore.
+    pub(super) fn write_around_breaks(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        let end = addr.saturating_add(data.len() as u64);
+        let first = addr.saturating_sub(self.arch.break_instruction.len() as u64 - 1);
+        let hits: Vec<u32> = self
+            .breakpoints
+            .by_addr
+            .range(first..end)
+            .map(|(_, &id)| id)
+            .collect();
+        if hits.is_empty() {
+            return self.platform.write_memory(addr, data);
+        }
+        let mut patched = data.to_vec();
+        for id in hits {
+            let entry = self
+                .breakpoints
+                .by_id
+                .get_mut(&id)
+                .expect("breakpoint exists");
+            let Some(saved) = entry.saved.as_mut() else {
+                continue;
+            };
+            // The new bytes become the saved ones; memory keeps the break instruction.
+            let bp_addr = entry.info.addr;
+            for (i, byte) in saved.iter_mut().enumerate() {
+                let at = bp_addr + i as u64;
+                if at >= addr && at < end {
+                    *byte = data[(at - addr) as usize];
+                }
+            }
+            overlay(&mut patched, addr, bp_addr, self.arch.break_instruction);
+        }
+        self.platform.write_memory(addr, &patched)
+    }
+}
+
+/// Copies `bytes` (which belong at `bytes_addr`) over the part of `buf` (at `buf_addr`) they overlap.
+fn overlay(buf: &mut [u8], buf_addr: u64, bytes_addr: u64, bytes: &[u8]) {
+    for (i, &b) in bytes.iter().enumerate() {
+        let at = bytes_addr + i as u64;
+        if at >= buf_addr && at < buf_addr + buf.len() as u64 {
+            buf[(at - buf_addr) as usize] = b;
+        }
+    }
+}

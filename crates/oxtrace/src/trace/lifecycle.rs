@@ -1,0 +1,97 @@
+//! Starting, attaching, detaching, killing and dropping a trace.
+
+use std::process::Command;
+
+use super::{Trace, TraceState};
+use crate::error::{Pid, Result};
+use crate::event::{Event, EventKind, ExitStatus};
+
+#[cfg(target_os = "linux")]
+use crate::platform::linux::{LinuxProcess, SpawnOptions};
+
+#[cfg(target_os = "linux")]
+impl Trace {
+    /// Starts `command` (program, arguments, environment, working directory and
+    /// stdio as set on it) under trace, stopped before its first instruction.
+    ///
+    /// The process is killed when the trace is dropped, unless detached first.
+    pub fn spawn(command: Command) -> Result<Trace> {
+        Self::spawn_with(command, SpawnOptions::default())
+    }
+
+    /// [`Trace::spawn`] with options (such as turning ASLR off).
+    pub fn spawn_with(command: Command, options: SpawnOptions) -> Result<Trace> {
+        let process = LinuxProcess::spawn(command, options)?;
+        Ok(Trace::from_platform(Box::new(process), true))
+    }
+
+    /// Attaches to the running process `pid` and all its threads, and stops it.
+    ///
+    /// When the trace is dropped, the process is detached and runs on.
+    pub fn attach(pid: Pid) -> Result<Trace> {
+        let process = LinuxProcess::attach(pid)?;
+        Ok(Trace::from_platform(Box::new(process), false))
+    }
+}
+
+impl Trace {
+    /// Lets the process go: removes every breakpoint instruction, writes back
+    /// changed registers, delivers the current thread's pending signal, and
+    /// detaches. The process runs on untraced.
+    pub fn detach(&mut self) -> Result<()> {
+        if self.state == TraceState::Running {
+            self.platform.stop_all()?;
+            self.state = TraceState::Stopped;
+        }
+        self.require_stopped()?;
+        let event = Event {
+            pid: self.pid,
+            tid: self.current_tid,
+            kind: EventKind::Detached,
+        };
+        self.fire_notifiers(&event);
+        self.remove_all_break_bytes()?;
+        self.flush_registers()?;
+        let signal = self
+            .pending_signals
+            .get(&self.current_tid)
+            .map(|&s| (self.current_tid, s));
+        self.platform.detach(signal)?;
+        self.state = TraceState::Detached;
+        self.last_event = Some(event);
+        Ok(())
+    }
+
+    /// Kills the process and waits for it to end.
+    pub fn kill(&mut self) -> Result<ExitStatus> {
+        if !self.is_attached() {
+            self.require_stopped()?;
+        }
+        let status = self.platform.kill()?;
+        self.state = TraceState::Exited(status);
+        Ok(status)
+    }
+
+    /// Ends the trace the way dropping it does: a spawned process is killed,
+    /// an attached one detached. Reports what went wrong, which `drop` cannot.
+    pub fn release(mut self) -> Result<()> {
+        self.release_inner()
+    }
+
+    fn release_inner(&mut self) -> Result<()> {
+        if !self.is_attached() {
+            return Ok(());
+        }
+        if self.spawned {
+            self.kill().map(drop)
+        } else {
+            self.detach()
+        }
+    }
+}
+
+impl Drop for Trace {
+    fn drop(&mut self) {
+        let _ = self.release_inner();
+    }
+}

@@ -1,0 +1,199 @@
+//! [`Trace`]: one traced process, and everything done to it.
+//!
+//! A `Trace` owns a [`Platform`] backend and adds, once for every backend, the
+//! policy a debugger needs: the run loop and its [modes](Mode), breakpoints,
+//! notifiers and the auto-continue list, per-thread register caches written back
+//! before the threads run, breakpoint-aware memory access, pending and ignored
+//! signals, metadata and variables.
+//!
+//! A `Trace` is pinned to the thread that created it (ptrace requires it, see
+//! [`crate::platform::linux`]); use [`Trace::interrupter`] to stop it from
+//! another thread. Dropping a `Trace` never leaves the debuggee stopped or with
+//! breakpoint bytes in it: a spawned debuggee is killed, an attached one is
+//! detached with its original code restored.
+
+mod breakpoints;
+mod lifecycle;
+mod memory;
+mod metadata;
+mod modes;
+mod notifiers;
+mod registers;
+mod run;
+mod signals;
+mod stack;
+mod threads;
+
+use std::collections::{BTreeSet, HashMap};
+
+pub use breakpoints::{BreakCallback, Breakpoint, BreakpointKind};
+pub use metadata::MetaValue;
+pub use modes::Mode;
+pub use notifiers::{Notifier, NotifierId};
+
+use crate::arch::Arch;
+use crate::error::{Error, Pid, Result, Tid};
+use crate::event::{Event, EventType, ExitStatus};
+use crate::platform::{Platform, Stop};
+use crate::registers::RegisterContext;
+use crate::symbols::SymbolResolver;
+
+/// Where a trace stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceState {
+    /// Every thread is stopped; the trace can be inspected and changed.
+    Stopped,
+    /// The process runs ([`Trace::start`] was called and no event ended it yet).
+    Running,
+    /// The process has ended.
+    Exited(ExitStatus),
+    /// The trace let the process go.
+    Detached,
+}
+
+/// A traced process. See the [module docs](self).
+pub struct Trace {
+    platform: Box<dyn Platform>,
+    arch: &'static Arch,
+    pid: Pid,
+    state: TraceState,
+    spawned: bool,
+    current_tid: Tid,
+    registers: HashMap<Tid, RegisterContext>,
+    breakpoints: breakpoints::Breakpoints,
+    modes: modes::Modes,
+    notifiers: notifiers::Notifiers,
+    auto_continue: BTreeSet<EventType>,
+    ignored_signals: BTreeSet<i32>,
+    pending_signals: HashMap<Tid, i32>,
+    metadata: metadata::Metadata,
+    variables: HashMap<String, u64>,
+    run_again: bool,
+    last_event: Option<Event>,
+    /// A stop seen while stepping a thread over a breakpoint, to report before running again.
+    deferred_stop: Option<Stop>,
+    /// Threads that reported a breakpoint hit at their current pc, to step over it on resume.
+    on_breakpoint: HashMap<Tid, u64>,
+    /// The thread a [`Trace::stepi`] is stepping.
+    stepping: Option<Tid>,
+    symbols: Option<SymbolResolver>,
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace")
+            .field("pid", &self.pid)
+            .field("state", &self.state)
+            .field("current_tid", &self.current_tid)
+            .field("breakpoints", &self.breakpoints.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trace {
+    /// A trace over any backend, stopped, with `Attached` as its first event.
+    /// `spawned` says whether dropping the trace kills the process (true) or detaches from it.
+    pub fn from_platform(platform: Box<dyn Platform>, spawned: bool) -> Trace {
+        let arch = platform.arch();
+        let pid = platform.pid();
+        let mut trace = Trace {
+            platform,
+            arch,
+            pid,
+            state: TraceState::Stopped,
+            spawned,
+            current_tid: pid,
+            registers: HashMap::new(),
+            breakpoints: breakpoints::Breakpoints::default(),
+            modes: modes::Modes::default(),
+            notifiers: notifiers::Notifiers::default(),
+            auto_continue: [EventType::ThreadCreated, EventType::ThreadExited]
+                .into_iter()
+                .collect(),
+            ignored_signals: BTreeSet::new(),
+            pending_signals: HashMap::new(),
+            metadata: metadata::Metadata::default(),
+            variables: HashMap::new(),
+            run_again: false,
+            last_event: None,
+            deferred_stop: None,
+            on_breakpoint: HashMap::new(),
+            stepping: None,
+            symbols: None,
+        };
+        if let Some(&first) = trace.platform.threads().first() {
+            trace.current_tid = first;
+        }
+        trace.set_meta("Architecture", arch.name);
+        trace.set_meta("Platform", std::env::consts::OS);
+        if let Some(exe) = trace.platform.exe_path() {
+            trace.set_meta("ExeName", exe);
+        }
+        trace.last_event = Some(Event {
+            pid,
+            tid: trace.current_tid,
+            kind: crate::event::EventKind::Attached,
+        });
+        trace
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The debuggee's architecture.
+    pub fn arch(&self) -> &'static Arch {
+        self.arch
+    }
+
+    /// Where the trace stands.
+    pub fn state(&self) -> TraceState {
+        self.state
+    }
+
+    /// True while the process runs after [`Trace::start`].
+    pub fn is_running(&self) -> bool {
+        self.state == TraceState::Running
+    }
+
+    /// True once the process has ended.
+    pub fn has_exited(&self) -> bool {
+        matches!(self.state, TraceState::Exited(_))
+    }
+
+    /// True while the trace is attached (stopped or running).
+    pub fn is_attached(&self) -> bool {
+        matches!(self.state, TraceState::Stopped | TraceState::Running)
+    }
+
+    /// How the process ended, once it has.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        match self.state {
+            TraceState::Exited(status) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// The last event the trace reported (the `Attached` event right after spawn or attach).
+    pub fn last_event(&self) -> Option<&Event> {
+        self.last_event.as_ref()
+    }
+
+    /// The path of the debuggee's program, if known.
+    pub fn exe_path(&self) -> Option<String> {
+        self.meta("ExeName")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    }
+
+    /// Fails unless every thread is stopped and the process is alive.
+    pub(crate) fn require_stopped(&self) -> Result<()> {
+        match self.state {
+            TraceState::Stopped => Ok(()),
+            TraceState::Running => Err(Error::Running { pid: self.pid }),
+            TraceState::Exited(_) => Err(Error::ProcessExited { pid: self.pid }),
+            TraceState::Detached => Err(Error::Detached { pid: self.pid }),
+        }
+    }
+}

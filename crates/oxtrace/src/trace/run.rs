@@ -1,0 +1,365 @@
+//! The run loop: resuming, waiting, turning backend stops into events, and
+//! deciding whether to stop or keep going.
+//!
+//! One turn of the loop: fire `Continued`; step every thread that sits on a
+//! breakpoint it reported over that breakpoint (alone, with the instruction
+//! put back afterwards); write back changed registers; resume every thread
+//! with its pending signal; wait for a stop; turn it into an [`Event`]; run the
+//! breakpoint's callback and the notifiers; then stop, unless the event type
+//! is on the auto-continue list, the signal is ignored, [`Mode::RunForever`]
+//! is on, or a callback asked to [`Trace::run_again`].
+
+use std::time::{Duration, Instant};
+
+use super::{BreakpointKind, Mode, Trace, TraceState};
+use crate::error::{Error, Result, Tid};
+use crate::event::{Event, EventKind, SignalInfo};
+use crate::platform::{ResumeAction, ResumeKind, Stop, StopReason};
+
+/// `si_code` the kernel gives a trap from a breakpoint instruction.
+const SI_KERNEL: i32 = 0x80;
+/// `si_code` of a hardware breakpoint trap.
+const TRAP_HWBKPT: i32 = 4;
+
+impl Trace {
+    /// Resumes the process and blocks until an event stops the trace.
+    pub fn run(&mut self) -> Result<Event> {
+        self.start()?;
+        self.wait()
+    }
+
+    /// Runs until any thread reaches `addr` (or another
+    /// event stops the trace first). A breakpoint set for this is removed again.
+    pub fn run_until(&mut self, addr: u64) -> Result<Event> {
+        let temporary = match self.breakpoints.by_addr.get(&addr) {
+            Some(_) => None,
+            None => Some(self.add_breakpoint(addr, BreakpointKind::StopAndRemove, None)?),
+        };
+        let result = self.run();
+        if let Some(id) = temporary {
+            if self.breakpoints.by_id.contains_key(&id) && self.is_attached() {
+                let cleanup = if self.is_running() {
+                    Ok(())
+                } else {
+                    self.remove_breakpoint(id)
+                };
+                cleanup?;
+            }
+        }
+        result
+    }
+
+    /// Resumes the process without waiting: follow with [`Trace::wait`],
+    /// [`Trace::wait_timeout`] or [`Trace::poll`].
+    pub fn start(&mut self) -> Result<()> {
+        self.require_stopped()?;
+        self.resume_all()
+    }
+
+    /// Blocks until an event stops the trace.
+    pub fn wait(&mut self) -> Result<Event> {
+        loop {
+            if let Some(event) = self.wait_until(None)? {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// Waits at most `timeout` for an event that stops the trace; `None` if the process still runs.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<Event>> {
+        self.wait_until(Some(Instant::now() + timeout))
+    }
+
+    /// Handles whatever happened since [`Trace::start`] without blocking; `None` if the process still runs.
+    pub fn poll(&mut self) -> Result<Option<Event>> {
+        self.wait_timeout(Duration::ZERO)
+    }
+
+    /// Executes one instruction of the current thread (other threads stay
+    /// stopped). Breakpoints are stepped over; pending signals are kept for the
+    /// next resume. Fires `Step` notifiers unless [`Mode::FastStep`] is on.
+    pub fn stepi(&mut self) -> Result<Event> {
+        self.require_stopped()?;
+        self.run_again = false;
+        let tid = self.current_tid;
+        let stop = self.step_thread(tid)?;
+        let event = self.translate(stop)?;
+        let quiet = self.modes.fast_step && event.kind == EventKind::Step;
+        if !quiet {
+            self.dispatch(&event)?;
+        }
+        self.last_event = Some(event.clone());
+        Ok(event)
+    }
+
+    fn wait_until(&mut self, deadline: Option<Instant>) -> Result<Option<Event>> {
+        if self.state != TraceState::Running {
+            self.require_stopped()?;
+            return Err(Error::NotRunning { pid: self.pid });
+        }
+        loop {
+            let stop = match self.deferred_stop.take() {
+                Some(stop) => stop,
+                None => {
+                    let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    match self.platform.wait(timeout)? {
+                        Some(stop) => stop,
+                        None => return Ok(None),
+                    }
+                }
+            };
+            self.state = TraceState::Stopped;
+            let event = self.translate(stop)?;
+            let stop_here = self.dispatch(&event)?;
+            self.last_event = Some(event.clone());
+            if stop_here || !self.is_attached() {
+                return Ok(Some(event));
+            }
+            self.resume_all()?;
+        }
+    }
+
+    /// One turn of resuming: see the module docs.
+    fn resume_all(&mut self) -> Result<()> {
+        let continued = Event {
+            pid: self.pid,
+            tid: self.current_tid,
+            kind: EventKind::Continued,
+        };
+        self.fire_notifiers(&continued);
+        self.run_again = false;
+        if let Some(stop) = self.step_over_breakpoints()? {
+            self.deferred_stop = Some(stop);
+            self.state = TraceState::Running;
+            return Ok(());
+        }
+        self.flush_registers()?;
+        let actions: Vec<ResumeAction> = if self.modes.single_step {
+            let tid = self.current_tid;
+            self.stepping = Some(tid);
+            vec![ResumeAction {
+                tid,
+                kind: ResumeKind::Step,
+                signal: self.pending_signals.remove(&tid),
+            }]
+        } else {
+            let kind = if self.modes.syscall {
+                ResumeKind::Syscall
+            } else {
+                ResumeKind::Continue
+            };
+            let threads = self.platform.threads();
+            threads
+                .into_iter()
+                .map(|tid| ResumeAction {
+                    tid,
+                    kind,
+                    signal: self.pending_signals.remove(&tid),
+                })
+                .collect()
+        };
+        self.platform.resume(&actions)?;
+        self.state = TraceState::Running;
+        Ok(())
+    }
+
+    /// Steps every thread that reported a breakpoint at its pc over that
+    /// breakpoint. A stop other than the expected step is returned, to be reported first.
+    fn step_over_breakpoints(&mut self) -> Result<Option<Stop>> {
+        let mut todo: Vec<(Tid, u64)> = self.on_breakpoint.drain().collect();
+        while let Some((tid, addr)) = todo.pop() {
+            if !self.platform.threads().contains(&tid) || self.thread_pc(tid)? != addr {
+                continue;
+            }
+            if self.breakpoints.inserted_at(addr).is_none() {
+                continue;
+            }
+            let stop = self.step_thread(tid)?;
+            if stop.tid != tid || stop.reason != StopReason::Step {
+                // Not stepped yet: keep it (and the others) for the next resume.
+                if self.is_attached() && self.platform.threads().contains(&tid) {
+                    self.on_breakpoint.insert(tid, addr);
+                }
+                self.on_breakpoint.extend(todo);
+                return Ok(Some(stop));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Single-steps one thread, lifting a breakpoint under its pc for the step.
+    fn step_thread(&mut self, tid: Tid) -> Result<Stop> {
+        let pc = self.thread_pc(tid)?;
+        let lifted = self.breakpoints.inserted_at(pc);
+        if let Some(id) = lifted {
+            self.lift_breakpoint(id)?;
+        }
+        self.on_breakpoint.remove(&tid);
+        let stepped = self.flush_registers().and_then(|()| {
+            self.platform.resume(&[ResumeAction {
+                tid,
+                kind: ResumeKind::Step,
+                signal: None,
+            }])?;
+            self.stepping = Some(tid);
+            self.platform.wait(None)
+        });
+        if let Some(id) = lifted {
+            let exited = matches!(
+                stepped,
+                Ok(Some(Stop {
+                    reason: StopReason::Exited(_),
+                    ..
+                }))
+            );
+            if !exited {
+                self.restore_breakpoint(id)?;
+            }
+        }
+        let stop = stepped?.ok_or(Error::ProcessExited { pid: self.pid })?;
+        Ok(stop)
+    }
+
+    /// Turns a backend stop into an event and updates the trace's state to match.
+    fn translate(&mut self, stop: Stop) -> Result<Event> {
+        let Stop { tid, reason } = stop;
+        let stepping = self.stepping.take();
+        self.state = TraceState::Stopped;
+        let kind = match reason {
+            StopReason::SoftwareBreak => self.breakpoint_hit(tid)?,
+            StopReason::Step if stepping == Some(tid) => EventKind::Step,
+            StopReason::Step => EventKind::Signal(SignalInfo {
+                signo: libc::SIGTRAP,
+                code: 2,
+                ..SignalInfo::default()
+            }),
+            StopReason::HardwareBreak => EventKind::Signal(SignalInfo {
+                signo: libc::SIGTRAP,
+                code: TRAP_HWBKPT,
+                ..SignalInfo::default()
+            }),
+            StopReason::Signal(info) => {
+                self.pending_signals.insert(tid, info.signo);
+                EventKind::Signal(info)
+            }
+            StopReason::Syscall(call) => EventKind::Syscall(call),
+            StopReason::Interrupted => EventKind::Interrupted,
+            StopReason::ThreadCreated { new_tid } => EventKind::ThreadCreated { new_tid },
+            StopReason::ThreadExited(status) => {
+                self.registers.remove(&tid);
+                self.on_breakpoint.remove(&tid);
+                self.pending_signals.remove(&tid);
+                EventKind::ThreadExited(status)
+            }
+            StopReason::Exited(status) => {
+                self.state = TraceState::Exited(status);
+                self.registers.clear();
+                self.on_breakpoint.clear();
+                self.pending_signals.clear();
+                if let crate::event::ExitStatus::Code(code) = status {
+                    self.set_meta("ExitCode", code);
+                }
+                EventKind::Exited(status)
+            }
+            StopReason::Exec { path } => {
+                self.forget_break_bytes();
+                self.registers.clear();
+                self.on_breakpoint.clear();
+                self.symbols = None;
+                self.set_meta("ExeName", path.clone());
+                EventKind::Exec { path }
+            }
+        };
+        if self.is_attached() {
+            let live = self.platform.threads();
+            if live.contains(&tid) {
+                self.current_tid = tid;
+            } else if !live.contains(&self.current_tid) {
+                self.current_tid = live.first().copied().unwrap_or(self.pid);
+            }
+        }
+        Ok(Event {
+            pid: self.pid,
+            tid,
+            kind,
+        })
+    }
+
+    /// A breakpoint instruction trapped in `tid`: ours (pc moved back onto it) or the program's own.
+    fn breakpoint_hit(&mut self, tid: Tid) -> Result<EventKind> {
+        let pc = self.thread_pc(tid)?;
+        let addr = if self.arch.pc_after_break {
+            pc - self.arch.break_instruction.len() as u64
+        } else {
+            pc
+        };
+        let Some(id) = self.breakpoints.inserted_at(addr) else {
+            return Ok(EventKind::Signal(SignalInfo {
+                signo: libc::SIGTRAP,
+                code: SI_KERNEL,
+                fault_addr: Some(pc),
+                ..SignalInfo::default()
+            }));
+        };
+        if addr != pc {
+            self.set_thread_pc(tid, addr)?;
+        }
+        self.on_breakpoint.insert(tid, addr);
+        if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
+            entry.info.hits += 1;
+        }
+        Ok(EventKind::Breakpoint { id, addr })
+    }
+
+    fn set_thread_pc(&mut self, tid: Tid, pc: u64) -> Result<()> {
+        let saved = self.current_tid;
+        self.current_tid = tid;
+        let result = self.set_pc(pc);
+        self.current_tid = saved;
+        result
+    }
+
+    /// Runs the breakpoint callback and the notifiers; returns whether the trace stops here.
+    fn dispatch(&mut self, event: &Event) -> Result<bool> {
+        if let EventKind::Signal(info) = &event.kind {
+            if self.ignored_signals.contains(&info.signo) {
+                return Ok(false);
+            }
+        }
+        let mut must_stop = matches!(event.kind, EventKind::Exited(_) | EventKind::Interrupted);
+        if let EventKind::Breakpoint { id, .. } = event.kind {
+            must_stop |= self.breakpoint_reached(id, event)?;
+        }
+        self.fire_notifiers(event);
+        if must_stop || !self.is_attached() {
+            return Ok(true);
+        }
+        let keep_going = self.auto_continue.contains(&event.event_type())
+            || self.run_again
+            || self.mode(Mode::RunForever);
+        Ok(!keep_going)
+    }
+
+    /// Runs a breakpoint's callback and applies its kind. Returns whether it forces a stop.
+    fn breakpoint_reached(&mut self, id: u32, event: &Event) -> Result<bool> {
+        let Some(entry) = self.breakpoints.by_id.get_mut(&id) else {
+            return Ok(false);
+        };
+        let kind = entry.info.kind;
+        if let Some(mut callback) = entry.callback.take() {
+            callback(self, event);
+            if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
+                entry.callback.get_or_insert(callback);
+            }
+        }
+        match kind {
+            BreakpointKind::Normal => Ok(false),
+            BreakpointKind::OneTime | BreakpointKind::StopAndRemove => {
+                if self.breakpoints.by_id.contains_key(&id) {
+                    self.remove_breakpoint(id)?;
+                }
+                Ok(kind == BreakpointKind::StopAndRemove)
+            }
+        }
+    }
+}
