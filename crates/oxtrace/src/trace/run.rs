@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::{BreakpointKind, Mode, Trace, TraceState};
 use crate::error::{Error, Result, Tid};
 use crate::event::{Event, EventKind, SignalInfo};
-use crate::platform::{ResumeAction, ResumeKind, Stop, StopReason};
+use crate::platform::{Interrupter, ResumeAction, ResumeKind, Stop, StopReason};
 
 /// `si_code` the kernel gives a trap from a breakpoint instruction.
 const SI_KERNEL: i32 = 0x80;
@@ -47,6 +47,12 @@ impl Trace {
             }
         }
         result
+    }
+
+    /// A handle that stops this trace from any thread (vtrace's `sendBreak`):
+    /// the running process stops and the trace reports [`EventKind::Interrupted`].
+    pub fn interrupter(&self) -> Interrupter {
+        self.platform.interrupter()
     }
 
     /// Resumes the process without waiting: follow with [`Trace::wait`],

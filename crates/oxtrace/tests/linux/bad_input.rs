@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use oxtrace::{Error, EventKind, ExitStatus, Trace};
 
-use crate::support::{fixture, Opt};
+use crate::support::Opt;
 use crate::{run_to_exit, spawn_quiet};
 
 #[test]
@@ -132,5 +132,4 @@ fn duplicate_breakpoints_and_bad_ids_are_errors() {
         trace.remove_breakpoint(99),
         Err(Error::NoSuchBreakpoint(99))
     ));
-    let _ = fixture;
 }
