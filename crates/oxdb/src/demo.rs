@@ -76,37 +76,44 @@ pub fn run(out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
     writeln!(out, "\nthread {} stopped at {addr:#x} in d\n", event.tid)?;
     for name in SHOWN_REGISTERS {
         let value = trace.register_u64(name)?;
-        writeln!(
-            out,
-            "{:<8}{:#018x}  {}",
-            name.to_uppercase(),
-            value,
-            value as i64
-        )?;
+        // gdb and the x86_64 manuals call the 64-bit flags register RFLAGS.
+        let label = if name == "eflags" {
+            "RFLAGS".to_string()
+        } else {
+            name.to_uppercase()
+        };
+        writeln!(out, "{label:<8}{value:#018x}  {}", value as i64)?;
     }
 
     writeln!(out, "\ncall stack:")?;
     let frames = trace.stack_trace(event.tid)?;
+    let mut names: Vec<String> = Vec::new();
     for (n, frame) in frames.iter().enumerate() {
         // Return addresses point after the call: look up the call itself.
         let lookup = if n == 0 { frame.pc } else { frame.pc - 1 };
-        let symbol = trace.symbols()?.sym_by_addr(lookup).map(|hit| {
-            let offset = frame.pc - hit.addr;
-            (
-                format!("{}+{offset:#x}", hit.symbol.name),
-                hit.module.name.clone(),
-            )
-        });
-        match symbol {
-            Some((name, module)) => {
-                writeln!(out, "#{n} {:#018x} in {name} from {module}", frame.pc)?
-            }
-            None => writeln!(out, "#{n} {:#018x} in ??", frame.pc)?,
-        }
+        let symbols = trace.symbols()?;
+        let name = match symbols.sym_by_addr(lookup) {
+            Some(hit) => format!("{}+{:#x}", hit.symbol.name, frame.pc - hit.addr),
+            None => "??".to_string(),
+        };
+        let module = symbols
+            .module_by_addr(lookup)
+            .map_or("?", |m| m.name.as_str());
+        writeln!(out, "#{n} {:#018x} in {name} from {module}", frame.pc)?;
+        names.push(name);
     }
+    let chain: Vec<&str> = names
+        .iter()
+        .map(|n| n.split('+').next().unwrap_or(n))
+        .take_while(|n| *n != "??")
+        .collect();
+    writeln!(out, "\n{}", chain.join(" \u{2190} "))?;
 
     trace.remove_breakpoint(id)?;
     let end = trace.run()?;
-    writeln!(out, "\nthe program went on and ended: {:?}", end.kind)?;
+    match end.kind {
+        EventKind::Exited(status) => writeln!(out, "\nthe program ran on to its end: {status}")?,
+        other => writeln!(out, "\nthe program stopped again: {other:?}")?,
+    }
     Ok(())
 }

@@ -151,3 +151,54 @@ impl Event {
         self.kind.event_type()
     }
 }
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(code) => write!(f, "exit code {code}"),
+            ExitStatus::Signaled {
+                signal,
+                core_dumped: false,
+            } => write!(f, "killed by signal {signal}"),
+            ExitStatus::Signaled {
+                signal,
+                core_dumped: true,
+            } => write!(f, "killed by signal {signal} (core dumped)"),
+        }
+    }
+}
+
+impl std::fmt::Display for Event {
+    /// One line: `[pid:tid] what happened`, for logs and verbose notifiers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}:{}] ", self.pid, self.tid)?;
+        match &self.kind {
+            EventKind::Attached => write!(f, "attached"),
+            EventKind::Detached => write!(f, "detached"),
+            EventKind::Continued => write!(f, "continued"),
+            EventKind::Breakpoint { id, addr } => write!(f, "breakpoint {id} at {addr:#x}"),
+            EventKind::Signal(info) => {
+                write!(f, "signal {} (code {})", info.signo, info.code)?;
+                if let Some(addr) = info.fault_addr {
+                    write!(f, " at {addr:#x}")?;
+                }
+                if let Some(pid) = info.sender_pid {
+                    write!(f, " from pid {pid}")?;
+                }
+                Ok(())
+            }
+            EventKind::Step => write!(f, "step"),
+            EventKind::Syscall(SyscallStop::Entry { number, args }) => {
+                write!(f, "syscall {number} entry {args:x?}")
+            }
+            EventKind::Syscall(SyscallStop::Exit { number, ret }) => {
+                write!(f, "syscall {number} exit = {ret}")
+            }
+            EventKind::Interrupted => write!(f, "interrupted"),
+            EventKind::Exited(status) => write!(f, "exited: {status}"),
+            EventKind::ThreadCreated { new_tid } => write!(f, "thread {new_tid} created"),
+            EventKind::ThreadExited(status) => write!(f, "thread exited: {status}"),
+            EventKind::Exec { path } => write!(f, "exec {path}"),
+        }
+    }
+}

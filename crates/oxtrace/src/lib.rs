@@ -62,3 +62,8 @@ pub use trace::{
     BreakCallback, Breakpoint, BreakpointKind, MetaValue, Mode, Notifier, NotifierId, Trace,
     TraceState,
 };
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -51,7 +51,13 @@ pub enum TraceState {
     Detached,
 }
 
-/// A traced process. See the [module docs](self).
+/// A traced process: run control, breakpoints, notifiers, registers, memory,
+/// signals, metadata, symbols and stacks.
+///
+/// A `Trace` is pinned to the thread that created it (ptrace requires it) and
+/// is not `Send`; [`Trace::interrupter`] gives a handle that stops it from any
+/// thread. Dropping it never leaves the debuggee stopped or patched: a spawned
+/// process is killed, an attached one detached with its code restored.
 pub struct Trace {
     platform: Box<dyn Platform>,
     arch: &'static Arch,
@@ -77,6 +83,10 @@ pub struct Trace {
     /// The thread a [`Trace::stepi`] is stepping.
     stepping: Option<Tid>,
     symbols: Option<SymbolResolver>,
+    /// Counts stops, so that derived views (symbols) know when to refresh.
+    stops: u64,
+    /// The value of `stops` when `symbols` was last brought up to date.
+    symbols_at_stop: u64,
 }
 
 impl std::fmt::Debug for Trace {
@@ -87,6 +97,23 @@ impl std::fmt::Debug for Trace {
             .field("current_tid", &self.current_tid)
             .field("breakpoints", &self.breakpoints.len())
             .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Display for Trace {
+    /// vtrace's one-line summary: `[pid] - program state`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            TraceState::Stopped => "stopped".to_string(),
+            TraceState::Running => "running".to_string(),
+            TraceState::Exited(status) => format!("exited ({status})"),
+            TraceState::Detached => "detached".to_string(),
+        };
+        let exe = self
+            .meta("ExeName")
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown");
+        write!(f, "[{}] - {exe} {state}", self.pid)
     }
 }
 
@@ -120,6 +147,8 @@ impl Trace {
             on_breakpoint: HashMap::new(),
             stepping: None,
             symbols: None,
+            stops: 0,
+            symbols_at_stop: 0,
         };
         if let Some(&first) = trace.platform.threads().first() {
             trace.current_tid = first;

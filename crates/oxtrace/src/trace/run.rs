@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::{BreakpointKind, Mode, Trace, TraceState};
 use crate::error::{Error, Result, Tid};
-use crate::event::{Event, EventKind, SignalInfo};
+use crate::event::{Event, EventKind, EventType, SignalInfo};
 use crate::platform::{Interrupter, ResumeAction, ResumeKind, Stop, StopReason};
 
 /// `si_code` the kernel gives a trap from a breakpoint instruction.
@@ -45,6 +45,36 @@ impl Trace {
                 };
                 cleanup?;
             }
+        }
+        result
+    }
+
+    /// Runs until thread `tid` exits (vtrace's `joinThread`), through any other
+    /// events except the process's exit and interruptions. Returns the last event.
+    pub fn join_thread(&mut self, tid: Tid) -> Result<Event> {
+        if !self.threads().contains(&tid) {
+            return Err(Error::NoSuchThread { pid: self.pid, tid });
+        }
+        loop {
+            self.start()?;
+            let event = self.wait_reporting_thread_exits()?;
+            let done = match event.kind {
+                EventKind::ThreadExited(_) => event.tid == tid,
+                EventKind::Exited(_) | EventKind::Interrupted => true,
+                _ => false,
+            };
+            if done {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// Like [`Trace::wait`], but thread exits stop even when auto-continued.
+    fn wait_reporting_thread_exits(&mut self) -> Result<Event> {
+        let was_auto = self.auto_continue.remove(&EventType::ThreadExited);
+        let result = self.wait();
+        if was_auto {
+            self.auto_continue.insert(EventType::ThreadExited);
         }
         result
     }
@@ -231,6 +261,7 @@ impl Trace {
         let Stop { tid, reason } = stop;
         let stepping = self.stepping.take();
         self.state = TraceState::Stopped;
+        self.stops += 1;
         let kind = match reason {
             StopReason::SoftwareBreak => self.breakpoint_hit(tid)?,
             StopReason::Step if stepping == Some(tid) => EventKind::Step,

@@ -1,7 +1,8 @@
 //! Symbols of the loaded modules and call stacks, through the trace.
 //!
-//! The symbol view is built from the memory maps on first use and refreshed
-//! when an address or name is not found (a library may have been loaded since).
+//! The symbol view is built from the memory maps on first use and brought up
+//! to date when the process has run since (a library may have been loaded);
+//! files already parsed are not parsed again.
 
 use super::Trace;
 use crate::error::{Error, Result, Tid};
@@ -12,11 +13,10 @@ use crate::unwind::{unwind_frame_pointers, Frame, FrameRegs};
 pub const MAX_FRAMES: usize = 4096;
 
 impl Trace {
-    /// The symbol view of the process, built from its maps on first use.
+    /// The symbol view of the process, up to date with its maps.
     pub fn symbols(&mut self) -> Result<&SymbolResolver> {
-        if self.symbols.is_none() {
-            let maps = self.memory_maps()?;
-            self.symbols = Some(SymbolResolver::from_maps(&maps));
+        if self.symbols.is_none() || self.symbols_at_stop != self.stops {
+            self.refresh_symbols()?;
         }
         Ok(self.symbols.as_ref().expect("built above"))
     }
@@ -28,30 +28,20 @@ impl Trace {
             Some(resolver) => resolver.update(&maps),
             None => self.symbols = Some(SymbolResolver::from_maps(&maps)),
         }
+        self.symbols_at_stop = self.stops;
         Ok(())
     }
 
-    /// The symbol at or before `addr`; with `exact`, only one that starts at `addr`.
-    /// Rendered as `name+0xoff` by its `Display`.
+    /// The symbol at or before `addr` as `name+0xoff`; with `exact`, only one that starts at `addr`.
     pub fn sym_by_addr(&mut self, addr: u64, exact: bool) -> Result<Option<String>> {
-        let found = |s: &SymbolResolver| {
-            s.sym_by_addr(addr)
-                .filter(|h: &SymbolHit| !exact || h.offset == 0)
-                .map(|h| h.to_string())
-        };
-        if let Some(name) = found(self.symbols()?) {
-            return Ok(Some(name));
-        }
-        self.refresh_symbols()?;
-        Ok(found(self.symbols()?))
+        let hit = self.symbols()?.sym_by_addr(addr);
+        Ok(hit
+            .filter(|h: &SymbolHit| !exact || h.offset == 0)
+            .map(|h| h.to_string()))
     }
 
-    /// The address of a symbol: `module.name` or a bare `name` (the program first).
+    /// The address of a symbol: `module.name`, `module.__entry`, or a bare `name` (the program first).
     pub fn sym_by_name(&mut self, name: &str) -> Result<u64> {
-        if let Some(addr) = self.symbols()?.sym_by_name(name) {
-            return Ok(addr);
-        }
-        self.refresh_symbols()?;
         self.symbols()?
             .sym_by_name(name)
             .ok_or_else(|| Error::NoSuchSymbol(name.to_owned()))

@@ -124,3 +124,74 @@ fn metadata_and_variables() {
     assert_eq!(trace.variable("nothing"), None);
     assert_eq!(trace.variables(), [("answer".to_string(), 42)]);
 }
+
+#[test]
+fn join_thread_runs_until_that_thread_ends() {
+    let mut trace = spawn_quiet("threads", Opt::O0, &["3", "200"]);
+    trace.disable_auto_continue(EventType::ThreadCreated);
+    let EventKind::ThreadCreated { new_tid } = trace.run().unwrap().kind else {
+        panic!("no thread")
+    };
+    trace.enable_auto_continue(EventType::ThreadCreated);
+    let event = trace.join_thread(new_tid).unwrap();
+    assert_eq!(event.tid, new_tid);
+    assert!(
+        matches!(event.kind, EventKind::ThreadExited(ExitStatus::Code(0))),
+        "{event:?}"
+    );
+    assert!(!trace.threads().contains(&new_tid));
+    assert!(
+        trace.join_thread(new_tid).is_err(),
+        "an ended thread cannot be joined"
+    );
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+}
+
+#[test]
+fn events_and_traces_print_as_one_line() {
+    let mut trace = spawn_quiet("segfault", Opt::O0, &[]);
+    let pid = trace.pid();
+    assert_eq!(
+        trace.to_string(),
+        format!("[{pid}] - {} stopped", trace.exe_path().unwrap())
+    );
+    let event = trace.run().unwrap();
+    assert_eq!(
+        event.to_string(),
+        format!("[{pid}:{pid}] signal 11 (code 1) at 0x10")
+    );
+    let end = trace.run().unwrap();
+    assert_eq!(
+        end.to_string(),
+        format!("[{pid}:{pid}] exited: killed by signal 11")
+    );
+    assert!(
+        trace.to_string().ends_with("exited (killed by signal 11)"),
+        "{trace}"
+    );
+}
+
+#[test]
+fn symbols_follow_libraries_as_they_load() {
+    let mut trace = spawn_quiet("calls", Opt::O0, &[]);
+    // At the first instruction only the program and the dynamic linker are mapped.
+    assert!(trace.sym_by_name("libc.malloc").is_err());
+    let entry = trace.sym_by_name("ld.__entry").unwrap();
+    assert_eq!(trace.pc().unwrap(), entry);
+    let main = trace.sym_by_name("main").unwrap();
+    assert_eq!(trace.sym_by_name("calls.main").unwrap(), main);
+    trace.run_until(main).unwrap();
+    let malloc = trace.sym_by_name("libc.malloc").unwrap();
+    assert_eq!(trace.sym_by_name("malloc").unwrap(), malloc);
+    let name = trace.sym_by_addr(malloc, true).unwrap().unwrap();
+    assert!(name.contains("malloc"), "{name}");
+    assert_eq!(
+        trace.sym_by_addr(main + 4, false).unwrap().as_deref(),
+        Some("main+0x4")
+    );
+    assert_eq!(trace.sym_by_addr(main + 4, true).unwrap(), None);
+    assert!(matches!(
+        trace.sym_by_name("no_such_symbol_here"),
+        Err(oxtrace::Error::NoSuchSymbol(_))
+    ));
+}

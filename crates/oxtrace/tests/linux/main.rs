@@ -11,6 +11,7 @@ mod registers;
 mod run_control;
 mod signals;
 mod threads;
+mod versus_gdb;
 
 use std::io::{PipeReader, Read};
 use std::process::{Command, Stdio};

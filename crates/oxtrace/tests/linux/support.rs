@@ -31,9 +31,12 @@ impl Opt {
     }
 }
 
+/// A lock per fixture build.
+type BuildLocks = Mutex<HashMap<(String, Opt), Arc<Mutex<()>>>>;
+
 /// One lock per fixture build, so parallel tests compile each once.
 fn build_lock(key: (String, Opt)) -> Arc<Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<(String, Opt), Arc<Mutex<()>>>>> = OnceLock::new();
+    static LOCKS: OnceLock<BuildLocks> = OnceLock::new();
     LOCKS
         .get_or_init(Default::default)
         .lock()
