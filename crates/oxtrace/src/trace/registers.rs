@@ -121,6 +121,9 @@ impl Trace {
     /// (before threads run, since they will change).
     pub(super) fn flush_registers(&mut self) -> Result<()> {
         let mut first_error = None;
+        let live = self.platform.threads();
+        // Threads that ended since their registers were read have nothing to write back.
+        self.registers.retain(|tid, _| live.contains(tid));
         for (tid, ctx) in self.registers.iter_mut() {
             for group in ctx.dirty_groups() {
                 let block = ctx.block(group).expect("a dirty group is loaded").to_vec();

@@ -88,7 +88,12 @@ fn thread_events_are_auto_continued_unless_asked() {
     trace.enable_auto_continue(EventType::ThreadCreated);
     assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
     assert_eq!(created.borrow().len(), 4);
-    assert_eq!(*exited.borrow(), 4);
+    assert_eq!(
+        *exited.borrow(),
+        4,
+        "thread exits seen; created {:?}",
+        created.borrow()
+    );
     assert!(trace
         .auto_continue_list()
         .contains(&EventType::ThreadExited));

@@ -180,12 +180,13 @@ impl Platform for LinuxProcess {
     }
 
     fn resume(&mut self, actions: &[ResumeAction]) -> Result<()> {
+        if !self.pending.is_empty() {
+            // Stops are still waiting to be reported (the process's own exit,
+            // perhaps): report them first.
+            return Ok(());
+        }
         if self.gone {
             return Err(Error::ProcessExited { pid: self.pid });
-        }
-        if !self.pending.is_empty() {
-            // Stops are still waiting to be reported: report them first.
-            return Ok(());
         }
         for action in actions {
             self.check_thread(action.tid)?;

@@ -145,9 +145,9 @@ impl LinuxProcess {
     /// A thread ended. Returns the stop to report.
     fn thread_gone(&mut self, tid: Tid, exit: ExitStatus) -> Option<Stop> {
         if tid == self.pid {
-            // The leader's status comes last: the whole process is gone.
+            // The leader's status comes last: the whole process is gone. Stops
+            // already queued (other threads' exits) are still reported first.
             self.threads.clear();
-            self.pending.clear();
             self.gone = true;
             self.mem = None;
             return Some(Stop {
