@@ -16,8 +16,8 @@ const DEMO_SOURCE: &str = include_str!("demo.c");
 
 /// The general registers shown, in the order gdb and the issue list them.
 const SHOWN_REGISTERS: [&str; 18] = [
-    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13",
-    "r14", "r15", "rip", "eflags",
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+    "rip", "eflags",
 ];
 
 /// A temporary directory removed on drop.
@@ -42,11 +42,7 @@ fn build_demo(dir: &Path) -> Result<PathBuf, Box<dyn Error>> {
         .output()
         .map_err(|e| format!("cannot run the C compiler {compiler:?}: {e}"))?;
     if !output.status.success() {
-        return Err(format!(
-            "{compiler} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
+        return Err(format!("{compiler} failed: {}", String::from_utf8_lossy(&output.stderr)).into());
     }
     Ok(program)
 }
@@ -58,13 +54,7 @@ pub fn run(out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
     let program = build_demo(&dir.0)?;
 
     let mut trace = Trace::spawn(Command::new(&program))?;
-    writeln!(
-        out,
-        "spawned {} as pid {}, stopped at {:#x}",
-        program.display(),
-        trace.pid(),
-        trace.pc()?
-    )?;
+    writeln!(out, "spawned {} as pid {}, stopped at {:#x}", program.display(), trace.pid(), trace.pc()?)?;
     let d = trace.sym_by_name("demo.d")?;
     let id = trace.add_break_by_addr(d)?;
     writeln!(out, "breakpoint {id} at d ({d:#x})")?;
@@ -77,11 +67,7 @@ pub fn run(out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
     for name in SHOWN_REGISTERS {
         let value = trace.register_u64(name)?;
         // gdb and the x86_64 manuals call the 64-bit flags register RFLAGS.
-        let label = if name == "eflags" {
-            "RFLAGS".to_string()
-        } else {
-            name.to_uppercase()
-        };
+        let label = if name == "eflags" { "RFLAGS".to_string() } else { name.to_uppercase() };
         writeln!(out, "{label:<8}{value:#018x}  {}", value as i64)?;
     }
 
@@ -96,17 +82,11 @@ pub fn run(out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
             Some(hit) => format!("{}+{:#x}", hit.symbol.name, frame.pc - hit.addr),
             None => "??".to_string(),
         };
-        let module = symbols
-            .module_by_addr(lookup)
-            .map_or("?", |m| m.name.as_str());
+        let module = symbols.module_by_addr(lookup).map_or("?", |m| m.name.as_str());
         writeln!(out, "#{n} {:#018x} in {name} from {module}", frame.pc)?;
         names.push(name);
     }
-    let chain: Vec<&str> = names
-        .iter()
-        .map(|n| n.split('+').next().unwrap_or(n))
-        .take_while(|n| *n != "??")
-        .collect();
+    let chain: Vec<&str> = names.iter().map(|n| n.split('+').next().unwrap_or(n)).take_while(|n| *n != "??").collect();
     writeln!(out, "\n{}", chain.join(" \u{2190} "))?;
 
     trace.remove_breakpoint(id)?;

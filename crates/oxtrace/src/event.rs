@@ -156,14 +156,8 @@ impl std::fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ExitStatus::Code(code) => write!(f, "exit code {code}"),
-            ExitStatus::Signaled {
-                signal,
-                core_dumped: false,
-            } => write!(f, "killed by signal {signal}"),
-            ExitStatus::Signaled {
-                signal,
-                core_dumped: true,
-            } => write!(f, "killed by signal {signal} (core dumped)"),
+            ExitStatus::Signaled { signal, core_dumped: false } => write!(f, "killed by signal {signal}"),
+            ExitStatus::Signaled { signal, core_dumped: true } => write!(f, "killed by signal {signal} (core dumped)"),
         }
     }
 }

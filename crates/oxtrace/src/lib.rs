@@ -59,8 +59,7 @@ pub use platform::linux::SpawnOptions;
 pub use platform::Interrupter;
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
-    BreakCallback, Breakpoint, BreakpointKind, MetaValue, Mode, Notifier, NotifierId, Trace,
-    TraceState,
+    BreakCallback, BreakCondition, Breakpoint, BreakpointKind, MetaValue, Mode, Notifier, NotifierId, Trace, TraceState,
 };
 
 /// The README's examples, compiled as doctests.

@@ -44,10 +44,7 @@ impl RegValue {
     }
 
     fn from_le(bytes: &[u8]) -> Self {
-        let mut value = RegValue {
-            bytes: [0; MAX_BYTES],
-            len: bytes.len() as u8,
-        };
+        let mut value = RegValue { bytes: [0; MAX_BYTES], len: bytes.len() as u8 };
         value.bytes[..bytes.len()].copy_from_slice(bytes);
         value
     }
@@ -74,8 +71,7 @@ impl RegValue {
 
     /// The value as an integer, if it is at most 16 bytes wide.
     pub fn to_u128(&self) -> Option<u128> {
-        (self.len <= 16)
-            .then(|| u128::from_le_bytes(self.bytes[..16].try_into().expect("16 bytes")))
+        (self.len <= 16).then(|| u128::from_le_bytes(self.bytes[..16].try_into().expect("16 bytes")))
     }
 
     /// The significant bytes beyond `width` are all zero.
@@ -103,10 +99,7 @@ impl fmt::Display for RegValue {
             Some(v) => write!(f, "{v:#x}"),
             None => {
                 f.write_str("0x")?;
-                self.as_bytes()
-                    .iter()
-                    .rev()
-                    .try_for_each(|b| write!(f, "{b:02x}"))
+                self.as_bytes().iter().rev().try_for_each(|b| write!(f, "{b:02x}"))
             }
         }
     }
@@ -134,11 +127,7 @@ pub fn x87_to_f64(bytes: &[u8; 10]) -> f64 {
         0.0
     } else {
         // value = mantissa * 2^(exponent - 16383 - 63); exponent 0 is denormal with bias 16382.
-        let unbiased = if exponent == 0 {
-            -16382
-        } else {
-            exponent - 16383
-        };
+        let unbiased = if exponent == 0 { -16382 } else { exponent - 16383 };
         (mantissa as f64) * 2f64.powi(unbiased - 63)
     };
     if negative {
@@ -159,11 +148,7 @@ pub struct RegisterContext {
 impl RegisterContext {
     /// An empty context (no group loaded).
     pub fn new(arch: &'static Arch) -> Self {
-        Self {
-            arch,
-            blocks: [None, None, None],
-            dirty: [false; 3],
-        }
+        Self { arch, blocks: [None, None, None], dirty: [false; 3] }
     }
 
     /// The architecture.
@@ -198,10 +183,7 @@ impl RegisterContext {
 
     /// The groups changed since they were loaded, in write-back order.
     pub fn dirty_groups(&self) -> Vec<RegisterGroup> {
-        RegisterGroup::ALL
-            .into_iter()
-            .filter(|&g| self.dirty[g as usize])
-            .collect()
+        RegisterGroup::ALL.into_iter().filter(|&g| self.dirty[g as usize]).collect()
     }
 
     /// Marks a group as written back.
@@ -215,12 +197,7 @@ impl RegisterContext {
     }
 
     fn def(&self, name: &str) -> Result<&'static RegisterDef> {
-        self.arch
-            .register(name)
-            .ok_or_else(|| Error::UnknownRegister {
-                name: name.to_owned(),
-                arch: self.arch.name,
-            })
+        self.arch.register(name).ok_or_else(|| Error::UnknownRegister { name: name.to_owned(), arch: self.arch.name })
     }
 
     /// A register by name (case-insensitive).
@@ -230,13 +207,10 @@ impl RegisterContext {
 
     /// A register by its definition.
     pub fn get_def(&self, def: &RegisterDef) -> Result<RegValue> {
-        let block = self.block(def.group).ok_or_else(|| {
-            Error::InvalidArgument(format!("register {} is not loaded", def.name))
-        })?;
-        let mut value = RegValue {
-            bytes: [0; MAX_BYTES],
-            len: def.size() as u8,
-        };
+        let block = self
+            .block(def.group)
+            .ok_or_else(|| Error::InvalidArgument(format!("register {} is not loaded", def.name)))?;
+        let mut value = RegValue { bytes: [0; MAX_BYTES], len: def.size() as u8 };
         let mut at = 0;
         for piece in def.pieces {
             let (start, len) = (piece.offset as usize, piece.len as usize);
@@ -249,9 +223,7 @@ impl RegisterContext {
     /// A register of at most 64 bits, as an integer.
     pub fn get_u64(&self, name: &str) -> Result<u64> {
         let value = self.get(name)?;
-        value
-            .to_u64()
-            .ok_or_else(|| Error::InvalidArgument(format!("register {name} is wider than 64 bits")))
+        value.to_u64().ok_or_else(|| Error::InvalidArgument(format!("register {name} is wider than 64 bits")))
     }
 
     /// Sets a register by name. The value must fit its width; a sub-register changes only its own bytes.
@@ -265,9 +237,9 @@ impl RegisterContext {
                 size * 8
             )));
         }
-        let block = self.blocks[def.group as usize].as_mut().ok_or_else(|| {
-            Error::InvalidArgument(format!("register {} is not loaded", def.name))
-        })?;
+        let block = self.blocks[def.group as usize]
+            .as_mut()
+            .ok_or_else(|| Error::InvalidArgument(format!("register {} is not loaded", def.name)))?;
         let mut at = 0;
         for piece in def.pieces {
             let (start, len) = (piece.offset as usize, piece.len as usize);
@@ -315,10 +287,7 @@ impl RegisterContext {
 
     /// Every full (not sub-) register whose group is loaded, in table order.
     pub fn full_registers_loaded(&self) -> Vec<(&'static RegisterDef, RegValue)> {
-        self.arch
-            .full_registers()
-            .filter_map(|def| Some((def, self.get_def(def).ok()?)))
-            .collect()
+        self.arch.full_registers().filter_map(|def| Some((def, self.get_def(def).ok()?))).collect()
     }
 }
 
@@ -331,11 +300,7 @@ mod tests {
         let mut ctx = RegisterContext::new(&X86_64);
         let general: Vec<u8> = (0..216).map(|i| i as u8).collect();
         ctx.load(RegisterGroup::General, general).unwrap();
-        ctx.load(
-            RegisterGroup::Vector,
-            (0..832).map(|i| (i % 251) as u8).collect(),
-        )
-        .unwrap();
+        ctx.load(RegisterGroup::Vector, (0..832).map(|i| (i % 251) as u8).collect()).unwrap();
         ctx
     }
 
@@ -368,10 +333,7 @@ mod tests {
         ctx.set("ymm2", ymm).unwrap();
         assert_eq!(ctx.get("ymm2").unwrap(), ymm);
         assert_eq!(ctx.get("xmm2").unwrap().as_bytes(), &ymm.as_bytes()[..16]);
-        assert_eq!(
-            &ctx.block(RegisterGroup::Vector).unwrap()[576 + 32..576 + 48],
-            &ymm.as_bytes()[16..]
-        );
+        assert_eq!(&ctx.block(RegisterGroup::Vector).unwrap()[576 + 32..576 + 48], &ymm.as_bytes()[16..]);
     }
 
     #[test]

@@ -104,9 +104,7 @@ pub struct Arch {
 impl Arch {
     /// The register with this name (case-insensitive), if any.
     pub fn register(&self, name: &str) -> Option<&'static RegisterDef> {
-        self.registers
-            .iter()
-            .find(|r| r.name.eq_ignore_ascii_case(name))
+        self.registers.iter().find(|r| r.name.eq_ignore_ascii_case(name))
     }
 
     /// The block size of one group.

@@ -10,9 +10,8 @@ use super::{Arch, Piece, RegisterDef, RegisterGroup, RegisterKind};
 
 /// Order of the words in `user_regs_struct`.
 const GENERAL: [&str; 27] = [
-    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
-    "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs",
-    "gs",
+    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax",
+    "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
 ];
 
 /// Byte offset of a general register's word.
@@ -51,15 +50,7 @@ const fn def(
     parent: Option<&'static str>,
     dwarf: Option<u16>,
 ) -> RegisterDef {
-    RegisterDef {
-        name,
-        group,
-        pieces,
-        kind,
-        class,
-        parent,
-        dwarf,
-    }
+    RegisterDef { name, group, pieces, kind, class, parent, dwarf }
 }
 
 /// A general register: its whole word.
@@ -68,10 +59,7 @@ macro_rules! gpr {
         def(
             $name,
             RegisterGroup::General,
-            &[Piece {
-                offset: slot($name),
-                len: 8,
-            }],
+            &[Piece { offset: slot($name), len: 8 }],
             RegisterKind::Integer,
             $class,
             None,
@@ -86,10 +74,7 @@ macro_rules! sub {
         def(
             $name,
             RegisterGroup::General,
-            &[Piece {
-                offset: slot($parent) + $byte,
-                len: $len,
-            }],
+            &[Piece { offset: slot($parent) + $byte, len: $len }],
             RegisterKind::Integer,
             "general",
             Some($parent),
@@ -104,10 +89,7 @@ macro_rules! vector {
         def(
             $name,
             RegisterGroup::Vector,
-            &[Piece {
-                offset: $offset,
-                len: $len,
-            }],
+            &[Piece { offset: $offset, len: $len }],
             RegisterKind::$kind,
             $class,
             None,
@@ -187,10 +169,7 @@ macro_rules! dr {
         def(
             $name,
             RegisterGroup::Debug,
-            &[Piece {
-                offset: 8 * $n,
-                len: 8,
-            }],
+            &[Piece { offset: 8 * $n, len: 8 }],
             RegisterKind::Integer,
             "debug",
             None,
@@ -282,10 +261,7 @@ const SUB_REGS: [RegisterDef; 69] = [
     def(
         "xmm0l",
         RegisterGroup::Vector,
-        &[Piece {
-            offset: 160,
-            len: 8,
-        }],
+        &[Piece { offset: 160, len: 8 }],
         RegisterKind::Integer,
         "sse",
         Some("xmm0"),
@@ -294,10 +270,7 @@ const SUB_REGS: [RegisterDef; 69] = [
     def(
         "xmm0h",
         RegisterGroup::Vector,
-        &[Piece {
-            offset: 168,
-            len: 8,
-        }],
+        &[Piece { offset: 168, len: 8 }],
         RegisterKind::Integer,
         "sse",
         Some("xmm0"),
@@ -322,18 +295,10 @@ const fn concat<const N: usize>(parts: [&[RegisterDef]; 6]) -> [RegisterDef; N] 
     out
 }
 
-const COUNT: usize =
-    GENERAL_REGS.len() + X87_REGS.len() + SIMD_REGS.len() + DEBUG_REGS.len() + SUB_REGS.len();
+const COUNT: usize = GENERAL_REGS.len() + X87_REGS.len() + SIMD_REGS.len() + DEBUG_REGS.len() + SUB_REGS.len();
 
 /// Every x86_64 register: full registers first (general, segment, x87, SSE, AVX, debug), then sub-registers.
-static REGISTERS: [RegisterDef; COUNT] = concat([
-    &GENERAL_REGS,
-    &X87_REGS,
-    &SIMD_REGS,
-    &DEBUG_REGS,
-    &SUB_REGS,
-    &[],
-]);
+static REGISTERS: [RegisterDef; COUNT] = concat([&GENERAL_REGS, &X87_REGS, &SIMD_REGS, &DEBUG_REGS, &SUB_REGS, &[]]);
 
 /// The x86_64 architecture.
 pub static X86_64: Arch = Arch {
@@ -351,9 +316,7 @@ pub static X86_64: Arch = Arch {
 
 /// The register with this DWARF number (System V x86_64 psABI numbering).
 pub fn register_by_dwarf(number: u16) -> Option<&'static RegisterDef> {
-    REGISTERS
-        .iter()
-        .find(|r| r.dwarf == Some(number) && r.parent.is_none())
+    REGISTERS.iter().find(|r| r.dwarf == Some(number) && r.parent.is_none())
 }
 
 #[cfg(test)]
@@ -363,17 +326,9 @@ mod tests {
     #[test]
     fn names_are_unique_and_pieces_fit_their_block() {
         for (i, r) in X86_64.registers.iter().enumerate() {
-            assert!(
-                X86_64.registers[..i].iter().all(|o| o.name != r.name),
-                "{} twice",
-                r.name
-            );
+            assert!(X86_64.registers[..i].iter().all(|o| o.name != r.name), "{} twice", r.name);
             for p in r.pieces {
-                assert!(
-                    (p.offset + p.len) as usize <= X86_64.group_size(r.group),
-                    "{}",
-                    r.name
-                );
+                assert!((p.offset + p.len) as usize <= X86_64.group_size(r.group), "{}", r.name);
             }
         }
     }
@@ -385,10 +340,7 @@ mod tests {
             assert_eq!(parent.group, r.group);
             for p in r.pieces {
                 assert!(
-                    parent
-                        .pieces
-                        .iter()
-                        .any(|q| p.offset >= q.offset && p.offset + p.len <= q.offset + q.len),
+                    parent.pieces.iter().any(|q| p.offset >= q.offset && p.offset + p.len <= q.offset + q.len),
                     "{} outside {}",
                     r.name,
                     parent.name
@@ -399,33 +351,12 @@ mod tests {
 
     #[test]
     fn layout_matches_the_kernel() {
-        assert_eq!(
-            X86_64.register("eax").unwrap().pieces,
-            &[Piece { offset: 80, len: 4 }]
-        );
-        assert_eq!(
-            X86_64.register("ah").unwrap().pieces,
-            &[Piece { offset: 81, len: 1 }]
-        );
-        assert_eq!(
-            X86_64.register("rip").unwrap().pieces,
-            &[Piece {
-                offset: 128,
-                len: 8
-            }]
-        );
+        assert_eq!(X86_64.register("eax").unwrap().pieces, &[Piece { offset: 80, len: 4 }]);
+        assert_eq!(X86_64.register("ah").unwrap().pieces, &[Piece { offset: 81, len: 1 }]);
+        assert_eq!(X86_64.register("rip").unwrap().pieces, &[Piece { offset: 128, len: 8 }]);
         assert_eq!(
             X86_64.register("ymm3").unwrap().pieces,
-            &[
-                Piece {
-                    offset: 208,
-                    len: 16
-                },
-                Piece {
-                    offset: 624,
-                    len: 16
-                }
-            ]
+            &[Piece { offset: 208, len: 16 }, Piece { offset: 624, len: 16 }]
         );
         assert_eq!(register_by_dwarf(7).unwrap().name, "rsp");
         assert_eq!(register_by_dwarf(17).unwrap().name, "xmm0");

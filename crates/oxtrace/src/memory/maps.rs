@@ -45,12 +45,7 @@ impl Perms {
             b'p' => false,
             _ => return None,
         };
-        Some(Perms {
-            read: flag(r, b'r')?,
-            write: flag(w, b'w')?,
-            exec: flag(x, b'x')?,
-            shared,
-        })
+        Some(Perms { read: flag(r, b'r')?, write: flag(w, b'w')?, exec: flag(x, b'x')?, shared })
     }
 }
 
@@ -126,11 +121,7 @@ impl fmt::Display for MemoryMap {
     /// One line in the style of `/proc/PID/maps`: `start-end perms offset path`,
     /// with the addresses zero-padded to 16 hex digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:016x}-{:016x} {} {:08x}",
-            self.start, self.end, self.perms, self.offset
-        )?;
+        write!(f, "{:016x}-{:016x} {} {:08x}", self.start, self.end, self.perms, self.offset)?;
         if let Some(path) = &self.path {
             write!(f, " {path}")?;
         }
@@ -156,10 +147,8 @@ pub fn parse_proc_maps(text: &str) -> Result<Vec<MemoryMap>> {
         if line.trim().is_empty() {
             continue;
         }
-        let map = parse_line(line).map_err(|what| Error::File {
-            path: "maps".into(),
-            reason: format!("line {}: {what}", index + 1),
-        })?;
+        let map = parse_line(line)
+            .map_err(|what| Error::File { path: "maps".into(), reason: format!("line {}: {what}", index + 1) })?;
         maps.push(map);
     }
     Ok(maps)
@@ -189,13 +178,11 @@ fn parse_line(line: &str) -> std::result::Result<MemoryMap, String> {
     }
 
     let perms_text = next_field(&mut rest).ok_or("missing permissions")?;
-    let perms = Perms::parse(perms_text).ok_or_else(|| {
-        format!("bad permissions {perms_text:?}, expected four characters like \"r-xp\"")
-    })?;
+    let perms = Perms::parse(perms_text)
+        .ok_or_else(|| format!("bad permissions {perms_text:?}, expected four characters like \"r-xp\""))?;
 
     let offset_text = next_field(&mut rest).ok_or("missing offset")?;
-    let offset = parse_hex(offset_text)
-        .ok_or_else(|| format!("bad offset {offset_text:?}, expected hex"))?;
+    let offset = parse_hex(offset_text).ok_or_else(|| format!("bad offset {offset_text:?}, expected hex"))?;
 
     let device_text = next_field(&mut rest).ok_or("missing device")?;
     let device = device_text
@@ -204,23 +191,15 @@ fn parse_line(line: &str) -> std::result::Result<MemoryMap, String> {
         .ok_or_else(|| format!("bad device {device_text:?}, expected MAJOR:MINOR in hex"))?;
 
     let inode_text = next_field(&mut rest).ok_or("missing inode")?;
-    let inode = parse_decimal(inode_text)
-        .ok_or_else(|| format!("bad inode {inode_text:?}, expected a decimal number"))?;
+    let inode =
+        parse_decimal(inode_text).ok_or_else(|| format!("bad inode {inode_text:?}, expected a decimal number"))?;
 
     // The kernel pads with spaces up to the path column; the path itself may
     // contain spaces, so the rest of the line is taken as it is.
     let path = rest.trim_start_matches([' ', '\t']);
     let path = (!path.is_empty()).then(|| path.to_string());
 
-    Ok(MemoryMap {
-        start,
-        end,
-        perms,
-        offset,
-        device,
-        inode,
-        path,
-    })
+    Ok(MemoryMap { start, end, perms, offset, device, inode, path })
 }
 
 /// Takes the next space-separated field off the front of `rest`.
@@ -292,26 +271,9 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
             let perms = Perms::parse(text).unwrap();
             assert_eq!(perms.to_string(), text);
         }
-        assert_eq!(
-            Perms::parse("r-xp"),
-            Some(Perms {
-                read: true,
-                write: false,
-                exec: true,
-                shared: false
-            })
-        );
+        assert_eq!(Perms::parse("r-xp"), Some(Perms { read: true, write: false, exec: true, shared: false }));
         assert_eq!(Perms::default().to_string(), "---p");
-        for bad in [
-            "",
-            "r-x",
-            "r-xpp",
-            "x--p",
-            "r-xq",
-            "R-XP",
-            "r-x\u{e9}",
-            "rw-é",
-        ] {
+        for bad in ["", "r-x", "r-xpp", "x--p", "r-xq", "R-XP", "r-x\u{e9}", "rw-é"] {
             assert_eq!(Perms::parse(bad), None, "{bad:?}");
         }
     }
@@ -356,13 +318,7 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
 
         let vsyscall = &maps[11];
         assert_eq!(vsyscall.start, 0xffffffffff600000);
-        assert_eq!(
-            vsyscall.perms,
-            Perms {
-                exec: true,
-                ..Perms::default()
-            }
-        );
+        assert_eq!(vsyscall.perms, Perms { exec: true, ..Perms::default() });
         assert_eq!(vsyscall.name(), "[vsyscall]");
     }
 
@@ -378,16 +334,10 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
 ";
         let maps = parse_proc_maps(text).unwrap();
         assert_eq!(maps.len(), 6);
-        assert_eq!(
-            maps[0].path.as_deref(),
-            Some("/opt/My Apps/lib two  spaces.so")
-        );
+        assert_eq!(maps[0].path.as_deref(), Some("/opt/My Apps/lib two  spaces.so"));
         assert_eq!(maps[0].name(), "lib two  spaces.so");
         assert_eq!(maps[0].device, (8, 1));
-        assert_eq!(
-            maps[1].path.as_deref(),
-            Some("/opt/hooks/libhook.so (deleted)")
-        );
+        assert_eq!(maps[1].path.as_deref(), Some("/opt/hooks/libhook.so (deleted)"));
         assert_eq!(maps[1].name(), "libhook.so (deleted)");
         assert!(maps[1].is_file_backed());
         assert_eq!(maps[2].path.as_deref(), Some("/memfd:jit code (deleted)"));
@@ -417,50 +367,29 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
             maps[5].to_string(),
             "00007f948fbac000-00007f948fd02000 r-xp 00026000 /usr/lib/x86_64-linux-gnu/libc.so.6"
         );
-        assert_eq!(
-            maps[4].to_string(),
-            "00007f948fb01000-00007f948fb23000 rw-p 00000000"
-        );
-        assert_eq!(
-            maps[11].to_string(),
-            "ffffffffff600000-ffffffffff601000 --xp 00000000 [vsyscall]"
-        );
+        assert_eq!(maps[4].to_string(), "00007f948fb01000-00007f948fb23000 rw-p 00000000");
+        assert_eq!(maps[11].to_string(), "ffffffffff600000-ffffffffff601000 --xp 00000000 [vsyscall]");
     }
 
     #[test]
     fn malformed_lines_name_the_line() {
         let cases = [
-            (
-                "1000-2000 r--p 00000000 00:00 0\nnonsense\n",
-                "line 2: bad address range",
-            ),
+            ("1000-2000 r--p 00000000 00:00 0\nnonsense\n", "line 2: bad address range"),
             ("1000 r--p 00000000 00:00 0", "line 1: bad address range"),
             ("1000-zz r--p 00000000 00:00 0", "line 1: bad address range"),
-            (
-                "+1000-2000 r--p 00000000 00:00 0",
-                "line 1: bad address range",
-            ),
-            (
-                "2000-1000 r--p 00000000 00:00 0",
-                "line 1: address range \"2000-1000\" ends before it starts",
-            ),
+            ("+1000-2000 r--p 00000000 00:00 0", "line 1: bad address range"),
+            ("2000-1000 r--p 00000000 00:00 0", "line 1: address range \"2000-1000\" ends before it starts"),
             ("1000-2000", "line 1: missing permissions"),
             ("1000-2000 r-- 00000000 00:00 0", "line 1: bad permissions"),
             ("1000-2000 r--p", "line 1: missing offset"),
             ("1000-2000 r--p 0x10 00:00 0", "line 1: bad offset"),
             ("1000-2000 r--p 00000000", "line 1: missing device"),
             ("1000-2000 r--p 00000000 0000 0", "line 1: bad device"),
-            (
-                "1000-2000 r--p 00000000 1ffffffff:00 0",
-                "line 1: bad device",
-            ),
+            ("1000-2000 r--p 00000000 1ffffffff:00 0", "line 1: bad device"),
             ("1000-2000 r--p 00000000 00:00", "line 1: missing inode"),
             ("1000-2000 r--p 00000000 00:00 -1", "line 1: bad inode"),
             ("1000-2000 r--p 00000000 00:00 abc /x", "line 1: bad inode"),
-            (
-                "1-10000000000000000 r--p 00000000 00:00 0",
-                "line 1: bad address range",
-            ),
+            ("1-10000000000000000 r--p 00000000 00:00 0", "line 1: bad address range"),
         ];
         for (text, expected) in cases {
             let reason = file_error_reason(parse_proc_maps(text).unwrap_err());
@@ -476,13 +405,7 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
         assert_eq!(name_at(0x5648f1da2fff), None);
         assert_eq!(name_at(0x5648f1da3000), Some("cat"));
         assert_eq!(name_at(0x5648f1da4fff), Some("cat"));
-        assert_eq!(
-            map_containing(&maps, 0x5648f1da5000)
-                .unwrap()
-                .perms
-                .to_string(),
-            "r-xp"
-        );
+        assert_eq!(map_containing(&maps, 0x5648f1da5000).unwrap().perms.to_string(), "r-xp");
         // The gap between the text and the data of cat.
         assert_eq!(name_at(0x5648f1daa000), None);
         assert_eq!(name_at(0x5648f4ef0000), Some("[heap]"));
@@ -539,13 +462,7 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
         for _ in 0..4000 {
             let len = rng.below(120);
             let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    if rng.below(4) == 0 {
-                        rng.next() as u8
-                    } else {
-                        alphabet[rng.below(alphabet.len())]
-                    }
-                })
+                .map(|_| if rng.below(4) == 0 { rng.next() as u8 } else { alphabet[rng.below(alphabet.len())] })
                 .collect();
             parse_noise(&bytes);
         }

@@ -51,9 +51,7 @@ impl Needle {
             .build()
             .map_err(|e| Error::InvalidArgument(format!("bad regex {pattern:?}: {e}")))?;
         if regex.is_match(b"") {
-            return Err(Error::InvalidArgument(format!(
-                "regex {pattern:?} matches the empty string"
-            )));
+            return Err(Error::InvalidArgument(format!("regex {pattern:?} matches the empty string")));
         }
         Ok(Needle::Regex(regex))
     }
@@ -103,14 +101,9 @@ fn search_chunked(
 ) -> Result<Vec<u64>> {
     let (overlap, matcher) = match needle {
         Needle::Bytes(bytes) if bytes.is_empty() => {
-            return Err(Error::InvalidArgument(
-                "cannot search for an empty byte string".into(),
-            ));
+            return Err(Error::InvalidArgument("cannot search for an empty byte string".into()));
         }
-        Needle::Bytes(bytes) => (
-            bytes.len() - 1,
-            Matcher::Bytes(Box::new(memmem::Finder::new(bytes))),
-        ),
+        Needle::Bytes(bytes) => (bytes.len() - 1, Matcher::Bytes(Box::new(memmem::Finder::new(bytes)))),
         Needle::Regex(regex) if regex.is_match(b"") => {
             return Err(Error::InvalidArgument(format!(
                 "cannot search for regex {:?}: it matches the empty string",
@@ -151,17 +144,11 @@ fn search_chunked(
                     found.len() < limit
                 };
                 let go_on = match &matcher {
-                    Matcher::Bytes(finder) => {
-                        search_bytes(finder, &buf, pos, &mut resume, &mut report)
-                    }
+                    Matcher::Bytes(finder) => search_bytes(finder, &buf, pos, &mut resume, &mut report),
                     Matcher::Regex(regex) => {
                         // Matches starting at `border` or later are left to the
                         // next chunk, which sees more of what follows them.
-                        let border = if last {
-                            end
-                        } else {
-                            next + REGEX_LOOKBEHIND.min(overlap / 2) as u64
-                        };
+                        let border = if last { end } else { next + REGEX_LOOKBEHIND.min(overlap / 2) as u64 };
                         search_regex(regex, &buf, pos, border, &mut resume, &mut report)
                     }
                 };
@@ -271,24 +258,13 @@ mod tests {
 
     impl FakeMemory {
         fn new(base: u64, data: impl Into<Vec<u8>>) -> FakeMemory {
-            FakeMemory {
-                base,
-                data: data.into(),
-                holes: Vec::new(),
-                reads: 0,
-            }
+            FakeMemory { base, data: data.into(), holes: Vec::new(), reads: 0 }
         }
 
         fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<()> {
             self.reads += 1;
             let end = addr + buf.len() as u64;
-            let fail = || Error::Memory {
-                pid: 1,
-                access: "read",
-                addr,
-                len: buf.len(),
-                reason: "unmapped".into(),
-            };
+            let fail = || Error::Memory { pid: 1, access: "read", addr, len: buf.len(), reason: "unmapped".into() };
             if addr < self.base || end > self.base + self.data.len() as u64 {
                 return Err(fail());
             }
@@ -312,23 +288,13 @@ mod tests {
             chunk: usize,
             regex_overlap: usize,
         ) -> Result<Vec<u64>> {
-            search_chunked(
-                ranges,
-                needle,
-                &mut |a, b| self.read(a, b),
-                limit,
-                chunk,
-                regex_overlap,
-            )
+            search_chunked(ranges, needle, &mut |a, b| self.read(a, b), limit, chunk, regex_overlap)
         }
     }
 
     /// Every start of `needle` in `data`, overlapping ones included.
     fn naive(data: &[u8], needle: &[u8], base: u64) -> Vec<u64> {
-        (0..data.len())
-            .filter(|&i| data[i..].starts_with(needle))
-            .map(|i| base + i as u64)
-            .collect()
+        (0..data.len()).filter(|&i| data[i..].starts_with(needle)).map(|i| base + i as u64).collect()
     }
 
     struct XorShift(u64);
@@ -358,9 +324,7 @@ mod tests {
                 let mut data = vec![b'.'; 48];
                 data[at..at + needle.len()].copy_from_slice(needle);
                 let mut mem = FakeMemory::new(BASE, data);
-                let found = mem
-                    .search(&[mem.whole()], &Needle::bytes(&needle[..]), None, chunk, 8)
-                    .unwrap();
+                let found = mem.search(&[mem.whole()], &Needle::bytes(&needle[..]), None, chunk, 8).unwrap();
                 assert_eq!(found, vec![BASE + at as u64], "chunk {chunk}, at {at}");
             }
         }
@@ -372,9 +336,7 @@ mod tests {
         let found = mem.search_default(&Needle::bytes("aaa"));
         assert_eq!(found, vec![BASE, BASE + 1, BASE + 2]);
         for chunk in 1..8 {
-            let found = mem
-                .search(&[mem.whole()], &Needle::bytes("aaa"), None, chunk, 8)
-                .unwrap();
+            let found = mem.search(&[mem.whole()], &Needle::bytes("aaa"), None, chunk, 8).unwrap();
             assert_eq!(found, vec![BASE, BASE + 1, BASE + 2], "chunk {chunk}");
         }
     }
@@ -387,20 +349,8 @@ mod tests {
             let needle: Vec<u8> = (0..1 + rng.below(6)).map(|_| b"ab"[rng.below(2)]).collect();
             let chunk = 1 + rng.below(40);
             let mut mem = FakeMemory::new(BASE, data.clone());
-            let found = mem
-                .search(
-                    &[mem.whole()],
-                    &Needle::bytes(needle.clone()),
-                    None,
-                    chunk,
-                    8,
-                )
-                .unwrap();
-            assert_eq!(
-                found,
-                naive(&data, &needle, BASE),
-                "{needle:?} in {data:?}, chunk {chunk}"
-            );
+            let found = mem.search(&[mem.whole()], &Needle::bytes(needle.clone()), None, chunk, 8).unwrap();
+            assert_eq!(found, naive(&data, &needle, BASE), "{needle:?} in {data:?}, chunk {chunk}");
         }
     }
 
@@ -418,18 +368,9 @@ mod tests {
     #[test]
     fn regex_works_on_raw_bytes() {
         let mut mem = FakeMemory::new(BASE, b"\x00\xff\xfe\x00ab\xc3\xa9".to_vec());
-        assert_eq!(
-            mem.search_default(&Needle::regex(r"\xff.\x00").unwrap()),
-            vec![BASE + 1]
-        );
-        assert_eq!(
-            mem.search_default(&Needle::regex("é").unwrap()),
-            vec![BASE + 6]
-        );
-        assert_eq!(
-            mem.search_default(&Needle::regex(r"\w+").unwrap()),
-            vec![BASE + 4]
-        );
+        assert_eq!(mem.search_default(&Needle::regex(r"\xff.\x00").unwrap()), vec![BASE + 1]);
+        assert_eq!(mem.search_default(&Needle::regex("é").unwrap()), vec![BASE + 6]);
+        assert_eq!(mem.search_default(&Needle::regex(r"\w+").unwrap()), vec![BASE + 4]);
     }
 
     #[test]
@@ -449,39 +390,18 @@ mod tests {
     #[test]
     fn regex_agrees_with_find_iter() {
         // Matches of at most 4 bytes: the overlap of 8 keeps 4 bytes of look-behind.
-        let patterns = [
-            r"ab",
-            r"a[ab]{0,2}b",
-            r"\bab",
-            r"b{1,3}a",
-            r"(?m)^a",
-            r"ab|ba|aab",
-            r"a$",
-            r"a\b",
-        ];
+        let patterns = [r"ab", r"a[ab]{0,2}b", r"\bab", r"b{1,3}a", r"(?m)^a", r"ab|ba|aab", r"a$", r"a\b"];
         let mut rng = XorShift(0x0123_4567_89ab_cdef);
         for _ in 0..1000 {
             let pattern = patterns[rng.below(patterns.len())];
-            let data: Vec<u8> = (0..rng.below(150))
-                .map(|_| b"ab \n"[rng.below(4)])
-                .collect();
+            let data: Vec<u8> = (0..rng.below(150)).map(|_| b"ab \n"[rng.below(4)]).collect();
             let chunk = 1 + rng.below(40);
             let needle = Needle::regex(pattern).unwrap();
-            let Needle::Regex(regex) = &needle else {
-                unreachable!()
-            };
-            let expected: Vec<u64> = regex
-                .find_iter(&data)
-                .map(|m| BASE + m.start() as u64)
-                .collect();
+            let Needle::Regex(regex) = &needle else { unreachable!() };
+            let expected: Vec<u64> = regex.find_iter(&data).map(|m| BASE + m.start() as u64).collect();
             let mut mem = FakeMemory::new(BASE, data.clone());
             let found = mem.search(&[mem.whole()], &needle, None, chunk, 8).unwrap();
-            assert_eq!(
-                found,
-                expected,
-                "{pattern:?} in {:?}, chunk {chunk}",
-                String::from_utf8_lossy(&data)
-            );
+            assert_eq!(found, expected, "{pattern:?} in {:?}, chunk {chunk}", String::from_utf8_lossy(&data));
         }
     }
 
@@ -491,89 +411,46 @@ mod tests {
         let mut mem = FakeMemory::new(BASE, data);
         // The third "hit" lies in pages that cannot be read.
         mem.holes.push((BASE + 15, BASE + 16));
-        let found = mem
-            .search(&[mem.whole()], &Needle::bytes("hit"), None, 4, 8)
-            .unwrap();
+        let found = mem.search(&[mem.whole()], &Needle::bytes("hit"), None, 4, 8).unwrap();
         assert_eq!(found, vec![BASE, BASE + 7, BASE + 21]);
 
         // A whole range unreadable, before, between and after readable ones.
         let mut mem = FakeMemory::new(BASE, b"hit....hit".to_vec());
-        let ranges = [
-            (0, 0x1000),
-            (BASE, BASE + 5),
-            (BASE - 10, BASE),
-            (BASE + 5, BASE + 10),
-            (u64::MAX - 10, u64::MAX),
-        ];
-        let found = mem
-            .search(&ranges, &Needle::bytes("hit"), None, 1 << 20, 8)
-            .unwrap();
+        let ranges =
+            [(0, 0x1000), (BASE, BASE + 5), (BASE - 10, BASE), (BASE + 5, BASE + 10), (u64::MAX - 10, u64::MAX)];
+        let found = mem.search(&ranges, &Needle::bytes("hit"), None, 1 << 20, 8).unwrap();
         assert_eq!(found, vec![BASE, BASE + 7]);
     }
 
     #[test]
     fn all_reads_failing_is_an_error() {
         let mut mem = FakeMemory::new(BASE, b"hit".to_vec());
-        let err = mem
-            .search(
-                &[(0x1000, 0x1010), (0x2000, 0x2010)],
-                &Needle::bytes("hit"),
-                None,
-                4,
-                8,
-            )
-            .unwrap_err();
+        let err = mem.search(&[(0x1000, 0x1010), (0x2000, 0x2010)], &Needle::bytes("hit"), None, 4, 8).unwrap_err();
         assert!(matches!(err, Error::Memory { addr: 0x1000, .. }), "{err:?}");
         // No ranges (or only empty ones) is no error: nothing to read.
-        assert_eq!(
-            mem.search(&[], &Needle::bytes("hit"), None, 4, 8).unwrap(),
-            vec![]
-        );
-        assert_eq!(
-            mem.search(&[(5, 5)], &Needle::bytes("hit"), None, 4, 8)
-                .unwrap(),
-            vec![]
-        );
+        assert_eq!(mem.search(&[], &Needle::bytes("hit"), None, 4, 8).unwrap(), vec![]);
+        assert_eq!(mem.search(&[(5, 5)], &Needle::bytes("hit"), None, 4, 8).unwrap(), vec![]);
     }
 
     #[test]
     fn honours_the_limit() {
         let mut mem = FakeMemory::new(BASE, b"x.x.x.x.x.x.x.x.x.x.".to_vec());
-        let found = mem
-            .search(&[mem.whole()], &Needle::bytes("x"), Some(3), 4, 8)
-            .unwrap();
+        let found = mem.search(&[mem.whole()], &Needle::bytes("x"), Some(3), 4, 8).unwrap();
         assert_eq!(found, vec![BASE, BASE + 2, BASE + 4]);
         let reads = mem.reads;
         assert!(reads <= 2, "read {reads} chunks for 3 matches");
-        let found = mem
-            .search(&[mem.whole()], &Needle::regex("x").unwrap(), Some(4), 4, 2)
-            .unwrap();
+        let found = mem.search(&[mem.whole()], &Needle::regex("x").unwrap(), Some(4), 4, 2).unwrap();
         assert_eq!(found, vec![BASE, BASE + 2, BASE + 4, BASE + 6]);
-        assert_eq!(
-            mem.search(&[mem.whole()], &Needle::bytes("x"), Some(0), 4, 8)
-                .unwrap(),
-            vec![]
-        );
-        assert_eq!(
-            mem.search(&[mem.whole()], &Needle::bytes("x"), Some(100), 4, 8)
-                .unwrap()
-                .len(),
-            10
-        );
+        assert_eq!(mem.search(&[mem.whole()], &Needle::bytes("x"), Some(0), 4, 8).unwrap(), vec![]);
+        assert_eq!(mem.search(&[mem.whole()], &Needle::bytes("x"), Some(100), 4, 8).unwrap().len(), 10);
     }
 
     #[test]
     fn results_are_sorted_and_unique() {
         let mut mem = FakeMemory::new(BASE, b"ab..ab..ab..ab".to_vec());
         let (start, end) = mem.whole();
-        let ranges = [
-            (start + 8, end),
-            (start, start + 8),
-            (start + 2, start + 10),
-        ];
-        let found = mem
-            .search(&ranges, &Needle::bytes("ab"), None, 4, 8)
-            .unwrap();
+        let ranges = [(start + 8, end), (start, start + 8), (start + 2, start + 10)];
+        let found = mem.search(&ranges, &Needle::bytes("ab"), None, 4, 8).unwrap();
         assert_eq!(found, vec![BASE, BASE + 4, BASE + 8, BASE + 12]);
     }
 
@@ -582,32 +459,19 @@ mod tests {
         let mut data = vec![0u8; 100];
         data[37..37 + 20].copy_from_slice(b"a rather long needle");
         let mut mem = FakeMemory::new(BASE, data);
-        let found = mem
-            .search(
-                &[mem.whole()],
-                &Needle::bytes("a rather long needle"),
-                None,
-                4,
-                8,
-            )
-            .unwrap();
+        let found = mem.search(&[mem.whole()], &Needle::bytes("a rather long needle"), None, 4, 8).unwrap();
         assert_eq!(found, vec![BASE + 37]);
     }
 
     #[test]
     fn empty_needles_are_refused() {
         let mut mem = FakeMemory::new(BASE, b"abc".to_vec());
-        let err = mem
-            .search(&[mem.whole()], &Needle::bytes(""), None, 4, 8)
-            .unwrap_err();
+        let err = mem.search(&[mem.whole()], &Needle::bytes(""), None, 4, 8).unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
         assert_eq!(mem.reads, 0);
         for pattern in ["", "a*", "^", "(?:)"] {
             let err = Needle::regex(pattern).unwrap_err();
-            assert!(
-                matches!(&err, Error::InvalidArgument(m) if m.contains("empty")),
-                "{err:?}"
-            );
+            assert!(matches!(&err, Error::InvalidArgument(m) if m.contains("empty")), "{err:?}");
         }
         let sneaky = Needle::Regex(Regex::new("x?").unwrap());
         let err = mem.search(&[mem.whole()], &sneaky, None, 4, 8).unwrap_err();
@@ -617,9 +481,7 @@ mod tests {
     #[test]
     fn bad_regexes_are_refused() {
         let err = Needle::regex("key=(").unwrap_err();
-        let Error::InvalidArgument(message) = &err else {
-            panic!("{err:?}")
-        };
+        let Error::InvalidArgument(message) = &err else { panic!("{err:?}") };
         assert!(message.contains("\"key=(\""), "{message}");
         assert!(message.contains("unclosed group"), "{message}");
     }

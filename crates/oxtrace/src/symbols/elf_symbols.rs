@@ -57,21 +57,15 @@ pub struct SymbolTable {
 impl SymbolTable {
     /// Reads and parses an ELF file.
     pub fn load(path: &Path) -> Result<SymbolTable> {
-        let data = std::fs::read(path).map_err(|e| Error::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let data =
+            std::fs::read(path).map_err(|e| Error::File { path: path.display().to_string(), reason: e.to_string() })?;
         Self::parse(&data, &path.display().to_string())
     }
 
     /// Parses an ELF image; `path` only names it in errors.
     pub fn parse(data: &[u8], path: &str) -> Result<SymbolTable> {
-        let fail = |reason: String| Error::File {
-            path: path.to_owned(),
-            reason,
-        };
-        let file =
-            object::File::parse(data).map_err(|e| fail(format!("not a readable ELF file: {e}")))?;
+        let fail = |reason: String| Error::File { path: path.to_owned(), reason };
+        let file = object::File::parse(data).map_err(|e| fail(format!("not a readable ELF file: {e}")))?;
         if file.format() != object::BinaryFormat::Elf {
             return Err(fail(format!("{:?} is not ELF", file.format())));
         }
@@ -80,12 +74,7 @@ impl SymbolTable {
             .chain(file.dynamic_symbols())
             .filter(|s| !s.is_undefined() && s.address() != 0)
             .filter(|s| {
-                !matches!(
-                    s.kind(),
-                    object::SymbolKind::Section
-                        | object::SymbolKind::File
-                        | object::SymbolKind::Label
-                )
+                !matches!(s.kind(), object::SymbolKind::Section | object::SymbolKind::File | object::SymbolKind::Label)
             })
             .filter_map(|s| {
                 let name = s.name().ok().filter(|n| !n.is_empty())?;
@@ -94,13 +83,7 @@ impl SymbolTable {
                     object::SymbolKind::Data => SymbolKind::Object,
                     _ => SymbolKind::Other,
                 };
-                Some(Symbol {
-                    name: name.to_owned(),
-                    addr: s.address(),
-                    size: s.size(),
-                    kind,
-                    global: s.is_global(),
-                })
+                Some(Symbol { name: name.to_owned(), addr: s.address(), size: s.size(), kind, global: s.is_global() })
             })
             .collect();
         // Best first among symbols at one address: functions, then globals, then by name.
@@ -121,12 +104,7 @@ impl SymbolTable {
             .segments()
             .filter_map(|seg| {
                 let (offset, _) = seg.file_range();
-                Some(Segment {
-                    vaddr: seg.address(),
-                    offset,
-                    memsz: seg.size(),
-                })
-                .filter(|s| s.memsz > 0)
+                Some(Segment { vaddr: seg.address(), offset, memsz: seg.size() }).filter(|s| s.memsz > 0)
             })
             .collect();
         Ok(SymbolTable {
@@ -161,10 +139,7 @@ impl SymbolTable {
     /// A symbol by exact name (a global one when there are several).
     pub fn by_name(&self, name: &str) -> Option<&Symbol> {
         let candidates = self.by_name.get(name)?;
-        let best = candidates
-            .iter()
-            .find(|&&i| self.symbols[i].global)
-            .or(candidates.first())?;
+        let best = candidates.iter().find(|&&i| self.symbols[i].global).or(candidates.first())?;
         Some(&self.symbols[*best])
     }
 
@@ -177,10 +152,8 @@ impl SymbolTable {
         // The best symbol of that address comes first among its equals.
         let first = self.symbols[..=last].partition_point(|s| s.addr < at);
         let candidates = &self.symbols[first..=last];
-        let symbol = candidates
-            .iter()
-            .find(|s| s.size > addr - at)
-            .or_else(|| candidates.iter().find(|s| s.size == 0))?;
+        let symbol =
+            candidates.iter().find(|s| s.size > addr - at).or_else(|| candidates.iter().find(|s| s.size == 0))?;
         if symbol.size == 0 {
             // Sizeless: it reaches up to the next symbol.
             let next = self.symbols.get(after).map_or(u64::MAX, |s| s.addr);
@@ -198,12 +171,7 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for data in [
-            &b""[..],
-            b"\x7fELF",
-            b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0",
-            &[0xff; 64][..],
-        ] {
+        for data in [&b""[..], b"\x7fELF", b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0", &[0xff; 64][..]] {
             let err = SymbolTable::parse(data, "bad.so").unwrap_err().to_string();
             assert!(err.starts_with("bad.so: "), "{err}");
         }

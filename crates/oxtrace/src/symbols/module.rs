@@ -28,36 +28,17 @@ pub struct Module {
 impl Module {
     /// Places `table` (parsed from `path`) at the addresses `maps` (the maps of that file) show.
     /// `None` when no map matches a loadable segment of the file.
-    pub fn new(
-        path: &str,
-        name: String,
-        table: Arc<SymbolTable>,
-        maps: &[&MemoryMap],
-    ) -> Option<Module> {
+    pub fn new(path: &str, name: String, table: Arc<SymbolTable>, maps: &[&MemoryMap]) -> Option<Module> {
         let start = maps.iter().map(|m| m.start).min()?;
         let end = maps.iter().map(|m| m.end).max()?;
-        let bias = if table.is_position_independent() {
-            Self::bias(&table, maps)?
-        } else {
-            0
-        };
-        Some(Module {
-            path: path.to_owned(),
-            name,
-            bias,
-            start,
-            end,
-            table,
-        })
+        let bias = if table.is_position_independent() { Self::bias(&table, maps)? } else { 0 };
+        Some(Module { path: path.to_owned(), name, bias, start, end, table })
     }
 
     /// The map with the lowest file offset, matched to the segment that starts in the same file page.
     fn bias(table: &SymbolTable, maps: &[&MemoryMap]) -> Option<u64> {
         let first = maps.iter().min_by_key(|m| m.offset)?;
-        let segment = table
-            .segments()
-            .iter()
-            .find(|s| s.offset & !(PAGE - 1) == first.offset)?;
+        let segment = table.segments().iter().find(|s| s.offset & !(PAGE - 1) == first.offset)?;
         Some(first.start.wrapping_sub(segment.vaddr & !(PAGE - 1)))
     }
 

@@ -103,10 +103,7 @@ impl SymbolResolver {
 
     /// The module whose maps hold `addr`.
     pub fn module_by_addr(&self, addr: u64) -> Option<&Module> {
-        let i = self
-            .modules
-            .partition_point(|m| m.start <= addr)
-            .checked_sub(1)?;
+        let i = self.modules.partition_point(|m| m.start <= addr).checked_sub(1)?;
         let module = &self.modules[i];
         module.contains(addr).then_some(module)
     }
@@ -120,12 +117,7 @@ impl SymbolResolver {
     pub fn sym_by_addr(&self, addr: u64) -> Option<SymbolHit<'_>> {
         let module = self.module_by_addr(addr)?;
         let (symbol, offset) = module.table.by_addr(addr.wrapping_sub(module.bias))?;
-        Some(SymbolHit {
-            module,
-            symbol,
-            addr: symbol.addr.wrapping_add(module.bias),
-            offset,
-        })
+        Some(SymbolHit { module, symbol, addr: symbol.addr.wrapping_add(module.bias), offset })
     }
 
     /// The runtime address of `module.symbol`, `module.__entry`, or a bare
@@ -136,24 +128,16 @@ impl SymbolResolver {
                 return self.in_module(module, symbol);
             }
         }
-        let program = self
-            .modules
-            .iter()
-            .find(|m| !m.table.is_position_independent() || m.table.entry() != 0 && is_program(m));
-        program
-            .into_iter()
-            .chain(self.modules.iter())
-            .find_map(|m| self.in_module(m, name))
+        let program =
+            self.modules.iter().find(|m| !m.table.is_position_independent() || m.table.entry() != 0 && is_program(m));
+        program.into_iter().chain(self.modules.iter()).find_map(|m| self.in_module(m, name))
     }
 
     fn in_module(&self, module: &Module, symbol: &str) -> Option<u64> {
         if symbol == "__entry" {
             return Some(module.entry());
         }
-        module
-            .table
-            .by_name(symbol)
-            .map(|s| s.addr.wrapping_add(module.bias))
+        module.table.by_name(symbol).map(|s| s.addr.wrapping_add(module.bias))
     }
 }
 

@@ -16,6 +16,10 @@ use crate::event::Event;
 /// the debuggee and call [`Trace::run_again`].
 pub type BreakCallback = Box<dyn FnMut(&mut Trace, &Event)>;
 
+/// A breakpoint condition: evaluated at each hit; the hit counts (and stops,
+/// runs the callback, fires notifiers) only when it returns true.
+pub type BreakCondition = Box<dyn FnMut(&mut Trace) -> bool>;
+
 /// What a breakpoint does when hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakpointKind {
@@ -23,8 +27,17 @@ pub enum BreakpointKind {
     Normal,
     /// Stops once, then removes itself.
     OneTime,
-    /// Stops once, removes itself and turns off `RunForever` (used by [`Trace::run_until`]).
+    /// Stops once, even in [`Mode::RunForever`](super::Mode::RunForever), and removes itself
+    /// (used by [`Trace::run_until`]).
     StopAndRemove,
+    /// Stops and turns [`Mode::RunForever`](super::Mode::RunForever) off.
+    StopRunForever,
+    /// Counts its hits (see [`Breakpoint::hits`]) and never stops: for coverage.
+    Tracker,
+    /// Runs its callback and goes on: no notifiers, no stop (vtrace's fastbreak).
+    Fast,
+    /// Like `Normal`, marked for front ends not to announce it.
+    Silent,
 }
 
 /// A breakpoint as the user sees it.
@@ -48,6 +61,7 @@ pub(super) struct Entry {
     /// The bytes the break instruction replaced, while it is in memory.
     pub saved: Option<Vec<u8>>,
     pub callback: Option<BreakCallback>,
+    pub condition: Option<BreakCondition>,
 }
 
 /// Every breakpoint, by id and by address.
@@ -77,38 +91,19 @@ impl Trace {
     }
 
     /// Sets a breakpoint whose `callback` runs at every hit before the notifiers.
-    pub fn add_break_with(
-        &mut self,
-        addr: u64,
-        callback: impl FnMut(&mut Trace, &Event) + 'static,
-    ) -> Result<u32> {
+    pub fn add_break_with(&mut self, addr: u64, callback: impl FnMut(&mut Trace, &Event) + 'static) -> Result<u32> {
         self.add_breakpoint(addr, BreakpointKind::Normal, Some(Box::new(callback)))
     }
 
     /// Sets a breakpoint of any kind, with an optional callback.
-    pub fn add_breakpoint(
-        &mut self,
-        addr: u64,
-        kind: BreakpointKind,
-        callback: Option<BreakCallback>,
-    ) -> Result<u32> {
+    pub fn add_breakpoint(&mut self, addr: u64, kind: BreakpointKind, callback: Option<BreakCallback>) -> Result<u32> {
         self.require_stopped()?;
         if let Some(&id) = self.breakpoints.by_addr.get(&addr) {
             return Err(Error::DuplicateBreakpoint { id, addr });
         }
         let id = self.breakpoints.next_id;
-        let info = Breakpoint {
-            id,
-            addr,
-            kind,
-            enabled: true,
-            hits: 0,
-        };
-        let mut entry = Entry {
-            info,
-            saved: None,
-            callback,
-        };
+        let info = Breakpoint { id, addr, kind, enabled: true, hits: 0 };
+        let mut entry = Entry { info, saved: None, callback, condition: None };
         self.insert_break_bytes(&mut entry)?;
         self.breakpoints.next_id += 1;
         self.breakpoints.by_addr.insert(addr, id);
@@ -116,13 +111,23 @@ impl Trace {
         Ok(id)
     }
 
+    /// Sets a breakpoint that counts, stops and notifies only when `condition` is true at the hit.
+    pub fn add_break_if(&mut self, addr: u64, condition: impl FnMut(&mut Trace) -> bool + 'static) -> Result<u32> {
+        let id = self.add_breakpoint(addr, BreakpointKind::Normal, None)?;
+        self.set_breakpoint_condition(id, Some(Box::new(condition)))?;
+        Ok(id)
+    }
+
+    /// Sets or clears a breakpoint's condition.
+    pub fn set_breakpoint_condition(&mut self, id: u32, condition: Option<BreakCondition>) -> Result<()> {
+        let entry = self.breakpoints.by_id.get_mut(&id).ok_or(Error::NoSuchBreakpoint(id))?;
+        entry.condition = condition;
+        Ok(())
+    }
+
     /// Removes a breakpoint, restoring the original bytes.
     pub fn remove_breakpoint(&mut self, id: u32) -> Result<()> {
-        let mut entry = self
-            .breakpoints
-            .by_id
-            .remove(&id)
-            .ok_or(Error::NoSuchBreakpoint(id))?;
+        let mut entry = self.breakpoints.by_id.remove(&id).ok_or(Error::NoSuchBreakpoint(id))?;
         self.breakpoints.by_addr.remove(&entry.info.addr);
         if self.is_attached() {
             self.remove_break_bytes(&mut entry)?;
@@ -133,17 +138,9 @@ impl Trace {
     /// Enables or disables a breakpoint (a disabled one is out of memory).
     pub fn set_breakpoint_enabled(&mut self, id: u32, enabled: bool) -> Result<()> {
         self.require_stopped()?;
-        let mut entry = self
-            .breakpoints
-            .by_id
-            .remove(&id)
-            .ok_or(Error::NoSuchBreakpoint(id))?;
+        let mut entry = self.breakpoints.by_id.remove(&id).ok_or(Error::NoSuchBreakpoint(id))?;
         entry.info.enabled = enabled;
-        let result = if enabled {
-            self.insert_break_bytes(&mut entry)
-        } else {
-            self.remove_break_bytes(&mut entry)
-        };
+        let result = if enabled { self.insert_break_bytes(&mut entry) } else { self.remove_break_bytes(&mut entry) };
         self.breakpoints.by_id.insert(id, entry);
         result
     }
@@ -160,11 +157,7 @@ impl Trace {
 
     /// Every breakpoint, by id.
     pub fn breakpoints(&self) -> Vec<Breakpoint> {
-        self.breakpoints
-            .by_id
-            .values()
-            .map(|e| e.info.clone())
-            .collect()
+        self.breakpoints.by_id.values().map(|e| e.info.clone()).collect()
     }
 
     fn insert_break_bytes(&mut self, entry: &mut Entry) -> Result<()> {
@@ -191,11 +184,7 @@ impl Trace {
 
     /// Takes one breakpoint's instruction out of memory for a moment (stepping over it).
     pub(super) fn lift_breakpoint(&mut self, id: u32) -> Result<()> {
-        let mut entry = self
-            .breakpoints
-            .by_id
-            .remove(&id)
-            .expect("breakpoint exists");
+        let mut entry = self.breakpoints.by_id.remove(&id).expect("breakpoint exists");
         let result = self.remove_break_bytes(&mut entry);
         self.breakpoints.by_id.insert(id, entry);
         result
@@ -246,22 +235,13 @@ impl Trace {
     pub(super) fn write_around_breaks(&mut self, addr: u64, data: &[u8]) -> Result<()> {
         let end = addr.saturating_add(data.len() as u64);
         let first = addr.saturating_sub(self.arch.break_instruction.len() as u64 - 1);
-        let hits: Vec<u32> = self
-            .breakpoints
-            .by_addr
-            .range(first..end)
-            .map(|(_, &id)| id)
-            .collect();
+        let hits: Vec<u32> = self.breakpoints.by_addr.range(first..end).map(|(_, &id)| id).collect();
         if hits.is_empty() {
             return self.platform.write_memory(addr, data);
         }
         let mut patched = data.to_vec();
         for id in hits {
-            let entry = self
-                .breakpoints
-                .by_id
-                .get_mut(&id)
-                .expect("breakpoint exists");
+            let entry = self.breakpoints.by_id.get_mut(&id).expect("breakpoint exists");
             let Some(saved) = entry.saved.as_mut() else {
                 continue;
             };

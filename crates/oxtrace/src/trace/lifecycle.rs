@@ -44,18 +44,11 @@ impl Trace {
             self.state = TraceState::Stopped;
         }
         self.require_stopped()?;
-        let event = Event {
-            pid: self.pid,
-            tid: self.current_tid,
-            kind: EventKind::Detached,
-        };
+        let event = Event { pid: self.pid, tid: self.current_tid, kind: EventKind::Detached };
         self.fire_notifiers(&event);
         self.remove_all_break_bytes()?;
         self.flush_registers()?;
-        let signal = self
-            .pending_signals
-            .get(&self.current_tid)
-            .map(|&s| (self.current_tid, s));
+        let signal = self.pending_signals.get(&self.current_tid).map(|&s| (self.current_tid, s));
         self.platform.detach(signal)?;
         self.state = TraceState::Detached;
         self.last_event = Some(event);

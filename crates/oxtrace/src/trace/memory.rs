@@ -67,9 +67,8 @@ impl Trace {
     pub fn write_ptr(&mut self, addr: u64, value: u64) -> Result<()> {
         match self.arch.pointer_size {
             4 => {
-                let value = u32::try_from(value).map_err(|_| {
-                    Error::InvalidArgument(format!("{value:#x} is not a 32-bit pointer"))
-                })?;
+                let value = u32::try_from(value)
+                    .map_err(|_| Error::InvalidArgument(format!("{value:#x} is not a 32-bit pointer")))?;
                 self.write_u32(addr, value)
             }
             _ => self.write_u64(addr, value),
@@ -114,24 +113,15 @@ impl Trace {
     }
 
     /// Searches `[start, end)` for `needle`; returns the match addresses.
-    pub fn search_memory_range(
-        &mut self,
-        needle: &Needle,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<u64>> {
+    pub fn search_memory_range(&mut self, needle: &Needle, start: u64, end: u64) -> Result<Vec<u64>> {
         self.search_in(needle, &[(start, end)])
     }
 
     /// Searches every readable map for `needle`; returns the match addresses.
     /// The results are also kept in the variable `search` (the first match).
     pub fn search_memory(&mut self, needle: &Needle) -> Result<Vec<u64>> {
-        let ranges: Vec<(u64, u64)> = self
-            .memory_maps()?
-            .iter()
-            .filter(|m| m.perms.read)
-            .map(|m| (m.start, m.end))
-            .collect();
+        let ranges: Vec<(u64, u64)> =
+            self.memory_maps()?.iter().filter(|m| m.perms.read).map(|m| (m.start, m.end)).collect();
         self.search_in(needle, &ranges)
     }
 

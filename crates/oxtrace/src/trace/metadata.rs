@@ -90,11 +90,7 @@ impl Trace {
 
     /// Every variable, sorted by name.
     pub fn variables(&self) -> Vec<(String, u64)> {
-        let mut vars: Vec<_> = self
-            .variables
-            .iter()
-            .map(|(k, &v)| (k.clone(), v))
-            .collect();
+        let mut vars: Vec<_> = self.variables.iter().map(|(k, &v)| (k.clone(), v)).collect();
         vars.sort();
         vars
     }

@@ -26,7 +26,7 @@ mod threads;
 
 use std::collections::{BTreeSet, HashMap};
 
-pub use breakpoints::{BreakCallback, Breakpoint, BreakpointKind};
+pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind};
 pub use metadata::MetaValue;
 pub use modes::Mode;
 pub use notifiers::{Notifier, NotifierId};
@@ -80,6 +80,8 @@ pub struct Trace {
     deferred_stop: Option<Stop>,
     /// Threads that reported a breakpoint hit at their current pc, to step over it on resume.
     on_breakpoint: HashMap<Tid, u64>,
+    /// The last hit went on quietly (fast breakpoint, false condition): no `Continued` event.
+    quiet_resume: bool,
     /// The thread a [`Trace::stepi`] is stepping.
     stepping: Option<Tid>,
     symbols: Option<SymbolResolver>,
@@ -109,10 +111,7 @@ impl std::fmt::Display for Trace {
             TraceState::Exited(status) => format!("exited ({status})"),
             TraceState::Detached => "detached".to_string(),
         };
-        let exe = self
-            .meta("ExeName")
-            .and_then(|v| v.as_str())
-            .unwrap_or("unknown");
+        let exe = self.meta("ExeName").and_then(|v| v.as_str()).unwrap_or("unknown");
         write!(f, "[{}] - {exe} {state}", self.pid)
     }
 }
@@ -134,9 +133,7 @@ impl Trace {
             breakpoints: breakpoints::Breakpoints::default(),
             modes: modes::Modes::default(),
             notifiers: notifiers::Notifiers::default(),
-            auto_continue: [EventType::ThreadCreated, EventType::ThreadExited]
-                .into_iter()
-                .collect(),
+            auto_continue: [EventType::ThreadCreated, EventType::ThreadExited].into_iter().collect(),
             ignored_signals: BTreeSet::new(),
             pending_signals: HashMap::new(),
             metadata: metadata::Metadata::default(),
@@ -145,6 +142,7 @@ impl Trace {
             last_event: None,
             deferred_stop: None,
             on_breakpoint: HashMap::new(),
+            quiet_resume: false,
             stepping: None,
             symbols: None,
             stops: 0,
@@ -158,11 +156,7 @@ impl Trace {
         if let Some(exe) = trace.platform.exe_path() {
             trace.set_meta("ExeName", exe);
         }
-        trace.last_event = Some(Event {
-            pid,
-            tid: trace.current_tid,
-            kind: crate::event::EventKind::Attached,
-        });
+        trace.last_event = Some(Event { pid, tid: trace.current_tid, kind: crate::event::EventKind::Attached });
         trace
     }
 
@@ -211,9 +205,7 @@ impl Trace {
 
     /// The path of the debuggee's program, if known.
     pub fn exe_path(&self) -> Option<String> {
-        self.meta("ExeName")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
+        self.meta("ExeName").and_then(|v| v.as_str()).map(str::to_owned)
     }
 
     /// Fails unless every thread is stopped and the process is alive.

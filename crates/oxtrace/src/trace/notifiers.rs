@@ -36,10 +36,7 @@ impl Trace {
     }
 
     /// Calls `notifier` on every event.
-    pub fn register_notifier_all(
-        &mut self,
-        notifier: impl FnMut(&mut Trace, &Event) + 'static,
-    ) -> NotifierId {
+    pub fn register_notifier_all(&mut self, notifier: impl FnMut(&mut Trace, &Event) + 'static) -> NotifierId {
         self.add_notifier(None, Box::new(notifier))
     }
 
@@ -91,11 +88,7 @@ impl Trace {
         let mut list = std::mem::take(&mut self.notifiers.list);
         for pass_all in [true, false] {
             for (filter, notifier) in list.values_mut() {
-                let wanted = if pass_all {
-                    filter.is_none()
-                } else {
-                    *filter == Some(event_type)
-                };
+                let wanted = if pass_all { filter.is_none() } else { *filter == Some(event_type) };
                 if wanted {
                     notifier(self, event);
                 }

@@ -19,10 +19,7 @@ impl Trace {
         if !self.registers[&tid].is_loaded(group) {
             let mut block = vec![0; self.arch.group_size(group)];
             self.platform.read_registers(tid, group, &mut block)?;
-            self.registers
-                .get_mut(&tid)
-                .expect("inserted above")
-                .load(group, block)?;
+            self.registers.get_mut(&tid).expect("inserted above").load(group, block)?;
         }
         Ok(self.registers.get_mut(&tid).expect("inserted above"))
     }
@@ -46,29 +43,17 @@ impl Trace {
         let def = self
             .arch
             .register(name)
-            .ok_or_else(|| Error::UnknownRegister {
-                name: name.to_owned(),
-                arch: self.arch.name,
-            })?;
+            .ok_or_else(|| Error::UnknownRegister { name: name.to_owned(), arch: self.arch.name })?;
         self.context_with(tid, def.group)?.get_def(def)
     }
 
     /// Sets one register of a thread by name. The value must fit the register.
-    pub fn set_thread_register(
-        &mut self,
-        tid: Tid,
-        name: &str,
-        value: impl Into<RegValue>,
-    ) -> Result<()> {
+    pub fn set_thread_register(&mut self, tid: Tid, name: &str, value: impl Into<RegValue>) -> Result<()> {
         let def = self
             .arch
             .register(name)
-            .ok_or_else(|| Error::UnknownRegister {
-                name: name.to_owned(),
-                arch: self.arch.name,
-            })?;
-        self.context_with(tid, def.group)?
-            .set(def.name, value.into())
+            .ok_or_else(|| Error::UnknownRegister { name: name.to_owned(), arch: self.arch.name })?;
+        self.context_with(tid, def.group)?.set(def.name, value.into())
     }
 
     /// One register of the current thread, by name.
@@ -79,9 +64,7 @@ impl Trace {
     /// One register of the current thread as an integer (registers up to 64 bits).
     pub fn register_u64(&mut self, name: &str) -> Result<u64> {
         let value = self.register(name)?;
-        value
-            .to_u64()
-            .ok_or_else(|| Error::InvalidArgument(format!("register {name} is wider than 64 bits")))
+        value.to_u64().ok_or_else(|| Error::InvalidArgument(format!("register {name} is wider than 64 bits")))
     }
 
     /// Sets one register of the current thread by name.
@@ -101,20 +84,17 @@ impl Trace {
 
     /// Moves the current thread's program counter.
     pub fn set_pc(&mut self, pc: u64) -> Result<()> {
-        self.context_with(self.current_tid, RegisterGroup::General)?
-            .set_pc(pc)
+        self.context_with(self.current_tid, RegisterGroup::General)?.set_pc(pc)
     }
 
     /// The stack pointer of the current thread.
     pub fn sp(&mut self) -> Result<u64> {
-        self.context_with(self.current_tid, RegisterGroup::General)?
-            .sp()
+        self.context_with(self.current_tid, RegisterGroup::General)?.sp()
     }
 
     /// Sets the stack pointer of the current thread.
     pub fn set_sp(&mut self, sp: u64) -> Result<()> {
-        self.context_with(self.current_tid, RegisterGroup::General)?
-            .set_sp(sp)
+        self.context_with(self.current_tid, RegisterGroup::General)?.set_sp(sp)
     }
 
     /// Writes back every changed register and forgets the cached values

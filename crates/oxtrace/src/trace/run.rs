@@ -38,11 +38,7 @@ impl Trace {
         let result = self.run();
         if let Some(id) = temporary {
             if self.breakpoints.by_id.contains_key(&id) && self.is_attached() {
-                let cleanup = if self.is_running() {
-                    Ok(())
-                } else {
-                    self.remove_breakpoint(id)
-                };
+                let cleanup = if self.is_running() { Ok(()) } else { self.remove_breakpoint(id) };
                 cleanup?;
             }
         }
@@ -157,12 +153,10 @@ impl Trace {
 
     /// One turn of resuming: see the module docs.
     fn resume_all(&mut self) -> Result<()> {
-        let continued = Event {
-            pid: self.pid,
-            tid: self.current_tid,
-            kind: EventKind::Continued,
-        };
-        self.fire_notifiers(&continued);
+        if !std::mem::take(&mut self.quiet_resume) {
+            let continued = Event { pid: self.pid, tid: self.current_tid, kind: EventKind::Continued };
+            self.fire_notifiers(&continued);
+        }
         self.run_again = false;
         if let Some(stop) = self.step_over_breakpoints()? {
             self.deferred_stop = Some(stop);
@@ -173,25 +167,13 @@ impl Trace {
         let actions: Vec<ResumeAction> = if self.modes.single_step {
             let tid = self.current_tid;
             self.stepping = Some(tid);
-            vec![ResumeAction {
-                tid,
-                kind: ResumeKind::Step,
-                signal: self.pending_signals.remove(&tid),
-            }]
+            vec![ResumeAction { tid, kind: ResumeKind::Step, signal: self.pending_signals.remove(&tid) }]
         } else {
-            let kind = if self.modes.syscall {
-                ResumeKind::Syscall
-            } else {
-                ResumeKind::Continue
-            };
+            let kind = if self.modes.syscall { ResumeKind::Syscall } else { ResumeKind::Continue };
             let threads = self.platform.threads();
             threads
                 .into_iter()
-                .map(|tid| ResumeAction {
-                    tid,
-                    kind,
-                    signal: self.pending_signals.remove(&tid),
-                })
+                .map(|tid| ResumeAction { tid, kind, signal: self.pending_signals.remove(&tid) })
                 .collect()
         };
         self.platform.resume(&actions)?;
@@ -232,22 +214,12 @@ impl Trace {
         }
         self.on_breakpoint.remove(&tid);
         let stepped = self.flush_registers().and_then(|()| {
-            self.platform.resume(&[ResumeAction {
-                tid,
-                kind: ResumeKind::Step,
-                signal: None,
-            }])?;
+            self.platform.resume(&[ResumeAction { tid, kind: ResumeKind::Step, signal: None }])?;
             self.stepping = Some(tid);
             self.platform.wait(None)
         });
         if let Some(id) = lifted {
-            let exited = matches!(
-                stepped,
-                Ok(Some(Stop {
-                    reason: StopReason::Exited(_),
-                    ..
-                }))
-            );
+            let exited = matches!(stepped, Ok(Some(Stop { reason: StopReason::Exited(_), .. })));
             if !exited {
                 self.restore_breakpoint(id)?;
             }
@@ -265,16 +237,12 @@ impl Trace {
         let kind = match reason {
             StopReason::SoftwareBreak => self.breakpoint_hit(tid)?,
             StopReason::Step if stepping == Some(tid) => EventKind::Step,
-            StopReason::Step => EventKind::Signal(SignalInfo {
-                signo: libc::SIGTRAP,
-                code: 2,
-                ..SignalInfo::default()
-            }),
-            StopReason::HardwareBreak => EventKind::Signal(SignalInfo {
-                signo: libc::SIGTRAP,
-                code: TRAP_HWBKPT,
-                ..SignalInfo::default()
-            }),
+            StopReason::Step => {
+                EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: 2, ..SignalInfo::default() })
+            }
+            StopReason::HardwareBreak => {
+                EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: TRAP_HWBKPT, ..SignalInfo::default() })
+            }
             StopReason::Signal(info) => {
                 self.pending_signals.insert(tid, info.signo);
                 EventKind::Signal(info)
@@ -315,21 +283,13 @@ impl Trace {
                 self.current_tid = live.first().copied().unwrap_or(self.pid);
             }
         }
-        Ok(Event {
-            pid: self.pid,
-            tid,
-            kind,
-        })
+        Ok(Event { pid: self.pid, tid, kind })
     }
 
     /// A breakpoint instruction trapped in `tid`: ours (pc moved back onto it) or the program's own.
     fn breakpoint_hit(&mut self, tid: Tid) -> Result<EventKind> {
         let pc = self.thread_pc(tid)?;
-        let addr = if self.arch.pc_after_break {
-            pc - self.arch.break_instruction.len() as u64
-        } else {
-            pc
-        };
+        let addr = if self.arch.pc_after_break { pc - self.arch.break_instruction.len() as u64 } else { pc };
         let Some(id) = self.breakpoints.inserted_at(addr) else {
             return Ok(EventKind::Signal(SignalInfo {
                 signo: libc::SIGTRAP,
@@ -342,9 +302,6 @@ impl Trace {
             self.set_thread_pc(tid, addr)?;
         }
         self.on_breakpoint.insert(tid, addr);
-        if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
-            entry.info.hits += 1;
-        }
         Ok(EventKind::Breakpoint { id, addr })
     }
 
@@ -365,23 +322,43 @@ impl Trace {
         }
         let mut must_stop = matches!(event.kind, EventKind::Exited(_) | EventKind::Interrupted);
         if let EventKind::Breakpoint { id, .. } = event.kind {
-            must_stop |= self.breakpoint_reached(id, event)?;
+            match self.breakpoint_reached(id, event)? {
+                Reached::Normally => {}
+                Reached::Stopping => must_stop = true,
+                Reached::Quietly => {
+                    self.quiet_resume = true;
+                    return Ok(false);
+                }
+            }
         }
         self.fire_notifiers(event);
         if must_stop || !self.is_attached() {
             return Ok(true);
         }
-        let keep_going = self.auto_continue.contains(&event.event_type())
-            || self.run_again
-            || self.mode(Mode::RunForever);
+        let keep_going =
+            self.auto_continue.contains(&event.event_type()) || self.run_again || self.mode(Mode::RunForever);
         Ok(!keep_going)
     }
 
-    /// Runs a breakpoint's callback and applies its kind. Returns whether it forces a stop.
-    fn breakpoint_reached(&mut self, id: u32, event: &Event) -> Result<bool> {
+    /// Evaluates a hit breakpoint's condition, counts the hit, runs its
+    /// callback and applies its kind. Says how the hit goes on.
+    fn breakpoint_reached(&mut self, id: u32, event: &Event) -> Result<Reached> {
         let Some(entry) = self.breakpoints.by_id.get_mut(&id) else {
-            return Ok(false);
+            return Ok(Reached::Normally);
         };
+        if let Some(mut condition) = entry.condition.take() {
+            let holds = condition(self);
+            if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
+                entry.condition.get_or_insert(condition);
+            }
+            if !holds {
+                return Ok(Reached::Quietly);
+            }
+        }
+        let Some(entry) = self.breakpoints.by_id.get_mut(&id) else {
+            return Ok(Reached::Normally);
+        };
+        entry.info.hits += 1;
         let kind = entry.info.kind;
         if let Some(mut callback) = entry.callback.take() {
             callback(self, event);
@@ -389,14 +366,33 @@ impl Trace {
                 entry.callback.get_or_insert(callback);
             }
         }
-        match kind {
-            BreakpointKind::Normal => Ok(false),
+        Ok(match kind {
+            BreakpointKind::Normal | BreakpointKind::Silent => Reached::Normally,
+            BreakpointKind::Tracker | BreakpointKind::Fast => Reached::Quietly,
+            BreakpointKind::StopRunForever => {
+                self.modes.run_forever = false;
+                Reached::Stopping
+            }
             BreakpointKind::OneTime | BreakpointKind::StopAndRemove => {
                 if self.breakpoints.by_id.contains_key(&id) {
                     self.remove_breakpoint(id)?;
                 }
-                Ok(kind == BreakpointKind::StopAndRemove)
+                if kind == BreakpointKind::OneTime {
+                    Reached::Normally
+                } else {
+                    Reached::Stopping
+                }
             }
-        }
+        })
     }
+}
+
+/// How a breakpoint hit goes on.
+enum Reached {
+    /// Like any event: notifiers, then the usual stop-or-continue rules.
+    Normally,
+    /// Stops whatever the modes say.
+    Stopping,
+    /// Goes on at once: no notifiers, no stop (false condition, tracker and fast breakpoints).
+    Quietly,
 }

@@ -18,9 +18,9 @@ impl Trace {
     /// Changes (`Some`) or suppresses (`None`) the current thread's pending signal.
     pub fn set_pending_signal(&mut self, signal: Option<i32>) -> Result<()> {
         match signal {
-            Some(sig) if !(1..=64).contains(&sig) => Err(Error::InvalidArgument(format!(
-                "{sig} is not a signal number"
-            ))),
+            Some(sig) if !(1..=64).contains(&sig) => {
+                Err(Error::InvalidArgument(format!("{sig} is not a signal number")))
+            }
             Some(sig) => {
                 self.pending_signals.insert(self.current_tid, sig);
                 Ok(())

@@ -35,27 +35,19 @@ impl Trace {
     /// The symbol at or before `addr` as `name+0xoff`; with `exact`, only one that starts at `addr`.
     pub fn sym_by_addr(&mut self, addr: u64, exact: bool) -> Result<Option<String>> {
         let hit = self.symbols()?.sym_by_addr(addr);
-        Ok(hit
-            .filter(|h: &SymbolHit| !exact || h.offset == 0)
-            .map(|h| h.to_string()))
+        Ok(hit.filter(|h: &SymbolHit| !exact || h.offset == 0).map(|h| h.to_string()))
     }
 
     /// The address of a symbol: `module.name`, `module.__entry`, or a bare `name` (the program first).
     pub fn sym_by_name(&mut self, name: &str) -> Result<u64> {
-        self.symbols()?
-            .sym_by_name(name)
-            .ok_or_else(|| Error::NoSuchSymbol(name.to_owned()))
+        self.symbols()?.sym_by_name(name).ok_or_else(|| Error::NoSuchSymbol(name.to_owned()))
     }
 
     /// The call stack of a thread, innermost frame first, by following frame
     /// pointers (correct for code built with them; the DWARF unwinder replaces this).
     pub fn stack_trace(&mut self, tid: Tid) -> Result<Vec<Frame>> {
         let ctx = self.register_context(tid)?;
-        let regs = FrameRegs {
-            pc: ctx.pc()?,
-            sp: ctx.sp()?,
-            fp: ctx.fp()?,
-        };
+        let regs = FrameRegs { pc: ctx.pc()?, sp: ctx.sp()?, fp: ctx.fp()? };
         self.symbols()?;
         let resolver = self.symbols.take().expect("built above");
         let mut function_start = |pc: u64| resolver.sym_by_addr(pc).map(|hit| hit.addr);

@@ -78,14 +78,9 @@ pub fn unwind_frame_pointers(
     if max_frames == 0 {
         return frames;
     }
-    frames.push(Frame {
-        pc: regs.pc,
-        sp: regs.sp,
-        fp: regs.fp,
-    });
+    frames.push(Frame { pc: regs.pc, sp: regs.sp, fp: regs.fp });
     // The caller of the innermost frame, per its prologue.
-    let prologue = function_start(regs.pc)
-        .map_or(Prologue::Done, |start| prologue_state(regs.pc, start, read));
+    let prologue = function_start(regs.pc).map_or(Prologue::Done, |start| prologue_state(regs.pc, start, read));
     let (mut pc, mut sp, mut fp) = match prologue {
         Prologue::BeforePush => match read_u64(read, regs.sp) {
             Some(ret) => (ret, regs.sp + 8, regs.fp),
@@ -95,10 +90,7 @@ pub fn unwind_frame_pointers(
             (Some(ret), Some(saved)) => (ret, regs.sp + 16, saved),
             _ => return frames,
         },
-        Prologue::Done => match (
-            read_u64(read, regs.fp.wrapping_add(8)),
-            read_u64(read, regs.fp),
-        ) {
+        Prologue::Done => match (read_u64(read, regs.fp.wrapping_add(8)), read_u64(read, regs.fp)) {
             (Some(ret), Some(saved)) if regs.fp != 0 => (ret, regs.fp + 16, saved),
             _ => return frames,
         },
@@ -109,18 +101,13 @@ pub fn unwind_frame_pointers(
         if fp == 0 || fp < sp.saturating_sub(16) {
             break;
         }
-        let (Some(ret), Some(saved)) = (read_u64(read, fp.wrapping_add(8)), read_u64(read, fp))
-        else {
+        let (Some(ret), Some(saved)) = (read_u64(read, fp.wrapping_add(8)), read_u64(read, fp)) else {
             break;
         };
         if saved != 0 && saved <= fp {
             // A chain that does not climb is garbage (or the outermost frame).
             if ret != 0 {
-                frames.push(Frame {
-                    pc: ret,
-                    sp: fp + 16,
-                    fp: saved,
-                });
+                frames.push(Frame { pc: ret, sp: fp + 16, fp: saved });
             }
             break;
         }
@@ -147,11 +134,7 @@ mod tests {
             let bytes: Vec<u8> = if (CODE..CODE + self.code.len() as u64).contains(&addr) {
                 self.code[(addr - CODE) as usize..].to_vec()
             } else if (STACK..STACK + 8 * self.stack.len() as u64).contains(&addr) {
-                self.stack
-                    .iter()
-                    .flat_map(|w| w.to_le_bytes())
-                    .skip((addr - STACK) as usize)
-                    .collect()
+                self.stack.iter().flat_map(|w| w.to_le_bytes()).skip((addr - STACK) as usize).collect()
             } else {
                 return false;
             };
@@ -166,10 +149,7 @@ mod tests {
     fn walk(fake: &Fake, regs: FrameRegs) -> Vec<u64> {
         let mut start = |pc: u64| Some(if pc >= CODE + 0x40 { CODE + 0x40 } else { CODE });
         let mut read = |addr: u64, buf: &mut [u8]| fake.read(addr, buf);
-        unwind_frame_pointers(regs, &mut start, &mut read, 64)
-            .iter()
-            .map(|f| f.pc)
-            .collect()
+        unwind_frame_pointers(regs, &mut start, &mut read, 64).iter().map(|f| f.pc).collect()
     }
 
     /// Function at 0x1000 with endbr64 + push rbp + mov rsp,rbp.
@@ -186,89 +166,35 @@ mod tests {
 
     #[test]
     fn chain_mid_function() {
-        let fake = Fake {
-            code: code(),
-            stack: stack(),
-        };
-        let pcs = walk(
-            &fake,
-            FrameRegs {
-                pc: CODE + 0x20,
-                sp: STACK - 0x10,
-                fp: STACK,
-            },
-        );
+        let fake = Fake { code: code(), stack: stack() };
+        let pcs = walk(&fake, FrameRegs { pc: CODE + 0x20, sp: STACK - 0x10, fp: STACK });
         assert_eq!(pcs, [CODE + 0x20, 0x2001, 0x3001, 0x4001]);
     }
 
     #[test]
     fn at_function_entry_the_return_address_is_on_top() {
         // rsp points at the return address 0x2001; rbp is still the caller's (0x8010).
-        let fake = Fake {
-            code: code(),
-            stack: vec![0x2001, 0, 0x8020, 0x3001, 0, 0x4001],
-        };
-        let pcs = walk(
-            &fake,
-            FrameRegs {
-                pc: CODE,
-                sp: STACK,
-                fp: STACK + 0x10,
-            },
-        );
+        let fake = Fake { code: code(), stack: vec![0x2001, 0, 0x8020, 0x3001, 0, 0x4001] };
+        let pcs = walk(&fake, FrameRegs { pc: CODE, sp: STACK, fp: STACK + 0x10 });
         assert_eq!(pcs, [CODE, 0x2001, 0x3001, 0x4001]);
         // After endbr64, before the push: the same.
-        let pcs = walk(
-            &fake,
-            FrameRegs {
-                pc: CODE + 4,
-                sp: STACK,
-                fp: STACK + 0x10,
-            },
-        );
+        let pcs = walk(&fake, FrameRegs { pc: CODE + 4, sp: STACK, fp: STACK + 0x10 });
         assert_eq!(pcs, [CODE + 4, 0x2001, 0x3001, 0x4001]);
     }
 
     #[test]
     fn after_the_push_the_return_address_is_one_word_up() {
-        let fake = Fake {
-            code: code(),
-            stack: vec![0x8010, 0x2001, 0x8020, 0x3001, 0, 0x4001],
-        };
-        let pcs = walk(
-            &fake,
-            FrameRegs {
-                pc: CODE + 5,
-                sp: STACK,
-                fp: 0xdead,
-            },
-        );
+        let fake = Fake { code: code(), stack: vec![0x8010, 0x2001, 0x8020, 0x3001, 0, 0x4001] };
+        let pcs = walk(&fake, FrameRegs { pc: CODE + 5, sp: STACK, fp: 0xdead });
         assert_eq!(pcs, [CODE + 5, 0x2001, 0x3001, 0x4001]);
     }
 
     #[test]
     fn garbage_stops_cleanly() {
-        let fake = Fake {
-            code: code(),
-            stack: vec![0x8000, 0x2001, 0x8000, 0x3001],
-        };
-        let pcs = walk(
-            &fake,
-            FrameRegs {
-                pc: CODE + 0x20,
-                sp: STACK,
-                fp: STACK,
-            },
-        );
+        let fake = Fake { code: code(), stack: vec![0x8000, 0x2001, 0x8000, 0x3001] };
+        let pcs = walk(&fake, FrameRegs { pc: CODE + 0x20, sp: STACK, fp: STACK });
         assert!(pcs.len() <= 3, "{pcs:x?}");
-        let pcs = walk(
-            &fake,
-            FrameRegs {
-                pc: CODE + 0x20,
-                sp: STACK,
-                fp: 0x10,
-            },
-        );
+        let pcs = walk(&fake, FrameRegs { pc: CODE + 0x20, sp: STACK, fp: 0x10 });
         assert_eq!(pcs, [CODE + 0x20]);
     }
 }

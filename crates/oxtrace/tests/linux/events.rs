@@ -59,9 +59,7 @@ fn a_breakpoint_callback_can_change_the_debuggee_and_run_again() {
 fn one_time_breakpoints_remove_themselves() {
     let mut trace = spawn_quiet("calls", Opt::O0, &[]);
     let tick = trace.sym_by_name("tick").unwrap();
-    trace
-        .add_breakpoint(tick, oxtrace::BreakpointKind::OneTime, None)
-        .unwrap();
+    trace.add_breakpoint(tick, oxtrace::BreakpointKind::OneTime, None).unwrap();
     run_to_break(&mut trace, tick);
     assert!(trace.breakpoints().is_empty());
     assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
@@ -81,31 +79,20 @@ fn thread_events_are_auto_continued_unless_asked() {
     trace.register_notifier(EventType::ThreadExited, move |_, _| *x.borrow_mut() += 1);
     trace.disable_auto_continue(EventType::ThreadCreated);
     let event = trace.run().unwrap();
-    let EventKind::ThreadCreated { new_tid } = event.kind else {
-        panic!("{event:?}")
-    };
+    let EventKind::ThreadCreated { new_tid } = event.kind else { panic!("{event:?}") };
     assert!(trace.threads().contains(&new_tid));
     trace.enable_auto_continue(EventType::ThreadCreated);
     assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
     assert_eq!(created.borrow().len(), 4);
-    assert_eq!(
-        *exited.borrow(),
-        4,
-        "thread exits seen; created {:?}",
-        created.borrow()
-    );
-    assert!(trace
-        .auto_continue_list()
-        .contains(&EventType::ThreadExited));
+    assert_eq!(*exited.borrow(), 4, "thread exits seen; created {:?}", created.borrow());
+    assert!(trace.auto_continue_list().contains(&EventType::ThreadExited));
 }
 
 #[test]
 fn exec_is_reported_with_the_new_program() {
     let mut trace = spawn_quiet("forkexec", Opt::O0, &["exec"]);
     let event = trace.run().unwrap();
-    let EventKind::Exec { path } = &event.kind else {
-        panic!("{event:?}")
-    };
+    let EventKind::Exec { path } = &event.kind else { panic!("{event:?}") };
     assert!(path.ends_with("/true"), "{path}");
     assert_eq!(trace.exe_path().as_deref(), Some(path.as_str()));
     assert_eq!(trace.threads(), [trace.pid()]);
@@ -115,10 +102,7 @@ fn exec_is_reported_with_the_new_program() {
 #[test]
 fn metadata_and_variables() {
     let mut trace = spawn_quiet("calls", Opt::O0, &[]);
-    assert_eq!(
-        trace.meta("Architecture").and_then(|v| v.as_str()),
-        Some("x86_64")
-    );
+    assert_eq!(trace.meta("Architecture").and_then(|v| v.as_str()), Some("x86_64"));
     assert!(trace.exe_path().unwrap().ends_with("calls-O0"));
     assert!(!trace.has_meta("Mine"));
     trace.set_meta("Mine", 42u64);
@@ -134,21 +118,13 @@ fn metadata_and_variables() {
 fn join_thread_runs_until_that_thread_ends() {
     let mut trace = spawn_quiet("threads", Opt::O0, &["3", "200"]);
     trace.disable_auto_continue(EventType::ThreadCreated);
-    let EventKind::ThreadCreated { new_tid } = trace.run().unwrap().kind else {
-        panic!("no thread")
-    };
+    let EventKind::ThreadCreated { new_tid } = trace.run().unwrap().kind else { panic!("no thread") };
     trace.enable_auto_continue(EventType::ThreadCreated);
     let event = trace.join_thread(new_tid).unwrap();
     assert_eq!(event.tid, new_tid);
-    assert!(
-        matches!(event.kind, EventKind::ThreadExited(ExitStatus::Code(0))),
-        "{event:?}"
-    );
+    assert!(matches!(event.kind, EventKind::ThreadExited(ExitStatus::Code(0))), "{event:?}");
     assert!(!trace.threads().contains(&new_tid));
-    assert!(
-        trace.join_thread(new_tid).is_err(),
-        "an ended thread cannot be joined"
-    );
+    assert!(trace.join_thread(new_tid).is_err(), "an ended thread cannot be joined");
     assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
 }
 
@@ -156,24 +132,12 @@ fn join_thread_runs_until_that_thread_ends() {
 fn events_and_traces_print_as_one_line() {
     let mut trace = spawn_quiet("segfault", Opt::O0, &[]);
     let pid = trace.pid();
-    assert_eq!(
-        trace.to_string(),
-        format!("[{pid}] - {} stopped", trace.exe_path().unwrap())
-    );
+    assert_eq!(trace.to_string(), format!("[{pid}] - {} stopped", trace.exe_path().unwrap()));
     let event = trace.run().unwrap();
-    assert_eq!(
-        event.to_string(),
-        format!("[{pid}:{pid}] signal 11 (code 1) at 0x10")
-    );
+    assert_eq!(event.to_string(), format!("[{pid}:{pid}] signal 11 (code 1) at 0x10"));
     let end = trace.run().unwrap();
-    assert_eq!(
-        end.to_string(),
-        format!("[{pid}:{pid}] exited: killed by signal 11")
-    );
-    assert!(
-        trace.to_string().ends_with("exited (killed by signal 11)"),
-        "{trace}"
-    );
+    assert_eq!(end.to_string(), format!("[{pid}:{pid}] exited: killed by signal 11"));
+    assert!(trace.to_string().ends_with("exited (killed by signal 11)"), "{trace}");
 }
 
 #[test]
@@ -190,13 +154,7 @@ fn symbols_follow_libraries_as_they_load() {
     assert_eq!(trace.sym_by_name("malloc").unwrap(), malloc);
     let name = trace.sym_by_addr(malloc, true).unwrap().unwrap();
     assert!(name.contains("malloc"), "{name}");
-    assert_eq!(
-        trace.sym_by_addr(main + 4, false).unwrap().as_deref(),
-        Some("main+0x4")
-    );
+    assert_eq!(trace.sym_by_addr(main + 4, false).unwrap().as_deref(), Some("main+0x4"));
     assert_eq!(trace.sym_by_addr(main + 4, true).unwrap(), None);
-    assert!(matches!(
-        trace.sym_by_name("no_such_symbol_here"),
-        Err(oxtrace::Error::NoSuchSymbol(_))
-    ));
+    assert!(matches!(trace.sym_by_name("no_such_symbol_here"), Err(oxtrace::Error::NoSuchSymbol(_))));
 }

@@ -14,11 +14,7 @@ fn spawn_passes_args_env_cwd_and_reports_exit_code() {
     let cwd = std::env::temp_dir();
     let (reader, writer) = std::io::pipe().unwrap();
     let mut command = Command::new(fixture("exitcode", Opt::O0));
-    command
-        .args(["3", "two words"])
-        .env("OXTRACE_TEST_ENV", "hello env")
-        .current_dir(&cwd)
-        .stdout(writer);
+    command.args(["3", "two words"]).env("OXTRACE_TEST_ENV", "hello env").current_dir(&cwd).stdout(writer);
     let mut trace = Trace::spawn(command).unwrap();
     assert_eq!(trace.last_event().unwrap().kind, EventKind::Attached);
     assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(3));
@@ -27,31 +23,16 @@ fn spawn_passes_args_env_cwd_and_reports_exit_code() {
     assert!(out.contains("argv[1]=3"), "{out}");
     assert!(out.contains("argv[2]=two words"), "{out}");
     assert!(out.contains("env=hello env"), "{out}");
-    assert!(
-        out.contains(&format!("cwd={}", cwd.canonicalize().unwrap().display())),
-        "{out}"
-    );
+    assert!(out.contains(&format!("cwd={}", cwd.canonicalize().unwrap().display())), "{out}");
 }
 
 #[test]
 fn killing_signal_is_reported() {
     let mut trace = spawn_quiet("exitcode", Opt::O0, &["abort"]);
     let event = trace.run().unwrap();
-    assert!(
-        matches!(event.kind, EventKind::Signal(info) if info.signo == libc::SIGABRT),
-        "{event:?}"
-    );
+    assert!(matches!(event.kind, EventKind::Signal(info) if info.signo == libc::SIGABRT), "{event:?}");
     let status = run_to_exit(&mut trace);
-    assert!(
-        matches!(
-            status,
-            ExitStatus::Signaled {
-                signal: libc::SIGABRT,
-                ..
-            }
-        ),
-        "{status:?}"
-    );
+    assert!(matches!(status, ExitStatus::Signaled { signal: libc::SIGABRT, .. }), "{status:?}");
     assert!(trace.has_exited());
 }
 
@@ -62,10 +43,7 @@ fn spawned_process_stops_before_its_first_instruction() {
     let maps = trace.memory_maps().unwrap();
     let map = maps.iter().find(|m| m.contains(pc)).expect("pc is mapped");
     // The dynamic linker's entry: nothing of the program has run yet.
-    assert!(
-        map.path.as_deref().unwrap_or("").contains("ld-linux"),
-        "pc {pc:#x} in {map}"
-    );
+    assert!(map.path.as_deref().unwrap_or("").contains("ld-linux"), "pc {pc:#x} in {map}");
     assert_eq!(process_state(trace.pid()), Some('t'));
 }
 
@@ -74,13 +52,7 @@ fn kill_ends_the_process() {
     let mut trace = spawn_quiet("sleeper", Opt::O0, &[]);
     let pid = trace.pid();
     let status = trace.kill().unwrap();
-    assert_eq!(
-        status,
-        ExitStatus::Signaled {
-            signal: libc::SIGKILL,
-            core_dumped: false
-        }
-    );
+    assert_eq!(status, ExitStatus::Signaled { signal: libc::SIGKILL, core_dumped: false });
     assert_eq!(process_state(pid), None, "killed and reaped");
     assert!(trace.run().is_err());
 }
@@ -110,10 +82,7 @@ fn spawned_process_dies_with_its_tracer_thread() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    panic!(
-        "pid {pid} outlived its tracer: state {:?}",
-        process_state(pid)
-    );
+    panic!("pid {pid} outlived its tracer: state {:?}", process_state(pid));
 }
 
 /// The kernel id of the calling thread (ptrace's tracer is a thread).
@@ -124,11 +93,7 @@ fn current_tid() -> i32 {
 
 /// Starts the sleeper untraced and waits until it is ready.
 fn start_sleeper(args: &[&str]) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(fixture("sleeper", Opt::O0))
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(fixture("sleeper", Opt::O0)).args(args).stdout(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     wait_for_line(&mut out, "ready");
     (child, out)
@@ -144,11 +109,7 @@ fn attach_stops_every_thread_and_detach_lets_it_finish() {
     assert_eq!(threads.len(), 4, "{threads:?}");
     assert_eq!(threads[0], pid);
     for &tid in &threads {
-        assert_eq!(
-            tracer_pid(tid),
-            Some(current_tid()),
-            "traced by this thread"
-        );
+        assert_eq!(tracer_pid(tid), Some(current_tid()), "traced by this thread");
         assert_eq!(process_state(tid), Some('t'), "thread {tid} is stopped");
         assert_ne!(trace.thread_pc(tid).unwrap(), 0);
     }
@@ -177,11 +138,7 @@ fn detach_with_breakpoints_set_restores_the_code() {
     assert_eq!(bytes, original);
     let done = wait_for_line(&mut out, "done");
     assert!(done.starts_with("done "), "{done}");
-    assert_eq!(
-        child.wait().unwrap().code(),
-        Some(7),
-        "the program ran to its normal end"
-    );
+    assert_eq!(child.wait().unwrap().code(), Some(7), "the program ran to its normal end");
 }
 
 fn read_proc_mem(pid: i32, addr: u64, len: usize) -> Vec<u8> {

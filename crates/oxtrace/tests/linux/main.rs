@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod breakpoint_kinds;
 mod events;
 mod lifecycle;
 mod memory;
@@ -22,20 +23,14 @@ use support::{fixture, Opt};
 /// Spawns a fixture with its stdout captured in a pipe.
 pub fn spawn_piped(name: &str, opt: Opt, args: &[&str]) -> Trace {
     let mut command = Command::new(fixture(name, opt));
-    command
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    command.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
     Trace::spawn(command).expect("spawn fixture")
 }
 
 /// Spawns a fixture with stdout discarded.
 pub fn spawn_quiet(name: &str, opt: Opt, args: &[&str]) -> Trace {
     let mut command = Command::new(fixture(name, opt));
-    command
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    command.args(args).stdout(Stdio::null()).stderr(Stdio::null());
     Trace::spawn(command).expect("spawn fixture")
 }
 
@@ -52,9 +47,7 @@ pub fn spawn_with_output(name: &str, opt: Opt, args: &[&str]) -> (Trace, PipeRea
 /// Reads everything the debuggee wrote (call after it exited).
 pub fn read_all(mut reader: PipeReader) -> String {
     let mut out = String::new();
-    reader
-        .read_to_string(&mut out)
-        .expect("read debuggee output");
+    reader.read_to_string(&mut out).expect("read debuggee output");
     out
 }
 

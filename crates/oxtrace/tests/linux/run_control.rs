@@ -15,10 +15,7 @@ fn run_until_stops_at_the_address_and_leaves_no_breakpoint() {
         let mut trace = spawn_quiet("calls", opt, &[]);
         let d = trace.sym_by_name("d").unwrap();
         let event = trace.run_until(d).unwrap();
-        assert!(
-            matches!(event.kind, EventKind::Breakpoint { addr, .. } if addr == d),
-            "{event:?}"
-        );
+        assert!(matches!(event.kind, EventKind::Breakpoint { addr, .. } if addr == d), "{event:?}");
         assert_eq!(trace.pc().unwrap(), d);
         assert!(trace.breakpoints().is_empty());
         assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
@@ -39,10 +36,7 @@ fn stepi_executes_one_instruction() {
         assert_eq!(event.kind, EventKind::Step);
         pcs.push(trace.pc().unwrap());
     }
-    assert!(
-        pcs.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= 15),
-        "{pcs:x?}"
-    );
+    assert!(pcs.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= 15), "{pcs:x?}");
     assert_eq!(trace.sp().unwrap(), sp - 8, "one push executed");
     // The breakpoint is still there and is hit again on the next call? d is called once: run to the end.
     assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
@@ -142,15 +136,9 @@ fn start_and_poll_do_not_block() {
     let before = std::time::Instant::now();
     assert_eq!(trace.wait_timeout(Duration::from_millis(50)).unwrap(), None);
     assert!(before.elapsed() >= Duration::from_millis(50));
-    assert!(
-        trace.read_memory(0x1000, 1).is_err(),
-        "memory of a running process is refused"
-    );
+    assert!(trace.read_memory(0x1000, 1).is_err(), "memory of a running process is refused");
     trace.interrupter().interrupt().unwrap();
-    let event = trace
-        .wait_timeout(Duration::from_secs(10))
-        .unwrap()
-        .expect("stopped in time");
+    let event = trace.wait_timeout(Duration::from_secs(10)).unwrap().expect("stopped in time");
     assert_eq!(event.kind, EventKind::Interrupted);
     assert!(!trace.is_running());
 }
@@ -186,30 +174,12 @@ fn syscall_mode_reports_entries_and_exits_with_arguments_and_results() {
         "{:?}",
         calls[write]
     );
-    assert_eq!(
-        calls[write + 1],
-        SyscallStop::Exit {
-            number: libc::SYS_write as u64,
-            ret: 6
-        }
-    );
+    assert_eq!(calls[write + 1], SyscallStop::Exit { number: libc::SYS_write as u64, ret: 6 });
     let getpid = entry_of(libc::SYS_getpid);
-    assert_eq!(
-        calls[getpid + 1],
-        SyscallStop::Exit {
-            number: libc::SYS_getpid as u64,
-            ret: pid
-        }
-    );
+    assert_eq!(calls[getpid + 1], SyscallStop::Exit { number: libc::SYS_getpid as u64, ret: pid });
     let close = entry_of(libc::SYS_close);
-    assert_eq!(
-        calls[close + 1],
-        SyscallStop::Exit {
-            number: libc::SYS_close as u64,
-            ret: -(libc::EBADF as i64)
-        }
-    );
-    assert!(calls.iter().any(
-        |c| matches!(c, SyscallStop::Entry { number, .. } if *number as i64 == libc::SYS_exit_group)
-    ));
+    assert_eq!(calls[close + 1], SyscallStop::Exit { number: libc::SYS_close as u64, ret: -(libc::EBADF as i64) });
+    assert!(calls
+        .iter()
+        .any(|c| matches!(c, SyscallStop::Entry { number, .. } if *number as i64 == libc::SYS_exit_group)));
 }

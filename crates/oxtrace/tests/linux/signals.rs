@@ -11,22 +11,12 @@ fn signals_are_reported_then_delivered_to_the_handler() {
     let mut trace = spawn_quiet("signals", Opt::O0, &[]);
     for _ in 0..2 {
         let event = trace.run().unwrap();
-        let EventKind::Signal(info) = event.kind else {
-            panic!("{event:?}")
-        };
+        let EventKind::Signal(info) = event.kind else { panic!("{event:?}") };
         assert_eq!(info.signo, libc::SIGUSR1);
-        assert_eq!(
-            info.sender_pid,
-            Some(trace.pid()),
-            "raise() sends from the process itself"
-        );
+        assert_eq!(info.sender_pid, Some(trace.pid()), "raise() sends from the process itself");
         assert_eq!(trace.pending_signal(), Some(libc::SIGUSR1));
     }
-    assert_eq!(
-        run_to_exit(&mut trace),
-        ExitStatus::Code(2),
-        "the handler ran twice"
-    );
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(2), "the handler ran twice");
 }
 
 #[test]
@@ -45,11 +35,7 @@ fn a_suppressed_signal_never_reaches_the_program() {
         assert!(matches!(trace.run().unwrap().kind, EventKind::Signal(_)));
         trace.set_pending_signal(None).unwrap();
     }
-    assert_eq!(
-        run_to_exit(&mut trace),
-        ExitStatus::Code(0),
-        "the handler never ran"
-    );
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0), "the handler never ran");
 }
 
 #[test]
@@ -58,13 +44,7 @@ fn a_pending_signal_can_be_changed() {
     assert!(matches!(trace.run().unwrap().kind, EventKind::Signal(_)));
     trace.set_pending_signal(Some(libc::SIGTERM)).unwrap();
     let status = run_to_exit(&mut trace);
-    assert_eq!(
-        status,
-        ExitStatus::Signaled {
-            signal: libc::SIGTERM,
-            core_dumped: false
-        }
-    );
+    assert_eq!(status, ExitStatus::Signaled { signal: libc::SIGTERM, core_dumped: false });
     assert!(trace.set_pending_signal(Some(0)).is_err());
 }
 
@@ -73,30 +53,16 @@ fn a_segfault_reports_the_fault_address() {
     for opt in [crate::support::Opt::O0, crate::support::Opt::O2] {
         let mut trace = spawn_quiet("segfault", opt, &[]);
         let event = trace.run().unwrap();
-        let EventKind::Signal(info) = event.kind else {
-            panic!("{event:?}")
-        };
+        let EventKind::Signal(info) = event.kind else { panic!("{event:?}") };
         assert_eq!(info.signo, libc::SIGSEGV);
         assert_eq!(info.fault_addr, Some(0x10));
         assert_eq!(info.code, 1, "SEGV_MAPERR");
         let pc = trace.pc().unwrap();
         assert_eq!(
-            trace
-                .sym_by_addr(pc, false)
-                .unwrap()
-                .map(|s| s.split('+').next().unwrap().to_string()),
+            trace.sym_by_addr(pc, false).unwrap().map(|s| s.split('+').next().unwrap().to_string()),
             Some("crash".into())
         );
         let status = run_to_exit(&mut trace);
-        assert!(
-            matches!(
-                status,
-                ExitStatus::Signaled {
-                    signal: libc::SIGSEGV,
-                    ..
-                }
-            ),
-            "{status:?}"
-        );
+        assert!(matches!(status, ExitStatus::Signaled { signal: libc::SIGSEGV, .. }), "{status:?}");
     }
 }

@@ -37,20 +37,12 @@ type BuildLocks = Mutex<HashMap<(String, Opt), Arc<Mutex<()>>>>;
 /// One lock per fixture build, so parallel tests compile each once.
 fn build_lock(key: (String, Opt)) -> Arc<Mutex<()>> {
     static LOCKS: OnceLock<BuildLocks> = OnceLock::new();
-    LOCKS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap()
-        .entry(key)
-        .or_default()
-        .clone()
+    LOCKS.get_or_init(Default::default).lock().unwrap().entry(key).or_default().clone()
 }
 
 /// The path of `tests/fixtures/NAME.c` compiled at `opt`, compiling it if needed.
 pub fn fixture(name: &str, opt: Opt) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(format!("{name}.c"));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(format!("{name}.c"));
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
     let binary = out_dir.join(format!("{name}-{}", opt.suffix()));
     let lock = build_lock((name.to_owned(), opt));
@@ -76,31 +68,19 @@ pub fn fixture(name: &str, opt: Opt) -> PathBuf {
         .arg("-ldl")
         .output()
         .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
-    assert!(
-        output.status.success(),
-        "compiling {}:\n{}",
-        source.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "compiling {}:\n{}", source.display(), String::from_utf8_lossy(&output.stderr));
     std::fs::rename(&temporary, &binary).unwrap();
     binary
 }
 
 /// Whether gdb is installed.
 pub fn gdb_available() -> bool {
-    Command::new("gdb")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("gdb").arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 /// Runs `gdb -nx -q --batch ARGS` and returns its stdout and stderr.
 pub fn gdb_batch(args: &[&str]) -> String {
-    let output = Command::new("gdb")
-        .args(["-nx", "-q", "--batch"])
-        .args(args)
-        .output()
-        .expect("run gdb");
+    let output = Command::new("gdb").args(["-nx", "-q", "--batch"]).args(args).output().expect("run gdb");
     String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
@@ -110,10 +90,7 @@ pub fn wait_for_line(reader: &mut impl BufRead, prefix: &str) -> String {
     loop {
         let mut line = String::new();
         let n = reader.read_line(&mut line).expect("read output");
-        assert!(
-            n > 0,
-            "end of output before a line starting with {prefix:?}; read:\n{seen}"
-        );
+        assert!(n > 0, "end of output before a line starting with {prefix:?}; read:\n{seen}");
         if line.starts_with(prefix) {
             return line.trim_end().to_owned();
         }
@@ -131,8 +108,5 @@ pub fn process_state(pid: i32) -> Option<char> {
 /// The pid tracing `pid` (0 when none), from /proc/PID/status.
 pub fn tracer_pid(pid: i32) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("TracerPid:"))
-        .and_then(|v| v.trim().parse().ok())
+    status.lines().find_map(|l| l.strip_prefix("TracerPid:")).and_then(|v| v.trim().parse().ok())
 }

@@ -20,13 +20,8 @@ fn registers_and_backtrace_match_gdb_on_the_same_stop() {
     let d = trace.sym_by_name("d").unwrap();
     let event = trace.run_until(d).unwrap();
     assert!(matches!(event.kind, EventKind::Breakpoint { .. }));
-    let names = [
-        "rip", "rsp", "rbp", "rdi", "rax", "rbx", "r12", "eflags", "fs_base",
-    ];
-    let ours: Vec<u64> = names
-        .iter()
-        .map(|n| trace.register_u64(n).unwrap())
-        .collect();
+    let names = ["rip", "rsp", "rbp", "rdi", "rax", "rbx", "r12", "eflags", "fs_base"];
+    let ours: Vec<u64> = names.iter().map(|n| trace.register_u64(n).unwrap()).collect();
     let frames = trace.stack_trace(pid).unwrap();
     let mut our_names = Vec::new();
     for (i, frame) in frames.iter().enumerate() {
@@ -60,38 +55,21 @@ fn registers_and_backtrace_match_gdb_on_the_same_stop() {
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{name}=")))
             .unwrap_or_else(|| panic!("no {name} in gdb output:\n{out}"));
-        assert_eq!(
-            u64::from_str_radix(line.trim(), 16).unwrap(),
-            *ours,
-            "{name}: gdb says {line}\n{out}"
-        );
+        assert_eq!(u64::from_str_radix(line.trim(), 16).unwrap(), *ours, "{name}: gdb says {line}\n{out}");
     }
     let gdb_frames: Vec<&str> = out
         .lines()
         .filter(|l| l.starts_with('#'))
         .filter_map(|l| {
-            let after = l.split_once(" in ").map_or_else(
-                || l.split_whitespace().nth(1),
-                |(_, rest)| rest.split_whitespace().next(),
-            )?;
+            let after = l
+                .split_once(" in ")
+                .map_or_else(|| l.split_whitespace().nth(1), |(_, rest)| rest.split_whitespace().next())?;
             Some(after)
         })
         .collect();
-    assert_eq!(
-        &gdb_frames[..5],
-        our_names
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-        "{out}"
-    );
+    assert_eq!(&gdb_frames[..5], our_names.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), "{out}");
     // gdb's frame pcs equal ours.
     for (i, frame) in frames.iter().take(5).enumerate().skip(1) {
-        assert!(
-            out.contains(&format!("{:#018x}", frame.pc)),
-            "frame {i} pc {:#x} not in gdb's bt:\n{out}",
-            frame.pc
-        );
+        assert!(out.contains(&format!("{:#018x}", frame.pc)), "frame {i} pc {:#x} not in gdb's bt:\n{out}", frame.pc);
     }
 }

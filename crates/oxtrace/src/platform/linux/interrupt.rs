@@ -34,12 +34,7 @@ impl InterruptSource for LinuxInterrupter {
             if e.raw_os_error() == Some(libc::ESRCH) {
                 Error::ProcessExited { pid: self.pid }
             } else {
-                Error::Os {
-                    op: "kill(SIGSTOP)",
-                    pid: self.pid,
-                    tid: self.pid,
-                    source: e,
-                }
+                Error::Os { op: "kill(SIGSTOP)", pid: self.pid, tid: self.pid, source: e }
             }
         })
     }

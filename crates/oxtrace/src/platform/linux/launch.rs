@@ -15,8 +15,7 @@ pub struct SpawnOptions {
 
 /// ptrace options for every traced thread: syscall stops marked, new threads
 /// traced, exec reported.
-const OPTIONS: libc::c_int =
-    libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEEXEC;
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEEXEC;
 
 impl LinuxProcess {
     /// Starts `command` traced. It stops before its first instruction (at the
@@ -29,24 +28,17 @@ impl LinuxProcess {
         unsafe {
             command.pre_exec(move || sys::prepare_traced_child(options.disable_aslr));
         }
-        let child = command.spawn().map_err(|source| Error::Spawn {
-            program: program.clone(),
-            source,
-        })?;
+        let child = command.spawn().map_err(|source| Error::Spawn { program: program.clone(), source })?;
         let pid = child.id() as Pid;
         // The Child handle is not needed: the process is reaped through ptrace.
         drop(child);
         let mut process = LinuxProcess::new(pid, true);
         match sys::wait_pid(pid, libc::__WALL) {
-            Ok(Some((_, status)))
-                if libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP => {}
+            Ok(Some((_, status))) if libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP => {}
             Ok(other) => {
                 process.gone = true;
                 let reason = format!("unexpected first status {other:?}");
-                return Err(Error::Spawn {
-                    program,
-                    source: std::io::Error::other(reason),
-                });
+                return Err(Error::Spawn { program, source: std::io::Error::other(reason) });
             }
             Err(e) => {
                 process.gone = true;
@@ -74,10 +66,7 @@ impl LinuxProcess {
         // Threads may start while we attach: scan until a pass finds none new.
         loop {
             let tids = list_threads(pid).map_err(|_| Error::NoSuchProcess { pid })?;
-            let new: Vec<_> = tids
-                .into_iter()
-                .filter(|t| !process.threads.contains_key(t))
-                .collect();
+            let new: Vec<_> = tids.into_iter().filter(|t| !process.threads.contains_key(t)).collect();
             if new.is_empty() {
                 break;
             }
@@ -85,22 +74,15 @@ impl LinuxProcess {
                 match sys::attach(tid) {
                     Ok(()) => {}
                     Err(e) if e.raw_os_error() == Some(libc::ESRCH) && tid != pid => continue,
-                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
-                        return Err(Error::NoSuchProcess { pid })
-                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(Error::NoSuchProcess { pid }),
                     Err(source) => {
                         process.gone = process.threads.is_empty();
                         return Err(Error::NotTraceable { pid, source });
                     }
                 }
-                process.threads.insert(
-                    tid,
-                    ThreadState {
-                        running: true,
-                        stop_pending: true,
-                        ..ThreadState::stopped()
-                    },
-                );
+                process
+                    .threads
+                    .insert(tid, ThreadState { running: true, stop_pending: true, ..ThreadState::stopped() });
             }
             process.stop_others(0)?;
         }

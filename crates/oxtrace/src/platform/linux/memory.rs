@@ -16,11 +16,7 @@ use crate::memory::{parse_proc_maps, MemoryMap};
 impl LinuxProcess {
     fn mem_file(&mut self) -> Option<&File> {
         if self.mem.is_none() && !self.gone {
-            self.mem = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(format!("/proc/{}/mem", self.pid))
-                .ok();
+            self.mem = OpenOptions::new().read(true).write(true).open(format!("/proc/{}/mem", self.pid)).ok();
         }
         self.mem.as_ref()
     }
@@ -29,13 +25,7 @@ impl LinuxProcess {
         if self.gone {
             return Error::ProcessExited { pid: self.pid };
         }
-        Error::Memory {
-            pid: self.pid,
-            access,
-            addr,
-            len,
-            reason,
-        }
+        Error::Memory { pid: self.pid, access, addr, len, reason }
     }
 
     pub(super) fn read_mem(&mut self, addr: u64, buf: &mut [u8]) -> Result<()> {
@@ -43,12 +33,7 @@ impl LinuxProcess {
             return Ok(());
         }
         if addr.checked_add(buf.len() as u64).is_none() {
-            return Err(self.memory_error(
-                "read",
-                addr,
-                buf.len(),
-                "range wraps around the address space".into(),
-            ));
+            return Err(self.memory_error("read", addr, buf.len(), "range wraps around the address space".into()));
         }
         let mut done = sys::read_process_memory(self.pid, addr, buf).unwrap_or(0);
         while done < buf.len() {
@@ -58,26 +43,12 @@ impl LinuxProcess {
                 None => Err(std::io::Error::from_raw_os_error(libc::ESRCH)),
             };
             match result {
-                Ok(0) => {
-                    return Err(self.memory_error(
-                        "read",
-                        at,
-                        buf.len() - done,
-                        "address not mapped".into(),
-                    ))
-                }
+                Ok(0) => return Err(self.memory_error("read", at, buf.len() - done, "address not mapped".into())),
                 Ok(n) => done += n,
                 Err(e) if e.raw_os_error() == Some(libc::EIO) => {
-                    return Err(self.memory_error(
-                        "read",
-                        at,
-                        buf.len() - done,
-                        "address not mapped".into(),
-                    ))
+                    return Err(self.memory_error("read", at, buf.len() - done, "address not mapped".into()))
                 }
-                Err(e) => {
-                    return Err(self.memory_error("read", at, buf.len() - done, e.to_string()))
-                }
+                Err(e) => return Err(self.memory_error("read", at, buf.len() - done, e.to_string())),
             }
         }
         Ok(())
@@ -88,12 +59,7 @@ impl LinuxProcess {
             return Ok(());
         }
         if addr.checked_add(data.len() as u64).is_none() {
-            return Err(self.memory_error(
-                "write",
-                addr,
-                data.len(),
-                "range wraps around the address space".into(),
-            ));
+            return Err(self.memory_error("write", addr, data.len(), "range wraps around the address space".into()));
         }
         let mut done = 0;
         while done < data.len() {
@@ -103,22 +69,10 @@ impl LinuxProcess {
                 None => Err(std::io::Error::from_raw_os_error(libc::ESRCH)),
             };
             match result {
-                Ok(0) => {
-                    return Err(self.memory_error(
-                        "write",
-                        at,
-                        data.len() - done,
-                        "address not mapped".into(),
-                    ))
-                }
+                Ok(0) => return Err(self.memory_error("write", at, data.len() - done, "address not mapped".into())),
                 Ok(n) => done += n,
                 Err(e) if e.raw_os_error() == Some(libc::EIO) => {
-                    return Err(self.memory_error(
-                        "write",
-                        at,
-                        data.len() - done,
-                        "address not mapped".into(),
-                    ))
+                    return Err(self.memory_error("write", at, data.len() - done, "address not mapped".into()))
                 }
                 Err(_) => return self.poke_words(at, &data[done..]),
             }
@@ -159,10 +113,7 @@ impl LinuxProcess {
             if self.gone || e.kind() == std::io::ErrorKind::NotFound {
                 Error::ProcessExited { pid: self.pid }
             } else {
-                Error::File {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                }
+                Error::File { path: path.clone(), reason: e.to_string() }
             }
         })?;
         parse_proc_maps(&text).map_err(|e| match e {

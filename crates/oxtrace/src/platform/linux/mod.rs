@@ -64,12 +64,7 @@ struct ThreadState {
 
 impl ThreadState {
     fn stopped() -> Self {
-        Self {
-            running: false,
-            stop_pending: false,
-            last_resume: ResumeKind::Continue,
-            in_syscall: None,
-        }
+        Self { running: false, stop_pending: false, last_resume: ResumeKind::Continue, in_syscall: None }
     }
 }
 
@@ -115,12 +110,7 @@ impl LinuxProcess {
         if source.raw_os_error() == Some(libc::ESRCH) && self.gone {
             return Error::ProcessExited { pid: self.pid };
         }
-        Error::Os {
-            op,
-            pid: self.pid,
-            tid,
-            source,
-        }
+        Error::Os { op, pid: self.pid, tid, source }
     }
 
     fn check_thread(&self, tid: Tid) -> Result<()> {
@@ -256,16 +246,11 @@ impl Platform for LinuxProcess {
     }
 
     fn interrupter(&self) -> Interrupter {
-        Interrupter::new(Arc::new(interrupt::LinuxInterrupter::new(
-            self.pid,
-            self.interrupt_flag.clone(),
-        )))
+        Interrupter::new(Arc::new(interrupt::LinuxInterrupter::new(self.pid, self.interrupt_flag.clone())))
     }
 
     fn exe_path(&mut self) -> Option<String> {
-        std::fs::read_link(format!("/proc/{}/exe", self.pid))
-            .ok()
-            .map(|p| p.to_string_lossy().into_owned())
+        std::fs::read_link(format!("/proc/{}/exe", self.pid)).ok().map(|p| p.to_string_lossy().into_owned())
     }
 }
 

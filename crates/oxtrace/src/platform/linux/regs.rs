@@ -24,24 +24,16 @@ const X87_SSE_AVX: u64 = 0b111;
 const XSAVE_MAX: usize = 16 * 1024;
 
 impl LinuxProcess {
-    pub(super) fn read_group(
-        &mut self,
-        tid: Tid,
-        group: RegisterGroup,
-        buf: &mut [u8],
-    ) -> Result<()> {
+    pub(super) fn read_group(&mut self, tid: Tid, group: RegisterGroup, buf: &mut [u8]) -> Result<()> {
         match group {
-            RegisterGroup::General => {
-                sys::get_regs(tid, buf).map_err(|e| self.os_error("PTRACE_GETREGS", tid, e))
-            }
+            RegisterGroup::General => sys::get_regs(tid, buf).map_err(|e| self.os_error("PTRACE_GETREGS", tid, e)),
             RegisterGroup::Vector => self.read_vector(tid, buf),
             RegisterGroup::Debug => {
                 for (i, chunk) in buf.chunks_exact_mut(8).enumerate() {
                     let value = match i {
                         4 | 5 => 0, // DR4 and DR5 are reserved aliases.
-                        _ => sys::peek_user(tid, sys::DEBUG_REG_OFFSET + 8 * i).map_err(|e| {
-                            self.os_error("PTRACE_PEEKUSER(debug register)", tid, e)
-                        })?,
+                        _ => sys::peek_user(tid, sys::DEBUG_REG_OFFSET + 8 * i)
+                            .map_err(|e| self.os_error("PTRACE_PEEKUSER(debug register)", tid, e))?,
                     };
                     chunk.copy_from_slice(&value.to_le_bytes());
                 }
@@ -52,29 +44,22 @@ impl LinuxProcess {
 
     pub(super) fn write_group(&mut self, tid: Tid, group: RegisterGroup, buf: &[u8]) -> Result<()> {
         match group {
-            RegisterGroup::General => {
-                sys::set_regs(tid, buf).map_err(|e| self.os_error("PTRACE_SETREGS", tid, e))
-            }
+            RegisterGroup::General => sys::set_regs(tid, buf).map_err(|e| self.os_error("PTRACE_SETREGS", tid, e)),
             RegisterGroup::Vector => self.write_vector(tid, buf),
             RegisterGroup::Debug => {
                 // Addresses first, DR7 (which enables them) last.
                 for i in [0, 1, 2, 3, 6, 7] {
-                    let value =
-                        u64::from_le_bytes(buf[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+                    let value = u64::from_le_bytes(buf[8 * i..8 * i + 8].try_into().expect("8 bytes"));
                     let current = sys::peek_user(tid, sys::DEBUG_REG_OFFSET + 8 * i).ok();
                     if current == Some(value) {
                         continue;
                     }
-                    sys::poke_user(tid, sys::DEBUG_REG_OFFSET + 8 * i, value).map_err(
-                        |e| match e.raw_os_error() {
-                            Some(libc::EINVAL) | Some(libc::EIO) => {
-                                Error::InvalidArgument(format!(
-                                    "thread {tid}: the kernel refused dr{i} = {value:#x} ({e})"
-                                ))
-                            }
-                            _ => self.os_error("PTRACE_POKEUSER(debug register)", tid, e),
-                        },
-                    )?;
+                    sys::poke_user(tid, sys::DEBUG_REG_OFFSET + 8 * i, value).map_err(|e| match e.raw_os_error() {
+                        Some(libc::EINVAL) | Some(libc::EIO) => {
+                            Error::InvalidArgument(format!("thread {tid}: the kernel refused dr{i} = {value:#x} ({e})"))
+                        }
+                        _ => self.os_error("PTRACE_POKEUSER(debug register)", tid, e),
+                    })?;
                 }
                 Ok(())
             }
@@ -93,20 +78,14 @@ impl LinuxProcess {
                     buf[n..].fill(0);
                     return Ok(());
                 }
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::EINVAL) | Some(libc::ENODEV) | Some(libc::EIO)
-                    ) =>
-                {
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENODEV) | Some(libc::EIO)) => {
                     self.xstate_size = Some(0);
                 }
                 Err(e) => return Err(self.os_error("PTRACE_GETREGSET(NT_X86_XSTATE)", tid, e)),
             }
         }
         buf.fill(0);
-        sys::get_fpregs(tid, &mut buf[..FXSAVE_SIZE])
-            .map_err(|e| self.os_error("PTRACE_GETFPREGS", tid, e))
+        sys::get_fpregs(tid, &mut buf[..FXSAVE_SIZE]).map_err(|e| self.os_error("PTRACE_GETFPREGS", tid, e))
     }
 
     fn write_vector(&mut self, tid: Tid, buf: &[u8]) -> Result<()> {
@@ -119,15 +98,12 @@ impl LinuxProcess {
                 let hi_end = VECTOR_SIZE.min(len);
                 area[YMM_HI..hi_end].copy_from_slice(&buf[YMM_HI..hi_end]);
                 // Mark x87, SSE and AVX state as present, or the kernel keeps their init values.
-                let bv =
-                    u64::from_le_bytes(area[XSTATE_BV..XSTATE_BV + 8].try_into().expect("8 bytes"))
-                        | X87_SSE_AVX;
+                let bv = u64::from_le_bytes(area[XSTATE_BV..XSTATE_BV + 8].try_into().expect("8 bytes")) | X87_SSE_AVX;
                 area[XSTATE_BV..XSTATE_BV + 8].copy_from_slice(&bv.to_le_bytes());
                 sys::set_regset(tid, sys::NT_X86_XSTATE, &area)
                     .map_err(|e| self.os_error("PTRACE_SETREGSET(NT_X86_XSTATE)", tid, e))
             }
-            _ => sys::set_fpregs(tid, &buf[..FXSAVE_SIZE])
-                .map_err(|e| self.os_error("PTRACE_SETFPREGS", tid, e)),
+            _ => sys::set_fpregs(tid, &buf[..FXSAVE_SIZE]).map_err(|e| self.os_error("PTRACE_SETFPREGS", tid, e)),
         }
     }
 }

@@ -30,9 +30,7 @@ thread_local! {
 /// The thread group a task belongs to, from `/proc/TID/status`.
 pub(super) fn thread_group_of(tid: Tid) -> Option<i32> {
     let text = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
+    text.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
 }
 
 /// Decodes a `waitpid` status that is not a stop.
@@ -40,10 +38,7 @@ pub(super) fn exit_status(status: i32) -> Option<ExitStatus> {
     if libc::WIFEXITED(status) {
         Some(ExitStatus::Code(libc::WEXITSTATUS(status)))
     } else if libc::WIFSIGNALED(status) {
-        Some(ExitStatus::Signaled {
-            signal: libc::WTERMSIG(status),
-            core_dumped: libc::WCOREDUMP(status),
-        })
+        Some(ExitStatus::Signaled { signal: libc::WTERMSIG(status), core_dumped: libc::WCOREDUMP(status) })
     } else {
         None
     }
@@ -58,9 +53,7 @@ impl LinuxProcess {
     pub(super) fn next_status(&mut self, deadline: Option<Instant>) -> Result<Option<(Tid, i32)>> {
         let mine = MAILBOX.with(|m| {
             let mut m = m.borrow_mut();
-            let i = m
-                .iter()
-                .position(|&(tid, _)| self.threads.contains_key(&tid))?;
+            let i = m.iter().position(|&(tid, _)| self.threads.contains_key(&tid))?;
             Some(m.remove(i))
         });
         if mine.is_some() {
@@ -68,9 +61,7 @@ impl LinuxProcess {
         }
         let mut nap = Duration::from_micros(20);
         loop {
-            let flags = libc::__WALL
-                | libc::__WNOTHREAD
-                | if deadline.is_some() { libc::WNOHANG } else { 0 };
+            let flags = libc::__WALL | libc::__WNOTHREAD | if deadline.is_some() { libc::WNOHANG } else { 0 };
             match sys::wait_pid(-1, flags) {
                 Ok(Some((tid, status))) => {
                     if self.is_ours(tid) {
@@ -150,55 +141,40 @@ impl LinuxProcess {
             self.threads.clear();
             self.gone = true;
             self.mem = None;
-            return Some(Stop {
-                tid,
-                reason: StopReason::Exited(exit),
-            });
+            return Some(Stop { tid, reason: StopReason::Exited(exit) });
         }
         self.threads.remove(&tid)?;
-        Some(Stop {
-            tid,
-            reason: StopReason::ThreadExited(exit),
-        })
+        Some(Stop { tid, reason: StopReason::ThreadExited(exit) })
     }
 
     /// An internal stop: resume the thread as it was going, unless it was stopped on purpose.
     fn resume_quietly(&mut self, tid: Tid) -> Result<Option<Stop>> {
-        let kind = self
-            .threads
-            .get(&tid)
-            .map(|t| t.last_resume)
-            .unwrap_or(ResumeKind::Continue);
+        let kind = self.threads.get(&tid).map(|t| t.last_resume).unwrap_or(ResumeKind::Continue);
         self.resume_thread(tid, kind, 0)?;
         Ok(None)
     }
 
     fn syscall_stop(&mut self, tid: Tid) -> Result<StopReason> {
-        let info =
-            sys::syscall_info(tid).map_err(|e| self.os_error("PTRACE_GET_SYSCALL_INFO", tid, e))?;
+        let info = sys::syscall_info(tid).map_err(|e| self.os_error("PTRACE_GET_SYSCALL_INFO", tid, e))?;
         let thread = self.threads.get_mut(&tid).expect("known thread");
         Ok(StopReason::Syscall(match info {
             sys::SyscallInfo::Entry { number, args } => {
                 thread.in_syscall = Some(number);
                 SyscallStop::Entry { number, args }
             }
-            sys::SyscallInfo::Exit { ret } => SyscallStop::Exit {
-                number: thread.in_syscall.take().unwrap_or(u64::MAX),
-                ret,
-            },
-            sys::SyscallInfo::Other => SyscallStop::Exit {
-                number: thread.in_syscall.take().unwrap_or(u64::MAX),
-                ret: 0,
-            },
+            sys::SyscallInfo::Exit { ret } => {
+                SyscallStop::Exit { number: thread.in_syscall.take().unwrap_or(u64::MAX), ret }
+            }
+            sys::SyscallInfo::Other => {
+                SyscallStop::Exit { number: thread.in_syscall.take().unwrap_or(u64::MAX), ret: 0 }
+            }
         }))
     }
 
     fn ptrace_event(&mut self, tid: Tid, event: i32) -> Result<Option<StopReason>> {
         match event {
             libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
-                let new_tid = sys::event_message(tid)
-                    .map_err(|e| self.os_error("PTRACE_GETEVENTMSG", tid, e))?
-                    as Tid;
+                let new_tid = sys::event_message(tid).map_err(|e| self.os_error("PTRACE_GETEVENTMSG", tid, e))? as Tid;
                 if event != libc::PTRACE_EVENT_CLONE {
                     return Ok(None);
                 }
@@ -213,9 +189,7 @@ impl LinuxProcess {
             libc::PTRACE_EVENT_EXEC => {
                 // Every other thread is gone; the execing thread now has the leader's tid.
                 self.threads.retain(|&t, _| t == self.pid);
-                self.threads
-                    .entry(self.pid)
-                    .or_insert_with(ThreadState::stopped);
+                self.threads.entry(self.pid).or_insert_with(ThreadState::stopped);
                 self.mem = None;
                 self.xstate_size = None;
                 let path = crate::platform::Platform::exe_path(self).unwrap_or_default();
@@ -246,16 +220,11 @@ impl LinuxProcess {
     }
 
     fn signal_info(&self, tid: Tid) -> Result<SignalInfo> {
-        sys::signal_info(tid)
-            .map(|i| decode_siginfo(&i))
-            .map_err(|e| self.os_error("PTRACE_GETSIGINFO", tid, e))
+        sys::signal_info(tid).map(|i| decode_siginfo(&i)).map_err(|e| self.os_error("PTRACE_GETSIGINFO", tid, e))
     }
 
     fn trap_reason(&self, tid: Tid, info: SignalInfo) -> StopReason {
-        let stepping = self
-            .threads
-            .get(&tid)
-            .is_some_and(|t| t.last_resume == ResumeKind::Step);
+        let stepping = self.threads.get(&tid).is_some_and(|t| t.last_resume == ResumeKind::Step);
         match info.code {
             SI_KERNEL | TRAP_BRKPT => StopReason::SoftwareBreak,
             TRAP_HWBKPT => StopReason::HardwareBreak,
@@ -271,10 +240,7 @@ pub(super) fn decode_siginfo(info: &libc::siginfo_t) -> SignalInfo {
     let signo = info.si_signo;
     let code = info.si_code;
     let from_process = code <= 0; // SI_USER (0), SI_QUEUE, SI_TKILL (-6)...
-    let faulting = matches!(
-        signo,
-        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
-    );
+    let faulting = matches!(signo, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP);
     SignalInfo {
         signo,
         code,

@@ -71,14 +71,7 @@ pub fn set_options(tid: Tid, options: libc::c_int) -> io::Result<()> {
 pub fn event_message(tid: Tid) -> io::Result<u64> {
     let mut msg: libc::c_ulong = 0;
     // SAFETY: `msg` is a valid c_ulong the kernel writes to.
-    check(unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETEVENTMSG,
-            tid,
-            0,
-            &mut msg as *mut libc::c_ulong,
-        )
-    })?;
+    check(unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, tid, 0, &mut msg as *mut libc::c_ulong) })?;
     Ok(msg as u64)
 }
 
@@ -87,14 +80,7 @@ pub fn signal_info(tid: Tid) -> io::Result<libc::siginfo_t> {
     // SAFETY: siginfo_t is plain old data; all-zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: `info` is a valid siginfo_t the kernel fills in.
-    check(unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETSIGINFO,
-            tid,
-            0,
-            &mut info as *mut libc::siginfo_t,
-        )
-    })?;
+    check(unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, tid, 0, &mut info as *mut libc::siginfo_t) })?;
     Ok(info)
 }
 
@@ -141,38 +127,17 @@ pub fn set_fpregs(tid: Tid, buf: &[u8]) -> io::Result<()> {
 
 /// PTRACE_GETREGSET; returns how many bytes the kernel wrote.
 pub fn get_regset(tid: Tid, kind: libc::c_int, buf: &mut [u8]) -> io::Result<usize> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: the iovec describes `buf`, which is valid and writable for its length.
-    check(unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETREGSET,
-            tid,
-            kind as usize,
-            &mut iov as *mut libc::iovec,
-        )
-    })?;
+    check(unsafe { libc::ptrace(libc::PTRACE_GETREGSET, tid, kind as usize, &mut iov as *mut libc::iovec) })?;
     Ok(iov.iov_len)
 }
 
 /// PTRACE_SETREGSET.
 pub fn set_regset(tid: Tid, kind: libc::c_int, buf: &[u8]) -> io::Result<()> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
+    let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() };
     // SAFETY: the iovec describes `buf`; for SETREGSET the kernel only reads it.
-    check(unsafe {
-        libc::ptrace(
-            libc::PTRACE_SETREGSET,
-            tid,
-            kind as usize,
-            &mut iov as *mut libc::iovec,
-        )
-    })
-    .map(drop)
+    check(unsafe { libc::ptrace(libc::PTRACE_SETREGSET, tid, kind as usize, &mut iov as *mut libc::iovec) }).map(drop)
 }
 
 /// PTRACE_PEEKUSER: one word of the `struct user` area.
@@ -233,20 +198,11 @@ pub fn syscall_info(tid: Tid) -> io::Result<SyscallInfo> {
     // of { nr u64, args u64[6] } and { rval s64, is_error u8 }. 96 bytes covers it.
     let mut raw = [0u64; 12];
     // SAFETY: the kernel writes at most `size` (the addr argument) bytes into `raw`.
-    let len = check(unsafe {
-        libc::ptrace(
-            PTRACE_GET_SYSCALL_INFO,
-            tid,
-            std::mem::size_of_val(&raw),
-            raw.as_mut_ptr(),
-        )
-    })?;
+    let len =
+        check(unsafe { libc::ptrace(PTRACE_GET_SYSCALL_INFO, tid, std::mem::size_of_val(&raw), raw.as_mut_ptr()) })?;
     let op = (raw[0] & 0xff) as u8;
     Ok(match op {
-        1 if len >= 80 => SyscallInfo::Entry {
-            number: raw[3],
-            args: [raw[4], raw[5], raw[6], raw[7], raw[8], raw[9]],
-        },
+        1 if len >= 80 => SyscallInfo::Entry { number: raw[3], args: [raw[4], raw[5], raw[6], raw[7], raw[8], raw[9]] },
         2 if len >= 33 => SyscallInfo::Exit { ret: raw[3] as i64 },
         _ => SyscallInfo::Other,
     })
@@ -283,14 +239,8 @@ pub fn tgkill(pid: Pid, tid: Tid, signal: i32) -> io::Result<()> {
 
 /// `process_vm_readv` of one range; returns the number of bytes read.
 pub fn read_process_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
+    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
     // SAFETY: `local` describes `buf`, valid and writable for its length; the
     // remote iovec is only an address in the other process and is never dereferenced here.
     let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
@@ -309,8 +259,7 @@ pub fn prepare_traced_child(disable_aslr: bool) -> io::Result<()> {
             // SAFETY: as above.
             unsafe {
                 libc::personality(
-                    (current as libc::c_ulong | libc::ADDR_NO_RANDOMIZE as libc::c_ulong)
-                        as libc::c_ulong,
+                    (current as libc::c_ulong | libc::ADDR_NO_RANDOMIZE as libc::c_ulong) as libc::c_ulong,
                 )
             };
         }

@@ -89,11 +89,7 @@ impl LinuxProcess {
         }
         let mut regs = [0u8; 216];
         sys::get_regs(tid, &mut regs).map_err(|e| self.os_error("PTRACE_GETREGS", tid, e))?;
-        let rip = u64::from_le_bytes(
-            regs[RIP_OFFSET..RIP_OFFSET + 8]
-                .try_into()
-                .expect("8 bytes"),
-        );
+        let rip = u64::from_le_bytes(regs[RIP_OFFSET..RIP_OFFSET + 8].try_into().expect("8 bytes"));
         regs[RIP_OFFSET..RIP_OFFSET + 8].copy_from_slice(&(rip - 1).to_le_bytes());
         sys::set_regs(tid, &regs).map_err(|e| self.os_error("PTRACE_SETREGS", tid, e))?;
         Ok(true)
@@ -108,18 +104,12 @@ impl LinuxProcess {
         let mut deliver: Vec<(Tid, i32)> = signal.into_iter().collect();
         // A SIGSTOP we sent but never saw would stop the process once it is
         // untraced: run each such thread into it first.
-        let stale: Vec<Tid> = self
-            .threads
-            .iter()
-            .filter(|(_, t)| t.stop_pending && !t.running)
-            .map(|(&t, _)| t)
-            .collect();
+        let stale: Vec<Tid> =
+            self.threads.iter().filter(|(_, t)| t.stop_pending && !t.running).map(|(&t, _)| t).collect();
         for tid in stale {
             // Other stops may come first (they are kept and delivered below).
             for _ in 0..16 {
-                if !self.threads.get(&tid).is_some_and(|t| t.stop_pending)
-                    || sys::cont(tid, 0).is_err()
-                {
+                if !self.threads.get(&tid).is_some_and(|t| t.stop_pending) || sys::cont(tid, 0).is_err() {
                     break;
                 }
                 self.threads.get_mut(&tid).expect("known thread").running = true;
@@ -130,21 +120,14 @@ impl LinuxProcess {
             }
         }
         for stop in self.pending.drain(..) {
-            if let Stop {
-                tid,
-                reason: StopReason::Signal(info),
-            } = stop
-            {
+            if let Stop { tid, reason: StopReason::Signal(info) } = stop {
                 deliver.push((tid, info.signo));
             }
         }
         let tids: Vec<Tid> = self.threads.keys().copied().collect();
         let mut first_error = None;
         for tid in tids {
-            let sig = deliver
-                .iter()
-                .find(|(t, _)| *t == tid)
-                .map_or(0, |&(_, s)| s);
+            let sig = deliver.iter().find(|(t, _)| *t == tid).map_or(0, |&(_, s)| s);
             if let Err(e) = sys::detach(tid, sig) {
                 if e.raw_os_error() != Some(libc::ESRCH) && first_error.is_none() {
                     first_error = Some(self.os_error("PTRACE_DETACH", tid, e));
@@ -162,21 +145,12 @@ impl LinuxProcess {
         if self.gone {
             return Err(Error::ProcessExited { pid: self.pid });
         }
-        sys::kill(self.pid, libc::SIGKILL)
-            .map_err(|e| self.os_error("kill(SIGKILL)", self.pid, e))?;
-        let others: Vec<Tid> = self
-            .threads
-            .keys()
-            .copied()
-            .filter(|&t| t != self.pid)
-            .collect();
+        sys::kill(self.pid, libc::SIGKILL).map_err(|e| self.os_error("kill(SIGKILL)", self.pid, e))?;
+        let others: Vec<Tid> = self.threads.keys().copied().filter(|&t| t != self.pid).collect();
         for tid in others {
             self.reap(tid);
         }
-        let status = self.reap(self.pid).unwrap_or(ExitStatus::Signaled {
-            signal: libc::SIGKILL,
-            core_dumped: false,
-        });
+        let status = self.reap(self.pid).unwrap_or(ExitStatus::Signaled { signal: libc::SIGKILL, core_dumped: false });
         self.threads.clear();
         self.pending.clear();
         self.gone = true;
