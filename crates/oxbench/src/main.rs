@@ -1,0 +1,235 @@
+//! `oxbench`: oxtrace against the raw ptrace limit, gdb and lldb, on one
+//! machine, in one run, as ratios.
+//!
+//! `cargo run --release --bin oxbench` prints a table; `--tsv` prints lines
+//! `workload<TAB>tool<TAB>value<TAB>unit` instead. Every figure is measured in
+//! a child process (`oxbench measure TOOL WORKLOAD`), under the same CPU
+//! placement for every tool: unpinned, and pinned with `taskset -c 0` (tracer
+//! and debuggee on one CPU, which is faster on a small VM). Compare within a
+//! placement; ratios are to the raw ptrace loop under the same placement.
+
+#![forbid(unsafe_code)]
+
+mod programs;
+mod report;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use programs::Programs;
+
+/// What is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// Breakpoint hits per second with a notifier on each hit.
+    Notifier,
+    /// Hits per second of a fast breakpoint (callback only).
+    Fast,
+    /// Hits per second of a breakpoint whose condition is false.
+    FalseCondition,
+    /// Single steps per second.
+    SingleStep,
+}
+
+impl Workload {
+    const ALL: [Workload; 4] = [Workload::Notifier, Workload::Fast, Workload::FalseCondition, Workload::SingleStep];
+
+    /// The name in `--tsv` output.
+    fn key(self) -> &'static str {
+        match self {
+            Workload::Notifier => "breakpoint-notifier",
+            Workload::Fast => "breakpoint-fast",
+            Workload::FalseCondition => "breakpoint-false-condition",
+            Workload::SingleStep => "single-step",
+        }
+    }
+
+    /// The row title of the table.
+    fn title(self) -> &'static str {
+        match self {
+            Workload::Notifier => "breakpoint hits/s, notifier",
+            Workload::Fast => "breakpoint hits/s, fast",
+            Workload::FalseCondition => "hits/s, false condition",
+            Workload::SingleStep => "single steps/s",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Workload::SingleStep => "steps/s",
+            _ => "hits/s",
+        }
+    }
+}
+
+/// Who is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Tool {
+    /// A minimal C ptrace loop: the limit.
+    RawPtrace,
+    /// This project.
+    Oxtrace,
+    /// GNU gdb in batch mode.
+    Gdb,
+    /// LLVM lldb in batch mode, where installed.
+    Lldb,
+}
+
+impl Tool {
+    const ALL: [Tool; 4] = [Tool::RawPtrace, Tool::Oxtrace, Tool::Gdb, Tool::Lldb];
+
+    fn key(self) -> &'static str {
+        match self {
+            Tool::RawPtrace => "raw-ptrace",
+            Tool::Oxtrace => "oxtrace",
+            Tool::Gdb => "gdb",
+            Tool::Lldb => "lldb",
+        }
+    }
+}
+
+/// CPU placement of a measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Placement {
+    /// Wherever the scheduler puts tracer and debuggee.
+    Unpinned,
+    /// Everything on CPU 0 (`taskset -c 0`).
+    Pinned,
+    /// Both, one after the other.
+    Both,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "oxbench", about = "oxtrace against the raw ptrace limit, gdb and lldb, in one run")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    /// Print `workload<TAB>tool<TAB>value<TAB>unit` lines instead of a table.
+    #[arg(long)]
+    tsv: bool,
+    /// Breakpoint hits per breakpoint measurement.
+    #[arg(long, default_value_t = 20_000)]
+    hits: u64,
+    /// Single steps per single-step measurement.
+    #[arg(long, default_value_t = 50_000)]
+    steps: u64,
+    /// Measurements per figure; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// CPU placement.
+    #[arg(long, value_enum, default_value = "both")]
+    placement: Placement,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Measure one figure in this process and print it (used by the driver).
+    #[command(hide = true)]
+    Measure {
+        #[arg(value_enum)]
+        tool: Tool,
+        #[arg(value_enum)]
+        workload: Workload,
+        dir: PathBuf,
+        hits: u64,
+        steps: u64,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(Sub::Measure { tool, workload, dir, hits, steps }) = cli.command {
+        let rate = Programs::open(&dir).and_then(|programs| match tool {
+            Tool::RawPtrace => tools::raw_ptrace(workload, &programs, hits, steps),
+            Tool::Oxtrace => tools::oxtrace(workload, &programs, hits, steps),
+            Tool::Gdb => tools::gdb(workload, &programs, hits, steps),
+            Tool::Lldb => tools::lldb(workload, &programs, hits, steps),
+        });
+        match rate {
+            Ok(rate) => println!("{rate}"),
+            Err(e) => {
+                println!("error: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    if let Err(e) = drive(&cli) {
+        eprintln!("oxbench: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Runs every measurement as a child process and prints the results.
+fn drive(cli: &Cli) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("oxbench-{}", std::process::id()));
+    Programs::build(&dir)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let placements = match cli.placement {
+        Placement::Both => vec![Placement::Unpinned, Placement::Pinned],
+        one => vec![one],
+    };
+    let has_taskset = Command::new("taskset").arg("--version").output().is_ok();
+    let mut results = Vec::new();
+    for &placement in &placements {
+        if placement == Placement::Pinned && !has_taskset {
+            eprintln!("oxbench: taskset is not installed; skipping the pinned placement");
+            continue;
+        }
+        for workload in Workload::ALL {
+            for tool in Tool::ALL {
+                let mut rates = Vec::new();
+                let mut error = None;
+                for _ in 0..cli.reps.max(1) {
+                    let mut command = if placement == Placement::Pinned {
+                        let mut c = Command::new("taskset");
+                        c.args(["-c", "0"]).arg(&exe);
+                        c
+                    } else {
+                        Command::new(&exe)
+                    };
+                    command.args(["measure", tool.key(), workload_arg(workload)]).arg(&dir);
+                    command.args([cli.hits.to_string(), cli.steps.to_string()]);
+                    let output = command.output().map_err(|e| e.to_string())?;
+                    let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+                    match text.parse::<f64>() {
+                        Ok(rate) => rates.push(rate),
+                        Err(_) => {
+                            error = Some(text.trim_start_matches("error: ").to_string());
+                            break;
+                        }
+                    }
+                }
+                rates.sort_by(f64::total_cmp);
+                let value = match error {
+                    Some(e) => Err(e),
+                    None => Ok(rates[rates.len() / 2]),
+                };
+                if !cli.tsv {
+                    eprint!(".");
+                }
+                results.push(report::Figure { placement, workload, tool, value });
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if cli.tsv {
+        report::print_tsv(&results);
+    } else {
+        eprintln!();
+        report::print_table(&results, cli);
+    }
+    Ok(())
+}
+
+fn workload_arg(workload: Workload) -> &'static str {
+    match workload {
+        Workload::Notifier => "notifier",
+        Workload::Fast => "fast",
+        Workload::FalseCondition => "false-condition",
+        Workload::SingleStep => "single-step",
+    }
+}

@@ -1,0 +1,57 @@
+//! The C programs a benchmark run needs, compiled into a work directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use oxtrace::symbols::SymbolTable;
+
+const BENCH_TARGET: &str = include_str!("bench_target.c");
+const RAW_PTRACE: &str = include_str!("raw_ptrace.c");
+
+/// Compiled programs and what the tools need to know about them.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    /// The debuggee: calls `target()` N times.
+    pub target: PathBuf,
+    /// The address of `target()` (the debuggee is not position-independent).
+    pub target_addr: u64,
+    /// The minimal C tracer.
+    pub raw_ptrace: PathBuf,
+}
+
+fn compile(dir: &Path, name: &str, source: &str, flags: &[&str]) -> Result<PathBuf, String> {
+    let src = dir.join(format!("{name}.c"));
+    let out = dir.join(name);
+    std::fs::write(&src, source).map_err(|e| format!("{}: {e}", src.display()))?;
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let output = Command::new(&compiler)
+        .args(flags)
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .map_err(|e| format!("cannot run {compiler}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("compiling {name}: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(out)
+}
+
+impl Programs {
+    /// Compiles everything into `dir`.
+    pub fn build(dir: &Path) -> Result<Programs, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        // -O0 keeps the loop and the call; -no-pie gives target() a fixed address for the raw tracer.
+        let target = compile(dir, "bench_target", BENCH_TARGET, &["-O0", "-g", "-no-pie", "-fno-pie"])?;
+        let raw_ptrace = compile(dir, "raw_ptrace", RAW_PTRACE, &["-O2"])?;
+        Self::open(dir).map(|p| Programs { target, raw_ptrace, ..p })
+    }
+
+    /// The programs of a directory [`Programs::build`] filled.
+    pub fn open(dir: &Path) -> Result<Programs, String> {
+        let target = dir.join("bench_target");
+        let table = SymbolTable::load(&target).map_err(|e| e.to_string())?;
+        let target_addr = table.by_name("target").ok_or("bench_target has no symbol target")?.addr;
+        Ok(Programs { target, target_addr, raw_ptrace: dir.join("raw_ptrace") })
+    }
+}

@@ -1,0 +1,167 @@
+//! One measurement of one tool on one workload, in this process.
+//!
+//! Each returns events per second. The driver runs each in a child process
+//! (`oxbench measure ...`), so that every tool runs under the same CPU placement.
+
+use std::cell::Cell;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::time::Instant;
+
+use oxtrace::{BreakpointKind, EventKind, EventType, Mode, Trace};
+
+use crate::programs::Programs;
+use crate::Workload;
+
+/// Events per second, or why there is no figure.
+pub type Rate = Result<f64, String>;
+
+/// oxtrace, through its public API.
+pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Rate {
+    let mut command = Command::new(&programs.target);
+    command.arg(hits.to_string());
+    let mut trace = Trace::spawn(command).map_err(|e| e.to_string())?;
+    let target = programs.target_addr;
+    let count = Rc::new(Cell::new(0u64));
+    let seen = count.clone();
+    match workload {
+        Workload::Notifier => {
+            trace.add_break_by_addr(target).map_err(|e| e.to_string())?;
+            trace.register_notifier(EventType::Breakpoint, move |_, _| seen.set(seen.get() + 1));
+        }
+        Workload::Fast => {
+            let callback = Box::new(move |_: &mut Trace, _: &oxtrace::Event| seen.set(seen.get() + 1));
+            trace.add_breakpoint(target, BreakpointKind::Fast, Some(callback)).map_err(|e| e.to_string())?;
+        }
+        Workload::FalseCondition => {
+            trace
+                .add_break_if(target, move |_| {
+                    seen.set(seen.get() + 1);
+                    false
+                })
+                .map_err(|e| e.to_string())?;
+        }
+        Workload::SingleStep => {
+            trace.run_until(target).map_err(|e| e.to_string())?;
+            trace.set_mode(Mode::FastStep, true);
+            let start = Instant::now();
+            for _ in 0..steps {
+                trace.stepi().map_err(|e| e.to_string())?;
+            }
+            return Ok(steps as f64 / start.elapsed().as_secs_f64());
+        }
+    }
+    trace.set_mode(Mode::RunForever, true);
+    let start = Instant::now();
+    let event = trace.run().map_err(|e| e.to_string())?;
+    let elapsed = start.elapsed().as_secs_f64();
+    if !matches!(event.kind, EventKind::Exited(_)) || count.get() != hits {
+        return Err(format!("expected {hits} hits and an exit, got {} and {event}", count.get()));
+    }
+    Ok(hits as f64 / elapsed)
+}
+
+/// The minimal C tracer (the same loop for every breakpoint row).
+pub fn raw_ptrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Rate {
+    let addr = format!("{:#x}", programs.target_addr);
+    let mut command = Command::new(&programs.raw_ptrace);
+    match workload {
+        Workload::SingleStep => command.args(["step", &addr, &steps.to_string()]),
+        _ => command.args(["break", &addr]),
+    };
+    command.arg(&programs.target).arg(hits.to_string());
+    let output = command.output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>());
+    match (fields.next(), fields.next()) {
+        (Some(Ok(events)), Some(Ok(seconds))) if seconds > 0.0 => Ok(events / seconds),
+        _ => Err(format!("raw_ptrace printed {text:?}")),
+    }
+}
+
+/// Seconds a command takes to run to its end (output discarded).
+fn time_command(command: &mut Command) -> Result<f64, String> {
+    let start = Instant::now();
+    let status = command.stdout(Stdio::null()).stderr(Stdio::null()).status().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("{command:?} failed: {status}"));
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// gdb in batch mode: `break` + `commands`/`continue`, `condition`, `stepi N`.
+/// The time of the same session without the measured work is subtracted.
+pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Rate {
+    // `commands` blocks span lines: each session is a script file.
+    let script = programs.target.with_file_name(format!("session-{}.gdb", std::process::id()));
+    let session = |commands: &[String]| -> Result<f64, String> {
+        let text = format!("set pagination off\nset confirm off\n{}\n", commands.join("\n"));
+        std::fs::write(&script, text).map_err(|e| e.to_string())?;
+        let mut command = Command::new("gdb");
+        command.args(["-nx", "-q", "-batch", "-x"]).arg(&script);
+        command.arg("--args").arg(&programs.target).arg(hits.to_string());
+        time_command(&mut command)
+    };
+    let s = |c: &str| c.to_string();
+    let (work, baseline, events) = match workload {
+        Workload::Notifier | Workload::Fast => (
+            vec![s("break target"), s("commands 1\nsilent\ncontinue\nend"), s("run")],
+            vec![s("break target"), s("disable 1"), s("run")],
+            hits,
+        ),
+        Workload::FalseCondition => (
+            vec![s("break target if counter < 0"), s("run")],
+            vec![s("break target if counter < 0"), s("disable 1"), s("run")],
+            hits,
+        ),
+        Workload::SingleStep => (
+            vec![s("break target"), s("run"), s("delete"), format!("stepi {steps}"), s("kill")],
+            vec![s("break target"), s("run"), s("delete"), s("stepi 1"), s("kill")],
+            steps,
+        ),
+    };
+    let elapsed = session(&work)? - session(&baseline)?;
+    if elapsed <= 0.0 {
+        return Err("gdb's session was not longer than its baseline".into());
+    }
+    Ok(events as f64 / elapsed)
+}
+
+/// lldb in batch mode, where installed: an auto-continuing breakpoint, a condition, `thread step-inst`.
+pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Rate {
+    if Command::new("lldb").arg("--version").output().is_err() {
+        return Err("not installed".into());
+    }
+    let session = |commands: &[String]| -> Result<f64, String> {
+        let mut command = Command::new("lldb");
+        command.arg("-b").arg("--no-lldbinit");
+        for c in commands {
+            command.args(["-o", c]);
+        }
+        command.arg("--").arg(&programs.target).arg(hits.to_string());
+        time_command(&mut command)
+    };
+    let s = |c: &str| c.to_string();
+    let (work, baseline, events) = match workload {
+        Workload::Notifier | Workload::Fast => (
+            vec![s("breakpoint set -n target -G true"), s("run")],
+            vec![s("breakpoint set -n target -d"), s("run")],
+            hits,
+        ),
+        Workload::FalseCondition => (
+            vec![s("breakpoint set -n target -c 'counter < 0'"), s("run")],
+            vec![s("breakpoint set -n target -d"), s("run")],
+            hits,
+        ),
+        Workload::SingleStep => (
+            vec![s("breakpoint set -n target"), s("run"), format!("thread step-inst -c {steps}"), s("kill")],
+            vec![s("breakpoint set -n target"), s("run"), s("thread step-inst"), s("kill")],
+            steps,
+        ),
+    };
+    let elapsed = session(&work)? - session(&baseline)?;
+    if elapsed <= 0.0 {
+        return Err("lldb's session was not longer than its baseline".into());
+    }
+    Ok(events as f64 / elapsed)
+}
