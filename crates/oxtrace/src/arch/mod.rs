@@ -12,6 +12,7 @@
 //! make up one register, so `eax` is the low four bytes of `rax`'s slot, `ah` the
 //! second byte, and `ymm0` the `xmm0` slot followed by its upper half elsewhere.
 
+pub mod emulate;
 pub mod x86_64;
 
 /// One raw register block, read and written as a whole by a backend.

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::Trace;
+use crate::arch::emulate::Emulated;
 use crate::error::{Error, Result};
 use crate::event::Event;
 
@@ -62,6 +63,10 @@ pub(super) struct Entry {
     pub saved: Option<Vec<u8>>,
     pub callback: Option<BreakCallback>,
     pub condition: Option<BreakCondition>,
+    /// The original bytes while the instruction is lifted for a step, to put it back without reading.
+    pub lifted: Option<Vec<u8>>,
+    /// The instruction under the breakpoint, once decoded: `Some(None)` when it cannot be emulated.
+    pub emulation: Option<Option<Emulated>>,
 }
 
 /// Every breakpoint, by id and by address.
@@ -103,7 +108,7 @@ impl Trace {
         }
         let id = self.breakpoints.next_id;
         let info = Breakpoint { id, addr, kind, enabled: true, hits: 0 };
-        let mut entry = Entry { info, saved: None, callback, condition: None };
+        let mut entry = Entry { info, saved: None, callback, condition: None, lifted: None, emulation: None };
         self.insert_break_bytes(&mut entry)?;
         self.breakpoints.next_id += 1;
         self.breakpoints.by_addr.insert(addr, id);
@@ -185,19 +190,48 @@ impl Trace {
     /// Takes one breakpoint's instruction out of memory for a moment (stepping over it).
     pub(super) fn lift_breakpoint(&mut self, id: u32) -> Result<()> {
         let mut entry = self.breakpoints.by_id.remove(&id).expect("breakpoint exists");
+        let saved = entry.saved.clone();
         let result = self.remove_break_bytes(&mut entry);
+        if result.is_ok() {
+            entry.lifted = saved;
+        }
         self.breakpoints.by_id.insert(id, entry);
         result
     }
 
     /// Puts a lifted breakpoint back, if it still exists and is enabled.
     pub(super) fn restore_breakpoint(&mut self, id: u32) -> Result<()> {
-        let Some(mut entry) = self.breakpoints.by_id.remove(&id) else {
-            return Ok(());
+        let Some(mut entry) = self.breakpoints.by_id.remove(&id) else { return Ok(()) };
+        let result = match entry.lifted.take() {
+            // The original bytes are known: only the break instruction is written.
+            Some(saved) if entry.info.enabled && entry.saved.is_none() => {
+                let written = self.platform.write_memory(entry.info.addr, self.arch.break_instruction);
+                if written.is_ok() {
+                    entry.saved = Some(saved);
+                }
+                written
+            }
+            _ => self.insert_break_bytes(&mut entry),
         };
-        let result = self.insert_break_bytes(&mut entry);
         self.breakpoints.by_id.insert(id, entry);
         result
+    }
+
+    /// How to leave breakpoint `id` without a single step, if its instruction can be emulated.
+    /// Decoded on first use and kept.
+    pub(super) fn breakpoint_emulation(&mut self, id: u32) -> Option<Emulated> {
+        let entry = self.breakpoints.by_id.get(&id)?;
+        if let Some(known) = entry.emulation {
+            return known;
+        }
+        let addr = entry.info.addr;
+        let mut code = [0u8; 4];
+        let decoded = match self.arch.name {
+            "x86_64" => self.read_into(addr, &mut code).ok().and_then(|()| crate::arch::emulate::decode(&code)),
+            _ => None,
+        };
+        self.breakpoints.by_id.get_mut(&id)?.emulation = Some(decoded);
+        decoded
     }
 
     /// Takes every breakpoint instruction out of memory (detach). Keeps the table.
@@ -216,6 +250,8 @@ impl Trace {
     pub(super) fn forget_break_bytes(&mut self) {
         for entry in self.breakpoints.by_id.values_mut() {
             entry.saved = None;
+            entry.lifted = None;
+            entry.emulation = None;
         }
     }
 

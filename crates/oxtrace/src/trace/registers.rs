@@ -8,7 +8,7 @@ use crate::registers::{RegValue, RegisterContext};
 
 impl Trace {
     /// The register context of `tid` with the given group loaded.
-    fn context_with(&mut self, tid: Tid, group: RegisterGroup) -> Result<&mut RegisterContext> {
+    pub(super) fn context_with(&mut self, tid: Tid, group: RegisterGroup) -> Result<&mut RegisterContext> {
         self.require_stopped()?;
         if !self.registers.contains_key(&tid) {
             if !self.platform.threads().contains(&tid) {

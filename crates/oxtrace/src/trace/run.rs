@@ -12,6 +12,7 @@
 use std::time::{Duration, Instant};
 
 use super::{BreakpointKind, Mode, Trace, TraceState};
+use crate::arch::RegisterGroup;
 use crate::error::{Error, Result, Tid};
 use crate::event::{Event, EventKind, EventType, SignalInfo};
 use crate::platform::{Interrupter, ResumeAction, ResumeKind, Stop, StopReason};
@@ -189,8 +190,16 @@ impl Trace {
             if !self.platform.threads().contains(&tid) || self.thread_pc(tid)? != addr {
                 continue;
             }
-            if self.breakpoints.inserted_at(addr).is_none() {
-                continue;
+            let Some(id) = self.breakpoints.inserted_at(addr) else { continue };
+            if let Some(insn) = self.breakpoint_emulation(id) {
+                // One stop per hit: do the instruction's work here, leave the breakpoint in place.
+                let mut regs = self.context_with(tid, RegisterGroup::General)?.clone();
+                let write = insn.apply(&mut regs)?;
+                // A push onto an unmapped page must fault for real: then step it instead.
+                if write.is_none_or(|(at, bytes)| self.write_around_breaks(at, &bytes).is_ok()) {
+                    self.registers.insert(tid, regs);
+                    continue;
+                }
             }
             let stop = self.step_thread(tid)?;
             if stop.tid != tid || stop.reason != StopReason::Step {
@@ -207,8 +216,13 @@ impl Trace {
 
     /// Single-steps one thread, lifting a breakpoint under its pc for the step.
     fn step_thread(&mut self, tid: Tid) -> Result<Stop> {
-        let pc = self.thread_pc(tid)?;
-        let lifted = self.breakpoints.inserted_at(pc);
+        // Without breakpoints there is nothing to lift: spare reading the pc.
+        let lifted = if self.breakpoints.by_addr.is_empty() {
+            None
+        } else {
+            let pc = self.thread_pc(tid)?;
+            self.breakpoints.inserted_at(pc)
+        };
         if let Some(id) = lifted {
             self.lift_breakpoint(id)?;
         }
