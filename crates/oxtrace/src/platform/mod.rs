@@ -25,6 +25,11 @@ pub mod linux;
 /// Why a thread stopped, as the backend sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
+    /// A SIGTRAP not classified yet: a breakpoint instruction, a hardware
+    /// breakpoint, or a SIGTRAP signal. The caller, which knows where its
+    /// breakpoints are, recognises its own; for the rest it asks
+    /// [`Platform::classify_trap`]. (This spares a system call per breakpoint hit.)
+    Trap,
     /// A software breakpoint instruction trapped. The program counter is as the
     /// CPU left it (after the instruction when [`Arch::pc_after_break`]).
     SoftwareBreak,
@@ -137,6 +142,8 @@ pub trait Platform: std::fmt::Debug {
     fn read_registers(&mut self, tid: Tid, group: RegisterGroup, buf: &mut [u8]) -> Result<()>;
     /// Write one register group of a stopped thread.
     fn write_registers(&mut self, tid: Tid, group: RegisterGroup, buf: &[u8]) -> Result<()>;
+    /// Says what a [`StopReason::Trap`] of a stopped thread was (never `Trap` again).
+    fn classify_trap(&mut self, tid: Tid) -> Result<StopReason>;
     /// Detach from every thread, delivering `signal` to `tid` if given; the process runs on untraced.
     fn detach(&mut self, signal: Option<(Tid, i32)>) -> Result<()>;
     /// Kill the process and reap it.

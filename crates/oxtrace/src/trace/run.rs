@@ -248,12 +248,18 @@ impl Trace {
         let stepping = self.stepping.take();
         self.state = TraceState::Stopped;
         self.stops += 1;
+        let reason = match reason {
+            StopReason::Trap if self.is_our_break_trap(tid)? => StopReason::SoftwareBreak,
+            StopReason::Trap => self.platform.classify_trap(tid)?,
+            other => other,
+        };
         let kind = match reason {
             StopReason::SoftwareBreak => self.breakpoint_hit(tid)?,
             StopReason::Step if stepping == Some(tid) => EventKind::Step,
             StopReason::Step => {
                 EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: 2, ..SignalInfo::default() })
             }
+            StopReason::Trap => EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, ..SignalInfo::default() }),
             StopReason::HardwareBreak => {
                 EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: TRAP_HWBKPT, ..SignalInfo::default() })
             }
@@ -298,6 +304,16 @@ impl Trace {
             }
         }
         Ok(Event { pid: self.pid, tid, kind })
+    }
+
+    /// Whether `tid` stands just after one of our break instructions (so its trap is our breakpoint).
+    fn is_our_break_trap(&mut self, tid: Tid) -> Result<bool> {
+        if self.breakpoints.by_addr.is_empty() {
+            return Ok(false);
+        }
+        let pc = self.thread_pc(tid)?;
+        let len = if self.arch.pc_after_break { self.arch.break_instruction.len() as u64 } else { 0 };
+        Ok(self.breakpoints.inserted_at(pc.wrapping_sub(len)).is_some())
     }
 
     /// A breakpoint instruction trapped in `tid`: ours (pc moved back onto it) or the program's own.

@@ -66,3 +66,21 @@ fn a_segfault_reports_the_fault_address() {
         assert!(matches!(status, ExitStatus::Signaled { signal: libc::SIGSEGV, .. }), "{status:?}");
     }
 }
+
+#[test]
+fn a_programs_own_int3_is_reported_and_not_delivered() {
+    let (mut trace, out) = crate::spawn_with_output("calls", Opt::O0, &[]);
+    let main = trace.sym_by_name("main").unwrap();
+    trace.add_break_by_addr(main).unwrap(); // one of ours elsewhere, to be told apart
+    trace.run().unwrap();
+    let codefn = trace.sym_by_name("codefn").unwrap();
+    // int3; mov $99, %eax; ret
+    trace.write_memory(codefn, &[0xcc, 0xb8, 99, 0, 0, 0, 0xc3]).unwrap();
+    let event = trace.run().unwrap();
+    let EventKind::Signal(info) = event.kind else { panic!("{event:?}") };
+    assert_eq!((info.signo, info.code), (libc::SIGTRAP, 0x80));
+    assert_eq!(trace.pc().unwrap(), codefn + 1);
+    assert_eq!(trace.pending_signal(), None, "a breakpoint trap is not passed to the program");
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+    assert!(crate::read_all(out).contains("codefn(2)=99"));
+}

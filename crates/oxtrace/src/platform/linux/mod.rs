@@ -237,6 +237,12 @@ impl Platform for LinuxProcess {
         self.write_group(tid, group, buf)
     }
 
+    fn classify_trap(&mut self, tid: Tid) -> Result<StopReason> {
+        self.check_thread(tid)?;
+        let info = self.signal_info(tid)?;
+        Ok(self.trap_reason(info))
+    }
+
     fn detach(&mut self, signal: Option<(Tid, i32)>) -> Result<()> {
         self.detach_all(signal)
     }

@@ -128,13 +128,10 @@ impl LinuxProcess {
             // delivered anyway. Hardware watchpoints are told apart by DR6.)
             // Not asking for the siginfo spares a system call per step.
             StopReason::Step
+        } else if signal == libc::SIGTRAP {
+            StopReason::Trap
         } else {
-            let info = self.signal_info(tid)?;
-            if signal == libc::SIGTRAP {
-                self.trap_reason(info)
-            } else {
-                StopReason::Signal(info)
-            }
+            StopReason::Signal(self.signal_info(tid)?)
         };
         Ok(Some(Stop { tid, reason }))
     }
@@ -225,12 +222,12 @@ impl LinuxProcess {
         }
     }
 
-    fn signal_info(&self, tid: Tid) -> Result<SignalInfo> {
+    pub(super) fn signal_info(&self, tid: Tid) -> Result<SignalInfo> {
         sys::signal_info(tid).map(|i| decode_siginfo(&i)).map_err(|e| self.os_error("PTRACE_GETSIGINFO", tid, e))
     }
 
     /// Why a SIGTRAP of a thread that was not single-stepping arrived.
-    fn trap_reason(&self, info: SignalInfo) -> StopReason {
+    pub(super) fn trap_reason(&self, info: SignalInfo) -> StopReason {
         match info.code {
             SI_KERNEL | TRAP_BRKPT => StopReason::SoftwareBreak,
             TRAP_HWBKPT => StopReason::HardwareBreak,
