@@ -71,6 +71,21 @@ pub enum EventKind {
         /// Its address.
         addr: u64,
     },
+    /// A hardware watchpoint fired.
+    Watchpoint {
+        /// The watchpoint's id.
+        id: u32,
+        /// The watched address.
+        addr: u64,
+        /// Where the thread stopped (after the access, for data watchpoints).
+        pc: u64,
+        /// The instruction that made the access, when it could be found.
+        access_pc: Option<u64>,
+        /// The value before the access (data watchpoints).
+        old: Option<u64>,
+        /// The value after it (data watchpoints).
+        new: Option<u64>,
+    },
     /// A signal arrived. It is delivered on the next resume unless changed
     /// with [`Trace::set_pending_signal`](crate::Trace::set_pending_signal).
     Signal(SignalInfo),
@@ -104,6 +119,7 @@ pub enum EventType {
     Detached,
     Continued,
     Breakpoint,
+    Watchpoint,
     Signal,
     Step,
     Syscall,
@@ -122,6 +138,7 @@ impl EventKind {
             EventKind::Detached => EventType::Detached,
             EventKind::Continued => EventType::Continued,
             EventKind::Breakpoint { .. } => EventType::Breakpoint,
+            EventKind::Watchpoint { .. } => EventType::Watchpoint,
             EventKind::Signal(_) => EventType::Signal,
             EventKind::Step => EventType::Step,
             EventKind::Syscall(_) => EventType::Syscall,
@@ -171,6 +188,13 @@ impl std::fmt::Display for Event {
             EventKind::Detached => write!(f, "detached"),
             EventKind::Continued => write!(f, "continued"),
             EventKind::Breakpoint { id, addr } => write!(f, "breakpoint {id} at {addr:#x}"),
+            EventKind::Watchpoint { id, addr, pc, old, new, .. } => {
+                write!(f, "watchpoint {id} at {addr:#x} fired, pc {pc:#x}")?;
+                if let (Some(old), Some(new)) = (old, new) {
+                    write!(f, ": {old:#x} -> {new:#x}")?;
+                }
+                Ok(())
+            }
             EventKind::Signal(info) => {
                 write!(f, "signal {} (code {})", info.signo, info.code)?;
                 if let Some(addr) = info.fault_addr {

@@ -59,7 +59,8 @@ pub use platform::linux::SpawnOptions;
 pub use platform::Interrupter;
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
-    BreakCallback, BreakCondition, Breakpoint, BreakpointKind, MetaValue, Mode, Notifier, NotifierId, Trace, TraceState,
+    BreakCallback, BreakCondition, Breakpoint, BreakpointKind, MetaValue, Mode, Notifier, NotifierId, Trace,
+    TraceState, WatchKind, Watchpoint,
 };
 
 /// The README's examples, compiled as doctests.

@@ -78,6 +78,12 @@ pub(super) struct Breakpoints {
 }
 
 impl Breakpoints {
+    /// A new id, unique among breakpoints and watchpoints.
+    pub fn allocate_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id - 1
+    }
+
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
@@ -106,11 +112,10 @@ impl Trace {
         if let Some(&id) = self.breakpoints.by_addr.get(&addr) {
             return Err(Error::DuplicateBreakpoint { id, addr });
         }
-        let id = self.breakpoints.next_id;
+        let id = self.breakpoints.allocate_id();
         let info = Breakpoint { id, addr, kind, enabled: true, hits: 0 };
         let mut entry = Entry { info, saved: None, callback, condition: None, lifted: None, emulation: None };
         self.insert_break_bytes(&mut entry)?;
-        self.breakpoints.next_id += 1;
         self.breakpoints.by_addr.insert(addr, id);
         self.breakpoints.by_id.insert(id, entry);
         Ok(id)

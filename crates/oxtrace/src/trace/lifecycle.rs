@@ -47,6 +47,11 @@ impl Trace {
         let event = Event { pid: self.pid, tid: self.current_tid, kind: EventKind::Detached };
         self.fire_notifiers(&event);
         self.remove_all_break_bytes()?;
+        if !self.watchpoints.is_empty() {
+            // Armed debug registers would SIGTRAP the process once it is untraced.
+            self.watchpoints.clear();
+            self.apply_watchpoints_everywhere()?;
+        }
         self.flush_registers()?;
         let signal = self.pending_signals.get(&self.current_tid).map(|&s| (self.current_tid, s));
         self.platform.detach(signal)?;

@@ -23,13 +23,15 @@ mod run;
 mod signals;
 mod stack;
 mod threads;
+mod watchpoints;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind};
 pub use metadata::MetaValue;
 pub use modes::Mode;
 pub use notifiers::{Notifier, NotifierId};
+pub use watchpoints::{WatchKind, Watchpoint};
 
 use crate::arch::Arch;
 use crate::error::{Error, Pid, Result, Tid};
@@ -67,6 +69,7 @@ pub struct Trace {
     current_tid: Tid,
     registers: HashMap<Tid, RegisterContext>,
     breakpoints: breakpoints::Breakpoints,
+    watchpoints: BTreeMap<u32, watchpoints::Watch>,
     modes: modes::Modes,
     notifiers: notifiers::Notifiers,
     auto_continue: BTreeSet<EventType>,
@@ -131,6 +134,7 @@ impl Trace {
             current_tid: pid,
             registers: HashMap::new(),
             breakpoints: breakpoints::Breakpoints::default(),
+            watchpoints: BTreeMap::new(),
             modes: modes::Modes::default(),
             notifiers: notifiers::Notifiers::default(),
             auto_continue: [EventType::ThreadCreated, EventType::ThreadExited].into_iter().collect(),

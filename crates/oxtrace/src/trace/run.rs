@@ -195,13 +195,18 @@ impl Trace {
                 // One stop per hit: do the instruction's work here, leave the breakpoint in place.
                 let mut regs = self.context_with(tid, RegisterGroup::General)?.clone();
                 let write = insn.apply(&mut regs)?;
-                // A push onto an unmapped page must fault for real: then step it instead.
-                if write.is_none_or(|(at, bytes)| self.write_around_breaks(at, &bytes).is_ok()) {
+                // A push onto a watched or unmapped slot must happen for real: then step it instead.
+                let watched = write.is_some_and(|(at, _)| self.watches_range(at, 8));
+                if !watched && write.is_none_or(|(at, bytes)| self.write_around_breaks(at, &bytes).is_ok()) {
                     self.registers.insert(tid, regs);
                     continue;
                 }
             }
-            let stop = self.step_thread(tid)?;
+            let mut stop = self.step_thread(tid)?;
+            if stop.tid == tid && stop.reason == StopReason::Step && self.fired_watchpoint(tid)?.is_some() {
+                // The stepped instruction hit a watchpoint: report that.
+                stop.reason = StopReason::HardwareBreak;
+            }
             if stop.tid != tid || stop.reason != StopReason::Step {
                 // Not stepped yet: keep it (and the others) for the next resume.
                 if self.is_attached() && self.platform.threads().contains(&tid) {
@@ -255,21 +260,34 @@ impl Trace {
         };
         let kind = match reason {
             StopReason::SoftwareBreak => self.breakpoint_hit(tid)?,
-            StopReason::Step if stepping == Some(tid) => EventKind::Step,
+            StopReason::Step if stepping == Some(tid) => match self.fired_watchpoint(tid)? {
+                // A data watchpoint that fired on the stepped instruction.
+                Some(id) => self.watchpoint_hit(tid, id)?,
+                None => EventKind::Step,
+            },
             StopReason::Step => {
                 EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: 2, ..SignalInfo::default() })
             }
             StopReason::Trap => EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, ..SignalInfo::default() }),
-            StopReason::HardwareBreak => {
-                EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: TRAP_HWBKPT, ..SignalInfo::default() })
-            }
+            StopReason::HardwareBreak => match self.fired_watchpoint(tid)? {
+                Some(id) => self.watchpoint_hit(tid, id)?,
+                None => {
+                    EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: TRAP_HWBKPT, ..SignalInfo::default() })
+                }
+            },
             StopReason::Signal(info) => {
                 self.pending_signals.insert(tid, info.signo);
                 EventKind::Signal(info)
             }
             StopReason::Syscall(call) => EventKind::Syscall(call),
             StopReason::Interrupted => EventKind::Interrupted,
-            StopReason::ThreadCreated { new_tid } => EventKind::ThreadCreated { new_tid },
+            StopReason::ThreadCreated { new_tid } => {
+                // Debug registers are not inherited: give the new thread the watchpoints.
+                if !self.watchpoints.is_empty() {
+                    self.apply_watchpoints(new_tid)?;
+                }
+                EventKind::ThreadCreated { new_tid }
+            }
             StopReason::ThreadExited(status) => {
                 self.registers.remove(&tid);
                 self.on_breakpoint.remove(&tid);
@@ -288,6 +306,8 @@ impl Trace {
             }
             StopReason::Exec { path } => {
                 self.forget_break_bytes();
+                // The watched addresses belonged to the old image.
+                self.watchpoints.clear();
                 self.registers.clear();
                 self.on_breakpoint.clear();
                 self.symbols = None;

@@ -13,6 +13,7 @@ mod run_control;
 mod signals;
 mod threads;
 mod versus_gdb;
+mod watchpoints;
 
 use std::io::{PipeReader, Read};
 use std::process::{Command, Stdio};

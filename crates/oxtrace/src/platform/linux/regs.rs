@@ -47,23 +47,42 @@ impl LinuxProcess {
             RegisterGroup::General => sys::set_regs(tid, buf).map_err(|e| self.os_error("PTRACE_SETREGS", tid, e)),
             RegisterGroup::Vector => self.write_vector(tid, buf),
             RegisterGroup::Debug => {
-                // Addresses first, DR7 (which enables them) last.
-                for i in [0, 1, 2, 3, 6, 7] {
-                    let value = u64::from_le_bytes(buf[8 * i..8 * i + 8].try_into().expect("8 bytes"));
-                    let current = sys::peek_user(tid, sys::DEBUG_REG_OFFSET + 8 * i).ok();
-                    if current == Some(value) {
+                // DR7 off while the addresses change, then on: the kernel checks
+                // every enabled slot as each register is written.
+                let word = |i: usize| u64::from_le_bytes(buf[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+                let dr7 = word(7);
+                let current_dr7 = self.peek_debug(tid, 7)?;
+                let mut dr7_now = current_dr7;
+                for i in [0, 1, 2, 3, 6] {
+                    if self.peek_debug(tid, i)? == word(i) {
                         continue;
                     }
-                    sys::poke_user(tid, sys::DEBUG_REG_OFFSET + 8 * i, value).map_err(|e| match e.raw_os_error() {
-                        Some(libc::EINVAL) | Some(libc::EIO) => {
-                            Error::InvalidArgument(format!("thread {tid}: the kernel refused dr{i} = {value:#x} ({e})"))
-                        }
-                        _ => self.os_error("PTRACE_POKEUSER(debug register)", tid, e),
-                    })?;
+                    if dr7_now != 0 && i != 6 {
+                        self.poke_debug(tid, 7, 0)?;
+                        dr7_now = 0;
+                    }
+                    self.poke_debug(tid, i, word(i))?;
+                }
+                if dr7_now != dr7 {
+                    self.poke_debug(tid, 7, dr7)?;
                 }
                 Ok(())
             }
         }
+    }
+
+    fn peek_debug(&self, tid: Tid, i: usize) -> Result<u64> {
+        sys::peek_user(tid, sys::DEBUG_REG_OFFSET + 8 * i)
+            .map_err(|e| self.os_error("PTRACE_PEEKUSER(debug register)", tid, e))
+    }
+
+    fn poke_debug(&self, tid: Tid, i: usize, value: u64) -> Result<()> {
+        sys::poke_user(tid, sys::DEBUG_REG_OFFSET + 8 * i, value).map_err(|e| match e.raw_os_error() {
+            Some(libc::EINVAL) | Some(libc::EIO) => {
+                Error::InvalidArgument(format!("thread {tid}: the kernel refused dr{i} = {value:#x} ({e})"))
+            }
+            _ => self.os_error("PTRACE_POKEUSER(debug register)", tid, e),
+        })
     }
 
     fn read_vector(&mut self, tid: Tid, buf: &mut [u8]) -> Result<()> {
