@@ -80,7 +80,7 @@ impl Trace {
         if ![1, 2, 4, 8].contains(&size) {
             return Err(Error::InvalidArgument(format!("a watchpoint covers 1, 2, 4 or 8 bytes, not {size}")));
         }
-        if addr % size as u64 != 0 {
+        if !addr.is_multiple_of(size as u64) {
             return Err(Error::InvalidArgument(format!(
                 "a {size}-byte watchpoint needs an address aligned to {size}, not {addr:#x}"
             )));
