@@ -22,6 +22,7 @@ mod registers;
 mod run;
 mod signals;
 mod stack;
+mod stepping;
 mod threads;
 mod watchpoints;
 

@@ -11,6 +11,7 @@ mod memory;
 mod registers;
 mod run_control;
 mod signals;
+mod stepping;
 mod threads;
 mod versus_gdb;
 mod watchpoints;
