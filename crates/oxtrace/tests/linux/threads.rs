@@ -47,3 +47,19 @@ fn eight_threads_on_one_breakpoint_every_hit_counted_once() {
         assert!(read_all(out).contains("total 8000"));
     }
 }
+
+#[test]
+fn sixteen_threads_ten_thousand_hits_each_none_lost_none_twice() {
+    let (mut trace, out) = spawn_with_output("threads", Opt::O0, &["16", "10000"]);
+    let work = trace.sym_by_name("work").unwrap();
+    let id = trace.add_breakpoint(work, oxtrace::BreakpointKind::Tracker, None).unwrap();
+    let signals = Rc::new(Cell::new(0u32));
+    let seen = signals.clone();
+    trace.register_notifier(oxtrace::EventType::Signal, move |_, _| seen.set(seen.get() + 1));
+    let started = std::time::Instant::now();
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+    eprintln!("160,000 hits in 16 threads: {:?}", started.elapsed());
+    assert_eq!(trace.breakpoint(id).unwrap().hits, 160_000);
+    assert_eq!(signals.get(), 0, "no SIGTRAP reached the debuggee");
+    assert!(read_all(out).contains("total 160000"));
+}
