@@ -104,6 +104,24 @@ pub enum EventKind {
     },
     /// A thread other than the last one ended.
     ThreadExited(ExitStatus),
+    /// A shared library was loaded (once library tracking is on).
+    LibraryLoaded {
+        /// Its normalized name (`libc`), the one symbols are qualified with.
+        name: String,
+        /// Its path.
+        path: String,
+        /// Its lowest mapped address.
+        base: u64,
+    },
+    /// A shared library was unloaded.
+    LibraryUnloaded {
+        /// Its normalized name.
+        name: String,
+        /// Its path.
+        path: String,
+        /// Its lowest mapped address.
+        base: u64,
+    },
     /// The process called `execve`; the old image, its threads and breakpoints are gone.
     Exec {
         /// The new program's path.
@@ -127,6 +145,8 @@ pub enum EventType {
     Exited,
     ThreadCreated,
     ThreadExited,
+    LibraryLoaded,
+    LibraryUnloaded,
     Exec,
 }
 
@@ -146,6 +166,8 @@ impl EventKind {
             EventKind::Exited(_) => EventType::Exited,
             EventKind::ThreadCreated { .. } => EventType::ThreadCreated,
             EventKind::ThreadExited(_) => EventType::ThreadExited,
+            EventKind::LibraryLoaded { .. } => EventType::LibraryLoaded,
+            EventKind::LibraryUnloaded { .. } => EventType::LibraryUnloaded,
             EventKind::Exec { .. } => EventType::Exec,
         }
     }
@@ -216,6 +238,8 @@ impl std::fmt::Display for Event {
             EventKind::Exited(status) => write!(f, "exited: {status}"),
             EventKind::ThreadCreated { new_tid } => write!(f, "thread {new_tid} created"),
             EventKind::ThreadExited(status) => write!(f, "thread exited: {status}"),
+            EventKind::LibraryLoaded { name, path, base } => write!(f, "loaded {name} ({path}) at {base:#x}"),
+            EventKind::LibraryUnloaded { name, path, base } => write!(f, "unloaded {name} ({path}) from {base:#x}"),
             EventKind::Exec { path } => write!(f, "exec {path}"),
         }
     }

@@ -59,7 +59,7 @@ pub use platform::linux::SpawnOptions;
 pub use platform::Interrupter;
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
-    BreakCallback, BreakCondition, Breakpoint, BreakpointKind, MetaValue, Mode, Notifier, NotifierId, Trace,
+    BreakCallback, BreakCondition, Breakpoint, BreakpointKind, Library, MetaValue, Mode, Notifier, NotifierId, Trace,
     TraceState, WatchKind, Watchpoint,
 };
 

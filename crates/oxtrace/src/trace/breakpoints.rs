@@ -54,6 +54,11 @@ pub struct Breakpoint {
     pub enabled: bool,
     /// How many times it was hit.
     pub hits: u64,
+    /// The expression it was set by, if any ([`Trace::add_break_by_expr`]).
+    pub expr: Option<String>,
+    /// False while its expression cannot be resolved (its library is not loaded):
+    /// then `addr` is 0 and nothing is in memory.
+    pub resolved: bool,
 }
 
 /// One table entry: the public part plus what the trace needs to patch memory.
@@ -67,6 +72,8 @@ pub(super) struct Entry {
     pub lifted: Option<Vec<u8>>,
     /// The instruction under the breakpoint, once decoded: `Some(None)` when it cannot be emulated.
     pub emulation: Option<Option<Emulated>>,
+    /// The trace's own (the library hook): not listed, not removable by the user.
+    pub internal: bool,
 }
 
 /// Every breakpoint, by id and by address.
@@ -75,6 +82,8 @@ pub(super) struct Breakpoints {
     next_id: u32,
     pub by_id: BTreeMap<u32, Entry>,
     pub by_addr: BTreeMap<u64, u32>,
+    /// Breakpoints whose expression does not resolve yet, by id.
+    pub deferred: BTreeMap<u32, Entry>,
 }
 
 impl Breakpoints {
@@ -113,12 +122,30 @@ impl Trace {
             return Err(Error::DuplicateBreakpoint { id, addr });
         }
         let id = self.breakpoints.allocate_id();
-        let info = Breakpoint { id, addr, kind, enabled: true, hits: 0 };
-        let mut entry = Entry { info, saved: None, callback, condition: None, lifted: None, emulation: None };
-        self.insert_break_bytes(&mut entry)?;
+        let info = Breakpoint { id, addr, kind, enabled: true, hits: 0, expr: None, resolved: true };
+        let entry =
+            Entry { info, saved: None, callback, condition: None, lifted: None, emulation: None, internal: false };
+        self.place_breakpoint(entry)?;
+        Ok(id)
+    }
+
+    /// Puts a resolved entry into the table and its instruction into memory.
+    pub(super) fn place_breakpoint(&mut self, entry: Entry) -> Result<()> {
+        self.try_place_breakpoint(entry).map_err(|(error, _)| error)
+    }
+
+    /// [`Trace::place_breakpoint`], handing the entry back with the error.
+    pub(super) fn try_place_breakpoint(&mut self, mut entry: Entry) -> std::result::Result<(), (Error, Entry)> {
+        let (id, addr) = (entry.info.id, entry.info.addr);
+        if let Some(&other) = self.breakpoints.by_addr.get(&addr) {
+            return Err((Error::DuplicateBreakpoint { id: other, addr }, entry));
+        }
+        if let Err(error) = self.insert_break_bytes(&mut entry) {
+            return Err((error, entry));
+        }
         self.breakpoints.by_addr.insert(addr, id);
         self.breakpoints.by_id.insert(id, entry);
-        Ok(id)
+        Ok(())
     }
 
     /// Sets a breakpoint that counts, stops and notifies only when `condition` is true at the hit.
@@ -137,6 +164,12 @@ impl Trace {
 
     /// Removes a breakpoint, restoring the original bytes.
     pub fn remove_breakpoint(&mut self, id: u32) -> Result<()> {
+        if self.breakpoints.deferred.remove(&id).is_some() {
+            return Ok(());
+        }
+        if self.breakpoints.by_id.get(&id).is_some_and(|e| e.internal) {
+            return Err(Error::NoSuchBreakpoint(id));
+        }
         let mut entry = self.breakpoints.by_id.remove(&id).ok_or(Error::NoSuchBreakpoint(id))?;
         self.breakpoints.by_addr.remove(&entry.info.addr);
         if self.is_attached() {
@@ -167,7 +200,11 @@ impl Trace {
 
     /// Every breakpoint, by id.
     pub fn breakpoints(&self) -> Vec<Breakpoint> {
-        self.breakpoints.by_id.values().map(|e| e.info.clone()).collect()
+        let resolved = self.breakpoints.by_id.values().filter(|e| !e.internal);
+        let mut list: Vec<Breakpoint> =
+            resolved.chain(self.breakpoints.deferred.values()).map(|e| e.info.clone()).collect();
+        list.sort_by_key(|b| b.id);
+        list
     }
 
     fn insert_break_bytes(&mut self, entry: &mut Entry) -> Result<()> {

@@ -13,6 +13,7 @@
 //! detached with its original code restored.
 
 mod breakpoints;
+mod libraries;
 mod lifecycle;
 mod memory;
 mod metadata;
@@ -29,6 +30,7 @@ mod watchpoints;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind};
+pub use libraries::Library;
 pub use metadata::MetaValue;
 pub use modes::Mode;
 pub use notifiers::{Notifier, NotifierId};
@@ -89,6 +91,8 @@ pub struct Trace {
     /// The thread a [`Trace::stepi`] is stepping.
     stepping: Option<Tid>,
     symbols: Option<SymbolResolver>,
+    /// Libraries known to be loaded, once tracking is on (`None` before).
+    libraries: Option<Vec<libraries::Library>>,
     /// Counts stops, so that derived views (symbols) know when to refresh.
     stops: u64,
     /// The value of `stops` when `symbols` was last brought up to date.
@@ -138,7 +142,14 @@ impl Trace {
             watchpoints: BTreeMap::new(),
             modes: modes::Modes::default(),
             notifiers: notifiers::Notifiers::default(),
-            auto_continue: [EventType::ThreadCreated, EventType::ThreadExited].into_iter().collect(),
+            auto_continue: [
+                EventType::ThreadCreated,
+                EventType::ThreadExited,
+                EventType::LibraryLoaded,
+                EventType::LibraryUnloaded,
+            ]
+            .into_iter()
+            .collect(),
             ignored_signals: BTreeSet::new(),
             pending_signals: HashMap::new(),
             metadata: metadata::Metadata::default(),
@@ -150,6 +161,7 @@ impl Trace {
             quiet_resume: false,
             stepping: None,
             symbols: None,
+            libraries: None,
             stops: 0,
             symbols_at_stop: 0,
         };

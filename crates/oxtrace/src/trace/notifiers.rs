@@ -32,6 +32,11 @@ impl Trace {
         event_type: EventType,
         notifier: impl FnMut(&mut Trace, &Event) + 'static,
     ) -> NotifierId {
+        // A notifier for library events turns library tracking on (see `Trace::track_libraries`).
+        if matches!(event_type, EventType::LibraryLoaded | EventType::LibraryUnloaded) && !self.is_running() {
+            // Tracking cannot start on a process that is gone; there is nothing to report then anyway.
+            let _ = self.track_libraries();
+        }
         self.add_notifier(Some(event_type), Box::new(notifier))
     }
 

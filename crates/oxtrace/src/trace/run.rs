@@ -308,6 +308,8 @@ impl Trace {
                 self.forget_break_bytes();
                 // The watched addresses belonged to the old image.
                 self.watchpoints.clear();
+                self.state = TraceState::Stopped;
+                self.libraries_after_exec()?;
                 self.registers.clear();
                 self.on_breakpoint.clear();
                 self.symbols = None;

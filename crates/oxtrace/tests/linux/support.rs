@@ -42,10 +42,22 @@ fn build_lock(key: (String, Opt)) -> Arc<Mutex<()>> {
 
 /// The path of `tests/fixtures/NAME.c` compiled at `opt`, compiling it if needed.
 pub fn fixture(name: &str, opt: Opt) -> PathBuf {
+    build_fixture(name, opt, &[], "")
+}
+
+/// `tests/fixtures/NAME.c` built as the shared library `libNAME.so` at `opt`.
+pub fn fixture_library(name: &str, opt: Opt) -> PathBuf {
+    build_fixture(name, opt, &["-shared", "-fPIC"], "lib")
+}
+
+fn build_fixture(name: &str, opt: Opt, extra: &[&str], prefix: &str) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(format!("{name}.c"));
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-    let binary = out_dir.join(format!("{name}-{}", opt.suffix()));
-    let lock = build_lock((name.to_owned(), opt));
+    let binary = match prefix {
+        "" => out_dir.join(format!("{name}-{}", opt.suffix())),
+        _ => out_dir.join(opt.suffix()).join(format!("{prefix}{name}.so")),
+    };
+    let lock = build_lock((format!("{prefix}{name}"), opt));
     let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
     let fresh = match (std::fs::metadata(&source), std::fs::metadata(&binary)) {
         (Ok(src), Ok(bin)) => bin.modified().unwrap() >= src.modified().unwrap(),
@@ -55,13 +67,14 @@ pub fn fixture(name: &str, opt: Opt) -> PathBuf {
     if fresh {
         return binary;
     }
-    std::fs::create_dir_all(&out_dir).unwrap();
+    std::fs::create_dir_all(binary.parent().unwrap()).unwrap();
     // Compile to a private name, then rename: other test processes never see half a binary.
-    let temporary = out_dir.join(format!(".{name}-{}.{}", opt.suffix(), std::process::id()));
+    let temporary = out_dir.join(format!(".{prefix}{name}-{}.{}", opt.suffix(), std::process::id()));
     let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let output = Command::new(&compiler)
         .args(["-Wall", "-g", "-pthread"])
         .args(opt.flags())
+        .args(extra)
         .arg("-o")
         .arg(&temporary)
         .arg(&source)

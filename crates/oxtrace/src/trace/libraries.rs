@@ -1,0 +1,236 @@
+//! Shared libraries as they load and unload, and breakpoints deferred until
+//! their library is there.
+//!
+//! Tracking uses the dynamic linker's debugger hook: glibc's `ld.so` calls
+//! `_dl_debug_state` (the `r_brk` of its `r_debug`) before and after every
+//! change to its list of loaded objects. The trace keeps an internal fast
+//! breakpoint there; at each hit it rereads the maps, fires `LibraryLoaded`
+//! and `LibraryUnloaded` for what changed, resolves deferred breakpoints and
+//! defers again those whose library went away (so they hit again when it
+//! comes back). Tracking turns on by itself for a deferred breakpoint or a
+//! library notifier, or with [`Trace::track_libraries`]; without it the
+//! symbol view still follows the maps at every stop.
+
+use super::breakpoints::Entry;
+use super::{Breakpoint, BreakpointKind, Trace};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventKind};
+
+/// The dynamic linker's hook function, called around every load and unload.
+const LINKER_HOOK: &str = "_dl_debug_state";
+
+/// A loaded shared object (or the program itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Library {
+    /// Its normalized name (`libc`), unique in the process.
+    pub name: String,
+    /// Its path.
+    pub path: String,
+    /// Its lowest mapped address.
+    pub base: u64,
+    /// The end of its highest map.
+    pub end: u64,
+}
+
+impl Trace {
+    /// Turns library tracking on (see the module docs). Returns the libraries loaded now.
+    pub fn track_libraries(&mut self) -> Result<Vec<Library>> {
+        if self.libraries.is_none() {
+            self.require_stopped()?;
+            self.libraries = Some(self.current_libraries()?);
+            self.install_linker_hook()?;
+        }
+        Ok(self.libraries.clone().unwrap_or_default())
+    }
+
+    /// The loaded libraries, the program among them, by address.
+    pub fn libraries(&mut self) -> Result<Vec<Library>> {
+        self.current_libraries()
+    }
+
+    fn current_libraries(&mut self) -> Result<Vec<Library>> {
+        self.refresh_symbols()?;
+        let modules = self.symbols.as_ref().expect("refreshed").modules();
+        Ok(modules
+            .iter()
+            .map(|m| Library { name: m.name.clone(), path: m.path.clone(), base: m.start, end: m.end })
+            .collect())
+    }
+
+    /// Sets the internal breakpoint on the dynamic linker's hook, if there is a dynamic linker.
+    fn install_linker_hook(&mut self) -> Result<()> {
+        let Some(hook) = self.symbols()?.sym_by_name(&format!("ld.{LINKER_HOOK}")) else {
+            return Ok(()); // a static program: nothing is ever loaded
+        };
+        if self.breakpoints.by_addr.contains_key(&hook) {
+            return Ok(());
+        }
+        let id = self.breakpoints.allocate_id();
+        let info = Breakpoint {
+            id,
+            addr: hook,
+            kind: BreakpointKind::Fast,
+            enabled: true,
+            hits: 0,
+            expr: Some(format!("ld.{LINKER_HOOK}")),
+            resolved: true,
+        };
+        let callback = Box::new(|trace: &mut Trace, event: &Event| trace.linker_hook_hit(event.tid));
+        let entry = Entry {
+            info,
+            saved: None,
+            callback: Some(callback),
+            condition: None,
+            lifted: None,
+            emulation: None,
+            internal: true,
+        };
+        self.place_breakpoint(entry)
+    }
+
+    /// The dynamic linker changed its list: report what changed and fix up breakpoints.
+    fn linker_hook_hit(&mut self, tid: crate::error::Tid) {
+        let Ok(now) = self.current_libraries() else { return };
+        let before = self.libraries.replace(now.clone()).unwrap_or_default();
+        let gone: Vec<Library> = before.iter().filter(|l| !now.contains(l)).cloned().collect();
+        let new: Vec<Library> = now.iter().filter(|l| !before.contains(l)).cloned().collect();
+        for library in &gone {
+            self.defer_breakpoints_of(library);
+        }
+        if !new.is_empty() {
+            self.resolve_deferred();
+        }
+        for (library, loaded) in gone.into_iter().map(|l| (l, false)).chain(new.into_iter().map(|l| (l, true))) {
+            let Library { name, path, base, .. } = library;
+            let kind = if loaded {
+                EventKind::LibraryLoaded { name, path, base }
+            } else {
+                EventKind::LibraryUnloaded { name, path, base }
+            };
+            self.fire_notifiers(&Event { pid: self.pid, tid, kind });
+        }
+    }
+
+    /// Sets a breakpoint by expression: `symbol`, `module.symbol`, either
+    /// `+`/`-` an offset, or an address. If it does not resolve yet, the
+    /// breakpoint waits (deferred) until a library that defines it loads, and
+    /// waits again whenever that library is unloaded.
+    pub fn add_break_by_expr(&mut self, expr: &str) -> Result<u32> {
+        self.require_stopped()?;
+        let expr = expr.trim();
+        let id = self.breakpoints.allocate_id();
+        let info = Breakpoint {
+            id,
+            addr: 0,
+            kind: BreakpointKind::Normal,
+            enabled: true,
+            hits: 0,
+            expr: Some(expr.to_owned()),
+            resolved: false,
+        };
+        let entry = Entry {
+            info,
+            saved: None,
+            callback: None,
+            condition: None,
+            lifted: None,
+            emulation: None,
+            internal: false,
+        };
+        match self.resolve_symbol_expr(expr)? {
+            Some(addr) => self
+                .place_breakpoint(Entry { info: Breakpoint { addr, resolved: true, ..entry.info.clone() }, ..entry })?,
+            None => {
+                self.breakpoints.deferred.insert(id, entry);
+                self.track_libraries()?;
+            }
+        }
+        Ok(id)
+    }
+
+    /// Resolves `symbol[+-offset]` or an address; `None` if the symbol is unknown for now.
+    fn resolve_symbol_expr(&mut self, expr: &str) -> Result<Option<u64>> {
+        let bad = || Error::InvalidArgument(format!("cannot read breakpoint expression {expr:?}"));
+        let (base, offset) = match expr.rfind(['+', '-']) {
+            Some(i) if i > 0 => {
+                let offset = parse_int(expr[i + 1..].trim()).ok_or_else(bad)?;
+                let offset = if expr.as_bytes()[i] == b'-' { offset.wrapping_neg() } else { offset };
+                (expr[..i].trim(), offset)
+            }
+            _ => (expr, 0),
+        };
+        if base.is_empty() {
+            return Err(bad());
+        }
+        if let Some(addr) = parse_int(base) {
+            return Ok(Some(addr.wrapping_add(offset)));
+        }
+        Ok(self.symbols()?.sym_by_name(base).map(|addr| addr.wrapping_add(offset)))
+    }
+
+    /// Moves every deferred breakpoint whose expression now resolves into memory.
+    fn resolve_deferred(&mut self) {
+        let ids: Vec<u32> = self.breakpoints.deferred.keys().copied().collect();
+        for id in ids {
+            let expr = self.breakpoints.deferred[&id].info.expr.clone().unwrap_or_default();
+            let Ok(Some(addr)) = self.resolve_symbol_expr(&expr) else { continue };
+            let mut entry = self.breakpoints.deferred.remove(&id).expect("listed above");
+            entry.info.addr = addr;
+            entry.info.resolved = true;
+            if let Err((_, mut failed)) = self.try_place_breakpoint(entry) {
+                failed.info.addr = 0;
+                failed.info.resolved = false;
+                self.breakpoints.deferred.insert(id, failed);
+            }
+        }
+    }
+
+    /// After exec: the old image's breakpoints by expression wait to be resolved
+    /// in the new one, and the linker hook is set again if tracking was on.
+    pub(super) fn libraries_after_exec(&mut self) -> Result<()> {
+        let ids: Vec<u32> = self.breakpoints.by_id.keys().copied().collect();
+        for id in ids {
+            let entry = &self.breakpoints.by_id[&id];
+            if entry.internal || entry.info.expr.is_some() {
+                let mut entry = self.breakpoints.by_id.remove(&id).expect("listed above");
+                self.breakpoints.by_addr.remove(&entry.info.addr);
+                if !entry.internal {
+                    entry.info.addr = 0;
+                    entry.info.resolved = false;
+                    self.breakpoints.deferred.insert(id, entry);
+                }
+            }
+        }
+        if self.libraries.take().is_some() {
+            self.track_libraries()?;
+        }
+        self.resolve_deferred();
+        Ok(())
+    }
+
+    /// Breakpoints set by expression inside an unloaded library wait for it again.
+    fn defer_breakpoints_of(&mut self, library: &Library) {
+        let inside =
+            |e: &&Entry| !e.internal && e.info.expr.is_some() && (library.base..library.end).contains(&e.info.addr);
+        let ids: Vec<u32> = self.breakpoints.by_id.values().filter(inside).map(|e| e.info.id).collect();
+        for id in ids {
+            let mut entry = self.breakpoints.by_id.remove(&id).expect("listed above");
+            self.breakpoints.by_addr.remove(&entry.info.addr);
+            // The library's pages are gone, and the break instruction with them.
+            entry.saved = None;
+            entry.lifted = None;
+            entry.emulation = None;
+            entry.info.addr = 0;
+            entry.info.resolved = false;
+            self.breakpoints.deferred.insert(id, entry);
+        }
+    }
+}
+
+/// Decimal or `0x` hexadecimal.
+fn parse_int(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}

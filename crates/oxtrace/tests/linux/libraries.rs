@@ -1,0 +1,89 @@
+//! Library events and breakpoints deferred until their library loads.
+
+use std::cell::RefCell;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+
+use oxtrace::{EventKind, EventType, ExitStatus, Trace};
+
+use crate::run_to_exit;
+use crate::support::{fixture, fixture_library, Opt};
+
+fn spawn_dlopen(opt: Opt) -> Trace {
+    let library = fixture_library("dlfix", opt);
+    let mut command = Command::new(fixture("dlopen", opt));
+    command.arg(library).stdout(Stdio::null());
+    Trace::spawn(command).unwrap()
+}
+
+#[test]
+fn a_deferred_breakpoint_hits_in_each_load_of_its_library() {
+    for opt in [Opt::O0, Opt::O2] {
+        let mut trace = spawn_dlopen(opt);
+        let id = trace.add_break_by_expr("libdlfix.dl_marker").unwrap();
+        let listed = trace.breakpoints();
+        assert_eq!(listed.len(), 1);
+        assert!(!listed[0].resolved, "the library is not loaded yet");
+        let mut args = Vec::new();
+        let mut resolved_at = Vec::new();
+        loop {
+            let event = trace.run().unwrap();
+            match event.kind {
+                EventKind::Breakpoint { id: hit, addr } => {
+                    assert_eq!(hit, id);
+                    args.push(trace.register_u64("rdi").unwrap());
+                    resolved_at.push(addr);
+                    assert_eq!(trace.sym_by_addr(addr, true).unwrap().as_deref(), Some("dl_marker"));
+                }
+                EventKind::Exited(status) => {
+                    assert_eq!(status, ExitStatus::Code(0));
+                    break;
+                }
+                other => panic!("{opt:?}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(args, [1, 2, 3, 1, 2, 3], "{opt:?}: three calls in each of the two loads");
+        assert_eq!(trace.breakpoints()[0].hits, 6);
+    }
+}
+
+#[test]
+fn library_events_report_loads_and_unloads() {
+    let mut trace = spawn_dlopen(Opt::O0);
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (loads, unloads) = (log.clone(), log.clone());
+    trace.register_notifier(EventType::LibraryLoaded, move |_, e| loads.borrow_mut().push(e.kind.clone()));
+    trace.register_notifier(EventType::LibraryUnloaded, move |_, e| unloads.borrow_mut().push(e.kind.clone()));
+    let initial = trace.libraries().unwrap();
+    assert!(initial.iter().any(|l| l.name == "ld"));
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+    let ours: Vec<String> = log
+        .borrow()
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::LibraryLoaded { name, .. } if name == "libdlfix" => Some("load".to_string()),
+            EventKind::LibraryUnloaded { name, .. } if name == "libdlfix" => Some("unload".to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ours, ["load", "unload", "load", "unload"]);
+    assert!(log.borrow().iter().any(|k| matches!(k, EventKind::LibraryLoaded { name, .. } if name == "libc")));
+}
+
+#[test]
+fn breakpoints_by_expression_resolve_now_when_they_can() {
+    let mut trace = spawn_dlopen(Opt::O0);
+    let main = trace.sym_by_name("main").unwrap();
+    let id = trace.add_break_by_expr("dlopen.main + 4").unwrap();
+    let bp = trace.breakpoint(id).unwrap().clone();
+    assert!(bp.resolved);
+    assert_eq!(bp.addr, main + 4);
+    assert_eq!(bp.expr.as_deref(), Some("dlopen.main + 4"));
+    let hex = trace.add_break_by_expr(&format!("{:#x}", main + 8)).unwrap();
+    assert_eq!(trace.breakpoint(hex).unwrap().addr, main + 8);
+    assert!(trace.add_break_by_expr("main + zz").is_err());
+    assert!(trace.add_break_by_expr("").is_err());
+    trace.remove_breakpoint(id).unwrap();
+    trace.remove_breakpoint(hex).unwrap();
+    assert!(trace.breakpoints().is_empty(), "the trace's own hook breakpoint is not listed");
+}
