@@ -131,17 +131,17 @@ impl Trace {
 
     /// Puts a resolved entry into the table and its instruction into memory.
     pub(super) fn place_breakpoint(&mut self, entry: Entry) -> Result<()> {
-        self.try_place_breakpoint(entry).map_err(|(error, _)| error)
+        self.try_place_breakpoint(entry).map_err(|failed| failed.0)
     }
 
     /// [`Trace::place_breakpoint`], handing the entry back with the error.
-    pub(super) fn try_place_breakpoint(&mut self, mut entry: Entry) -> std::result::Result<(), (Error, Entry)> {
+    pub(super) fn try_place_breakpoint(&mut self, mut entry: Entry) -> std::result::Result<(), Box<(Error, Entry)>> {
         let (id, addr) = (entry.info.id, entry.info.addr);
         if let Some(&other) = self.breakpoints.by_addr.get(&addr) {
-            return Err((Error::DuplicateBreakpoint { id: other, addr }, entry));
+            return Err(Box::new((Error::DuplicateBreakpoint { id: other, addr }, entry)));
         }
         if let Err(error) = self.insert_break_bytes(&mut entry) {
-            return Err((error, entry));
+            return Err(Box::new((error, entry)));
         }
         self.breakpoints.by_addr.insert(addr, id);
         self.breakpoints.by_id.insert(id, entry);

@@ -177,7 +177,8 @@ impl Trace {
             let mut entry = self.breakpoints.deferred.remove(&id).expect("listed above");
             entry.info.addr = addr;
             entry.info.resolved = true;
-            if let Err((_, mut failed)) = self.try_place_breakpoint(entry) {
+            if let Err(failed) = self.try_place_breakpoint(entry) {
+                let (_, mut failed) = *failed;
                 failed.info.addr = 0;
                 failed.info.resolved = false;
                 self.breakpoints.deferred.insert(id, failed);
