@@ -59,8 +59,8 @@ pub use platform::linux::SpawnOptions;
 pub use platform::Interrupter;
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
-    BreakCallback, BreakCondition, Breakpoint, BreakpointKind, Library, MetaValue, Mode, Notifier, NotifierId, Trace,
-    TraceState, WatchKind, Watchpoint,
+    BreakCallback, BreakCondition, Breakpoint, BreakpointKind, HookCall, Library, MetaValue, Mode, Notifier,
+    NotifierId, PostHook, PreHook, Trace, TraceState, WatchKind, Watchpoint,
 };
 
 /// The README's examples, compiled as doctests.

@@ -100,6 +100,15 @@ pub struct Arch {
     pub fp: &'static str,
     /// Name of the flags / status register.
     pub flags: &'static str,
+    /// The integer argument registers of the C calling convention, in order.
+    pub call_args: &'static [&'static str],
+    /// Where further arguments start, as an offset from the stack pointer at function entry.
+    pub stack_args_offset: u64,
+    /// The integer return value register.
+    pub return_value: &'static str,
+    /// Whether a call pushes the return address on the stack (x86) rather than
+    /// putting it in a link register.
+    pub return_address_on_stack: bool,
 }
 
 impl Arch {

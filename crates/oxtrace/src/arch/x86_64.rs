@@ -312,6 +312,11 @@ pub static X86_64: Arch = Arch {
     sp: "rsp",
     fp: "rbp",
     flags: "eflags",
+    // System V AMD64 ABI.
+    call_args: &["rdi", "rsi", "rdx", "rcx", "r8", "r9"],
+    stack_args_offset: 8,
+    return_value: "rax",
+    return_address_on_stack: true,
 };
 
 /// The register with this DWARF number (System V x86_64 psABI numbering).

@@ -219,6 +219,11 @@ impl Trace {
         Ok(())
     }
 
+    /// Takes an entry's instruction out of memory (for entries already out of the table).
+    pub(super) fn lift_entry(&mut self, entry: &mut Entry) -> Result<()> {
+        self.remove_break_bytes(entry)
+    }
+
     fn remove_break_bytes(&mut self, entry: &mut Entry) -> Result<()> {
         if let Some(saved) = entry.saved.take() {
             if let Err(e) = self.platform.write_memory(entry.info.addr, &saved) {

@@ -13,6 +13,7 @@
 //! detached with its original code restored.
 
 mod breakpoints;
+mod hooks;
 mod libraries;
 mod lifecycle;
 mod memory;
@@ -30,6 +31,7 @@ mod watchpoints;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind};
+pub use hooks::{HookCall, PostHook, PreHook};
 pub use libraries::Library;
 pub use metadata::MetaValue;
 pub use modes::Mode;
