@@ -76,10 +76,14 @@ pub enum Tool {
     Gdb,
     /// LLVM lldb in batch mode, where installed.
     Lldb,
+    /// The Python library libdebug (breakpoint callbacks), where installed.
+    Libdebug,
+    /// The Python library python-ptrace, where installed.
+    PythonPtrace,
 }
 
 impl Tool {
-    const ALL: [Tool; 4] = [Tool::RawPtrace, Tool::Oxtrace, Tool::Gdb, Tool::Lldb];
+    const ALL: [Tool; 6] = [Tool::RawPtrace, Tool::Oxtrace, Tool::Gdb, Tool::Lldb, Tool::Libdebug, Tool::PythonPtrace];
 
     fn key(self) -> &'static str {
         match self {
@@ -87,6 +91,8 @@ impl Tool {
             Tool::Oxtrace => "oxtrace",
             Tool::Gdb => "gdb",
             Tool::Lldb => "lldb",
+            Tool::Libdebug => "libdebug",
+            Tool::PythonPtrace => "python-ptrace",
         }
     }
 }
@@ -147,6 +153,8 @@ fn main() {
             Tool::Oxtrace => tools::oxtrace(workload, &programs, hits, steps),
             Tool::Gdb => tools::gdb(workload, &programs, hits, steps),
             Tool::Lldb => tools::lldb(workload, &programs, hits, steps),
+            Tool::Libdebug => tools::python(workload, &programs, hits, steps, "libdebug"),
+            Tool::PythonPtrace => tools::python(workload, &programs, hits, steps, "ptrace"),
         });
         match rate {
             Ok(rate) => println!("{rate}"),

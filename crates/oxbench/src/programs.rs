@@ -7,6 +7,8 @@ use oxtrace::symbols::SymbolTable;
 
 const BENCH_TARGET: &str = include_str!("bench_target.c");
 const RAW_PTRACE: &str = include_str!("raw_ptrace.c");
+const LIBDEBUG: &str = include_str!("libdebug_bench.py");
+const PYTHON_PTRACE: &str = include_str!("python_ptrace_bench.py");
 
 /// Compiled programs and what the tools need to know about them.
 #[derive(Debug, Clone)]
@@ -44,6 +46,9 @@ impl Programs {
         // -O0 keeps the loop and the call; -no-pie gives target() a fixed address for the raw tracer.
         let target = compile(dir, "bench_target", BENCH_TARGET, &["-O0", "-g", "-no-pie", "-fno-pie"])?;
         let raw_ptrace = compile(dir, "raw_ptrace", RAW_PTRACE, &["-O2"])?;
+        for (name, text) in [("libdebug_bench.py", LIBDEBUG), ("python_ptrace_bench.py", PYTHON_PTRACE)] {
+            std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))?;
+        }
         Self::open(dir).map(|p| Programs { target, raw_ptrace, ..p })
     }
 

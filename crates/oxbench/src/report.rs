@@ -61,9 +61,16 @@ fn thousands(v: f64) -> String {
     out
 }
 
-/// A table per placement: figures, then ratios to the raw loop.
+/// Per placement: a table of rates, then one of ratios to the raw loop.
 pub fn print_table(results: &[Figure], cli: &Cli) {
     println!("oxbench: {} hits per breakpoint figure, {} single steps, median of {}", cli.hits, cli.steps, cli.reps);
+    let header = |first: &str| {
+        let mut line = format!("{first:<30}");
+        for tool in Tool::ALL {
+            line.push_str(&format!("{:>15}", tool.key()));
+        }
+        line
+    };
     for placement in [Placement::Unpinned, Placement::Pinned] {
         if !results.iter().any(|f| f.placement == placement) {
             continue;
@@ -73,42 +80,44 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
             _ => "unpinned: tracer and debuggee wherever the scheduler puts them",
         };
         println!("\n{what}");
-        println!(
-            "{:<30}{:>12}{:>12}{:>12}{:>12}{:>14}{:>10}{:>10}",
-            "workload", "raw ptrace", "oxtrace", "gdb", "lldb", "oxtrace/raw", "gdb/raw", "lldb/raw"
-        );
+        println!("{}", header("events per second"));
         for workload in Workload::ALL {
-            let cell = |tool| match find(results, placement, workload, tool).map(|f| &f.value) {
-                Some(Ok(v)) => thousands(*v),
-                Some(Err(e)) if e == "not installed" => "-".into(),
-                _ => "error".into(),
-            };
+            let mut line = format!("{:<30}", workload.title());
+            for tool in Tool::ALL {
+                let cell = match find(results, placement, workload, tool).map(|f| &f.value) {
+                    Some(Ok(v)) => thousands(*v),
+                    Some(Err(e)) if e == "not installed" => "-".into(),
+                    _ => "error".into(),
+                };
+                line.push_str(&format!("{cell:>15}"));
+            }
+            println!("{line}");
+        }
+        println!("{}", header("ratio to raw ptrace"));
+        for workload in Workload::ALL {
             let raw = find(results, placement, workload, Tool::RawPtrace).and_then(|f| f.value.as_ref().ok()).copied();
-            let ratio = |tool| match (find(results, placement, workload, tool).map(|f| &f.value), raw) {
-                (Some(Ok(v)), Some(raw)) => format!("{:.2}x", v / raw),
-                _ => "-".into(),
-            };
-            println!(
-                "{:<30}{:>12}{:>12}{:>12}{:>12}{:>14}{:>10}{:>10}",
-                workload.title(),
-                cell(Tool::RawPtrace),
-                cell(Tool::Oxtrace),
-                cell(Tool::Gdb),
-                cell(Tool::Lldb),
-                ratio(Tool::Oxtrace),
-                ratio(Tool::Gdb),
-                ratio(Tool::Lldb)
-            );
+            let mut line = format!("{:<30}", workload.title());
+            for tool in Tool::ALL {
+                let cell = match (find(results, placement, workload, tool).map(|f| &f.value), raw) {
+                    (Some(Ok(v)), Some(raw)) => format!("{:.2}x", v / raw),
+                    _ => "-".into(),
+                };
+                line.push_str(&format!("{cell:>15}"));
+            }
+            println!("{line}");
         }
     }
-    let errors: Vec<_> = results
-        .iter()
-        .filter_map(|f| f.value.as_ref().err().filter(|e| *e != "not installed").map(|e| (f, e)))
-        .collect();
-    for (f, e) in errors {
+    for f in results.iter().filter(|f| f.value.as_ref().is_err_and(|e| e != "not installed")) {
+        let e = f.value.as_ref().err().expect("filtered on errors");
         println!("error: {} {} ({}): {e}", f.tool.key(), f.workload.key(), placement_key(f.placement));
     }
-    if results.iter().any(|f| f.tool == Tool::Lldb && f.value.as_ref().is_err_and(|e| e == "not installed")) {
-        println!("lldb: not installed (apt-get install lldb to add its column)");
+    let missing: Vec<&str> = Tool::ALL
+        .into_iter()
+        .filter(|&t| results.iter().any(|f| f.tool == t && f.value.as_ref().is_err_and(|e| e == "not installed")))
+        .map(|t| t.key())
+        .collect();
+    if !missing.is_empty() {
+        println!("not installed: {} (their columns show -)", missing.join(", "));
     }
+    println!("gdb, libdebug and python-ptrace have no fast breakpoints: their fast row repeats their plain loop.");
 }

@@ -79,6 +79,34 @@ pub fn raw_ptrace(workload: Workload, programs: &Programs, hits: u64, steps: u64
     }
 }
 
+/// A Python library's loop (`libdebug` or `ptrace`, the module to import), where installed.
+/// The same breakpoint loop serves every breakpoint row: neither library has conditions of its own.
+pub fn python(workload: Workload, programs: &Programs, hits: u64, steps: u64, module: &str) -> Rate {
+    let installed = Command::new("python3").args(["-c", &format!("import {module}")]).output();
+    if !installed.is_ok_and(|o| o.status.success()) {
+        return Err("not installed".into());
+    }
+    let script = match module {
+        "libdebug" => "libdebug_bench.py",
+        _ => "python_ptrace_bench.py",
+    };
+    let mode = if workload == Workload::SingleStep { "step" } else { "break" };
+    let output = Command::new("python3")
+        .arg(programs.target.with_file_name(script))
+        .args([mode, &format!("{:#x}", programs.target_addr)])
+        .arg(&programs.target)
+        .args([hits.to_string(), steps.to_string()])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>());
+    match (fields.next(), fields.next()) {
+        (Some(Ok(events)), Some(Ok(seconds))) if seconds > 0.0 => Ok(events / seconds),
+        _ => Err(format!("{script} printed {text:?}")),
+    }
+}
+
 /// Seconds a command takes to run to its end (output discarded).
 fn time_command(command: &mut Command) -> Result<f64, String> {
     let start = Instant::now();
