@@ -107,8 +107,9 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
             println!("{line}");
         }
     }
-    for f in results.iter().filter(|f| f.value.as_ref().is_err_and(|e| e != "not installed")) {
-        let e = f.value.as_ref().err().expect("filtered on errors");
+    for (f, e) in
+        results.iter().filter_map(|f| f.value.as_ref().err().filter(|e| *e != "not installed").map(|e| (f, e)))
+    {
         println!("error: {} {} ({}): {e}", f.tool.key(), f.workload.key(), placement_key(f.placement));
     }
     let missing: Vec<&str> = Tool::ALL
