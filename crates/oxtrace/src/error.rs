@@ -128,6 +128,9 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// An expression that does not parse or evaluate; says where.
+    #[error("bad expression: {0}")]
+    Expression(#[from] crate::expression::ExprError),
     /// The backend does not offer this capability.
     #[error("{0} is not supported by this backend")]
     Unsupported(&'static str),

@@ -44,6 +44,7 @@
 pub mod arch;
 pub mod error;
 pub mod event;
+pub mod expression;
 pub mod memory;
 pub mod platform;
 pub mod registers;

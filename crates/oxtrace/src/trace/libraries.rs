@@ -13,7 +13,7 @@
 
 use super::breakpoints::Entry;
 use super::{Breakpoint, BreakpointKind, Trace};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event::{Event, EventKind};
 
 /// The dynamic linker's hook function, called around every load and unload.
@@ -111,10 +111,11 @@ impl Trace {
         }
     }
 
-    /// Sets a breakpoint by expression: `symbol`, `module.symbol`, either
-    /// `+`/`-` an offset, or an address. If it does not resolve yet, the
-    /// breakpoint waits (deferred) until a library that defines it loads, and
-    /// waits again whenever that library is unloaded.
+    /// Sets a breakpoint at an expression's value (`libc.malloc`, `prog.f+4`,
+    /// `0x401000`, `poi(rsp)`...; see [`crate::expression`]). If it names a
+    /// symbol that is not loaded yet, the breakpoint waits (deferred) until a
+    /// library that defines it loads, and waits again whenever that library is
+    /// unloaded. A malformed expression is an error that says where.
     pub fn add_break_by_expr(&mut self, expr: &str) -> Result<u32> {
         self.require_stopped()?;
         let expr = expr.trim();
@@ -137,7 +138,7 @@ impl Trace {
             emulation: None,
             internal: false,
         };
-        match self.resolve_symbol_expr(expr)? {
+        match self.resolve_breakpoint_expr(expr)? {
             Some(addr) => self
                 .place_breakpoint(Entry { info: Breakpoint { addr, resolved: true, ..entry.info.clone() }, ..entry })?,
             None => {
@@ -148,32 +149,12 @@ impl Trace {
         Ok(id)
     }
 
-    /// Resolves `symbol[+-offset]` or an address; `None` if the symbol is unknown for now.
-    fn resolve_symbol_expr(&mut self, expr: &str) -> Result<Option<u64>> {
-        let bad = || Error::InvalidArgument(format!("cannot read breakpoint expression {expr:?}"));
-        let (base, offset) = match expr.rfind(['+', '-']) {
-            Some(i) if i > 0 => {
-                let offset = parse_int(expr[i + 1..].trim()).ok_or_else(bad)?;
-                let offset = if expr.as_bytes()[i] == b'-' { offset.wrapping_neg() } else { offset };
-                (expr[..i].trim(), offset)
-            }
-            _ => (expr, 0),
-        };
-        if base.is_empty() {
-            return Err(bad());
-        }
-        if let Some(addr) = parse_int(base) {
-            return Ok(Some(addr.wrapping_add(offset)));
-        }
-        Ok(self.symbols()?.sym_by_name(base).map(|addr| addr.wrapping_add(offset)))
-    }
-
     /// Moves every deferred breakpoint whose expression now resolves into memory.
     fn resolve_deferred(&mut self) {
         let ids: Vec<u32> = self.breakpoints.deferred.keys().copied().collect();
         for id in ids {
             let expr = self.breakpoints.deferred[&id].info.expr.clone().unwrap_or_default();
-            let Ok(Some(addr)) = self.resolve_symbol_expr(&expr) else { continue };
+            let Ok(Some(addr)) = self.resolve_breakpoint_expr(&expr) else { continue };
             let mut entry = self.breakpoints.deferred.remove(&id).expect("listed above");
             entry.info.addr = addr;
             entry.info.resolved = true;
@@ -225,13 +206,5 @@ impl Trace {
             entry.info.resolved = false;
             self.breakpoints.deferred.insert(id, entry);
         }
-    }
-}
-
-/// Decimal or `0x` hexadecimal.
-fn parse_int(text: &str) -> Option<u64> {
-    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
     }
 }

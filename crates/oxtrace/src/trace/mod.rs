@@ -13,6 +13,7 @@
 //! detached with its original code restored.
 
 mod breakpoints;
+mod expressions;
 mod hooks;
 mod libraries;
 mod lifecycle;

@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod breakpoint_kinds;
 mod events;
+mod expressions;
 mod hooks;
 mod libraries;
 mod lifecycle;
