@@ -59,7 +59,7 @@ impl Trace {
     /// at a hit counts as true, so the trace stops rather than silently going on.
     pub fn set_breakpoint_condition_expr(&mut self, id: u32, condition: &str) -> Result<()> {
         let expr = parse(condition)?;
-        let holds = move |trace: &mut Trace| expr.eval(&mut TraceContext(trace)).is_err_or(|v| v != 0);
+        let holds = move |trace: &mut Trace| !matches!(expr.eval(&mut TraceContext(trace)), Ok(0));
         self.set_breakpoint_condition(id, Some(Box::new(holds)))
     }
 
