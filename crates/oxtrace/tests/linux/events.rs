@@ -158,3 +158,18 @@ fn symbols_follow_libraries_as_they_load() {
     assert_eq!(trace.sym_by_addr(main + 4, true).unwrap(), None);
     assert!(matches!(trace.sym_by_name("no_such_symbol_here"), Err(oxtrace::Error::NoSuchSymbol(_))));
 }
+
+#[test]
+fn a_breakpoint_callback_can_change_a_register_the_program_then_uses() {
+    let (mut trace, out) = crate::spawn_with_output("regs", Opt::O2, &[]);
+    let check = trace.sym_by_name("check").unwrap();
+    trace
+        .add_break_with(check, |trace, _| {
+            trace.set_register("rdi", 100u64).unwrap();
+            trace.run_again();
+        })
+        .unwrap();
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+    let out = crate::read_all(out);
+    assert!(out.contains("check=200"), "{out}");
+}
