@@ -76,6 +76,13 @@ pub(super) struct Entry {
     pub internal: bool,
 }
 
+impl Entry {
+    /// An entry not yet in memory, with no condition.
+    pub fn new(info: Breakpoint, callback: Option<BreakCallback>) -> Entry {
+        Entry { info, saved: None, callback, condition: None, lifted: None, emulation: None, internal: false }
+    }
+}
+
 /// Every breakpoint, by id and by address.
 #[derive(Default)]
 pub(super) struct Breakpoints {
@@ -123,8 +130,22 @@ impl Trace {
         }
         let id = self.breakpoints.allocate_id();
         let info = Breakpoint { id, addr, kind, enabled: true, hits: 0, expr: None, resolved: true };
-        let entry =
-            Entry { info, saved: None, callback, condition: None, lifted: None, emulation: None, internal: false };
+        self.place_breakpoint(Entry::new(info, callback))?;
+        Ok(id)
+    }
+
+    /// A fast breakpoint of the trace's own (library hook, hook returns): not
+    /// listed, not removable by the user.
+    pub(super) fn add_internal_breakpoint(
+        &mut self,
+        addr: u64,
+        expr: Option<String>,
+        callback: BreakCallback,
+    ) -> Result<u32> {
+        let id = self.breakpoints.allocate_id();
+        let info = Breakpoint { id, addr, kind: BreakpointKind::Fast, enabled: true, hits: 0, expr, resolved: true };
+        let mut entry = Entry::new(info, Some(callback));
+        entry.internal = true;
         self.place_breakpoint(entry)?;
         Ok(id)
     }

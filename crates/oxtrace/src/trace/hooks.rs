@@ -11,8 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::breakpoints::Entry;
-use super::{Breakpoint, BreakpointKind, Trace};
+use super::{BreakpointKind, Trace};
 use crate::error::{Error, Result, Tid};
 use crate::event::Event;
 
@@ -106,20 +105,7 @@ impl Trace {
         let callback = Box::new(move |trace: &mut Trace, event: &Event| {
             let _ = trace.hook_return(&state, event.tid, addr);
         });
-        let id = self.breakpoints.allocate_id();
-        let info =
-            Breakpoint { id, addr, kind: BreakpointKind::Fast, enabled: true, hits: 0, expr: None, resolved: true };
-        let entry = Entry {
-            info,
-            saved: None,
-            callback: Some(callback),
-            condition: None,
-            lifted: None,
-            emulation: None,
-            internal: true,
-        };
-        self.place_breakpoint(entry)?;
-        Ok(id)
+        self.add_internal_breakpoint(addr, None, callback)
     }
 
     fn hook_return(&mut self, state: &Rc<RefCell<HookState>>, tid: Tid, addr: u64) -> Result<()> {

@@ -65,27 +65,8 @@ impl Trace {
         if self.breakpoints.by_addr.contains_key(&hook) {
             return Ok(());
         }
-        let id = self.breakpoints.allocate_id();
-        let info = Breakpoint {
-            id,
-            addr: hook,
-            kind: BreakpointKind::Fast,
-            enabled: true,
-            hits: 0,
-            expr: Some(format!("ld.{LINKER_HOOK}")),
-            resolved: true,
-        };
         let callback = Box::new(|trace: &mut Trace, event: &Event| trace.linker_hook_hit(event.tid));
-        let entry = Entry {
-            info,
-            saved: None,
-            callback: Some(callback),
-            condition: None,
-            lifted: None,
-            emulation: None,
-            internal: true,
-        };
-        self.place_breakpoint(entry)
+        self.add_internal_breakpoint(hook, Some(format!("ld.{LINKER_HOOK}")), callback).map(drop)
     }
 
     /// The dynamic linker changed its list: report what changed and fix up breakpoints.
@@ -129,18 +110,13 @@ impl Trace {
             expr: Some(expr.to_owned()),
             resolved: false,
         };
-        let entry = Entry {
-            info,
-            saved: None,
-            callback: None,
-            condition: None,
-            lifted: None,
-            emulation: None,
-            internal: false,
-        };
+        let mut entry = Entry::new(info, None);
         match self.resolve_breakpoint_expr(expr)? {
-            Some(addr) => self
-                .place_breakpoint(Entry { info: Breakpoint { addr, resolved: true, ..entry.info.clone() }, ..entry })?,
+            Some(addr) => {
+                entry.info.addr = addr;
+                entry.info.resolved = true;
+                self.place_breakpoint(entry)?;
+            }
             None => {
                 self.breakpoints.deferred.insert(id, entry);
                 self.track_libraries()?;

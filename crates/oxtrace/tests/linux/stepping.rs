@@ -19,13 +19,19 @@ fn first_call(trace: &mut oxtrace::Trace, start: u64) -> u64 {
     panic!("no call found after {start:#x}");
 }
 
-#[test]
-fn step_over_runs_a_recursive_call_to_its_return_in_this_frame() {
+/// The watch fixture stopped in mark(), called by recurse(3).
+fn stopped_in_mark_at_depth_3() -> oxtrace::Trace {
     let mut trace = spawn_quiet("watch", Opt::O0, &[]);
     let mark = trace.sym_by_name("mark").unwrap();
-    trace.add_break_if(mark, |t| t.register_u64("rsi").unwrap() == 3).unwrap();
+    let id = trace.add_break_if(mark, |t| t.register_u64("rsi").unwrap() == 3).unwrap();
     trace.run().unwrap();
-    trace.remove_breakpoint(0).unwrap();
+    trace.remove_breakpoint(id).unwrap();
+    trace
+}
+
+#[test]
+fn step_over_runs_a_recursive_call_to_its_return_in_this_frame() {
+    let mut trace = stopped_in_mark_at_depth_3();
     // Back in recurse(3), just after its call to mark.
     trace.step_out().unwrap();
     let recurse = trace.sym_by_name("recurse").unwrap();
@@ -49,11 +55,7 @@ fn step_over_runs_a_recursive_call_to_its_return_in_this_frame() {
 
 #[test]
 fn step_out_returns_to_the_right_frame_under_recursion() {
-    let mut trace = spawn_quiet("watch", Opt::O0, &[]);
-    let mark = trace.sym_by_name("mark").unwrap();
-    trace.add_break_if(mark, |t| t.register_u64("rsi").unwrap() == 3).unwrap();
-    trace.run().unwrap();
-    trace.remove_breakpoint(0).unwrap();
+    let mut trace = stopped_in_mark_at_depth_3();
     assert_eq!(trace.step_out().unwrap().kind, EventKind::Step); // into recurse(3)
                                                                  // Out of recurse(3): deeper calls return to the same address first (with 4, 1, 0);
                                                                  // only recurse(3)'s own return, with 11, may stop.
