@@ -3,9 +3,21 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use object::{Object, ObjectKind, ObjectSegment, ObjectSymbol};
+use object::{Object, ObjectKind, ObjectSegment, ObjectSymbol, ObjectSymbolTable};
 
+use super::demangle::{demangle, without_parameters};
+use super::plt::plt_symbols;
 use crate::error::{Error, Result};
+
+/// Parses ELF bytes; `path` only names the file in errors.
+pub fn parse_elf<'a>(data: &'a [u8], path: &str) -> Result<object::File<'a>> {
+    let fail = |reason: String| Error::File { path: path.to_owned(), reason };
+    let file = object::File::parse(data).map_err(|e| fail(format!("not a readable ELF file: {e}")))?;
+    if file.format() != object::BinaryFormat::Elf {
+        return Err(fail(format!("{:?} is not ELF", file.format())));
+    }
+    Ok(file)
+}
 
 /// What a symbol names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +33,10 @@ pub enum SymbolKind {
 /// A symbol as the file states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Symbol {
-    /// Its name.
+    /// Its name, demangled (Rust without the hash, C++ with its parameters).
     pub name: String,
+    /// Its name as the file spells it (mangled).
+    pub raw_name: String,
     /// Its address as stated in the file (add the module's bias for the runtime address).
     pub addr: u64,
     /// Its size in bytes (0 when unknown).
@@ -64,11 +78,13 @@ impl SymbolTable {
 
     /// Parses an ELF image; `path` only names it in errors.
     pub fn parse(data: &[u8], path: &str) -> Result<SymbolTable> {
-        let fail = |reason: String| Error::File { path: path.to_owned(), reason };
-        let file = object::File::parse(data).map_err(|e| fail(format!("not a readable ELF file: {e}")))?;
-        if file.format() != object::BinaryFormat::Elf {
-            return Err(fail(format!("{:?} is not ELF", file.format())));
-        }
+        let file = parse_elf(data, path)?;
+        Ok(Self::from_object(&file, Vec::new()))
+    }
+
+    /// The symbols of a parsed file (`.symtab`, `.dynsym` and PLT stubs), with
+    /// `extra` ones (from a separate debug file) added.
+    pub fn from_object(file: &object::File, extra: Vec<Symbol>) -> SymbolTable {
         let mut symbols: Vec<Symbol> = file
             .symbols()
             .chain(file.dynamic_symbols())
@@ -77,14 +93,24 @@ impl SymbolTable {
                 !matches!(s.kind(), object::SymbolKind::Section | object::SymbolKind::File | object::SymbolKind::Label)
             })
             .filter_map(|s| {
-                let name = s.name().ok().filter(|n| !n.is_empty())?;
+                let raw = s.name().ok().filter(|n| !n.is_empty())?;
                 let kind = match s.kind() {
                     object::SymbolKind::Text => SymbolKind::Function,
                     object::SymbolKind::Data => SymbolKind::Object,
                     _ => SymbolKind::Other,
                 };
-                Some(Symbol { name: name.to_owned(), addr: s.address(), size: s.size(), kind, global: s.is_global() })
+                let name = demangle(raw).unwrap_or_else(|| raw.to_owned());
+                Some(Symbol {
+                    name,
+                    raw_name: raw.to_owned(),
+                    addr: s.address(),
+                    size: s.size(),
+                    kind,
+                    global: s.is_global(),
+                })
             })
+            .chain(plt_symbols(file))
+            .chain(extra)
             .collect();
         // Best first among symbols at one address: functions, then globals, then by name.
         symbols.sort_by(|a, b| {
@@ -95,10 +121,16 @@ impl SymbolTable {
                 &b.name,
             ))
         });
-        symbols.dedup_by(|a, b| a.addr == b.addr && a.name == b.name);
+        symbols.dedup_by(|a, b| a.addr == b.addr && a.raw_name == b.raw_name);
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, s) in symbols.iter().enumerate() {
-            by_name.entry(s.name.clone()).or_default().push(i);
+            let short = without_parameters(&s.name).filter(|short| *short != s.raw_name);
+            for key in [Some(s.raw_name.as_str()), Some(s.name.as_str()).filter(|n| *n != s.raw_name), short]
+                .into_iter()
+                .flatten()
+            {
+                by_name.entry(key.to_owned()).or_default().push(i);
+            }
         }
         let segments = file
             .segments()
@@ -107,13 +139,18 @@ impl SymbolTable {
                 Some(Segment { vaddr: seg.address(), offset, memsz: seg.size() }).filter(|s| s.memsz > 0)
             })
             .collect();
-        Ok(SymbolTable {
+        SymbolTable {
             symbols,
             by_name,
             segments,
             entry: file.entry(),
             position_independent: file.kind() == ObjectKind::Dynamic,
-        })
+        }
+    }
+
+    /// Whether the file had a full symbol table (`.symtab`), not only the dynamic one.
+    pub fn has_full_symbols(file: &object::File) -> bool {
+        file.symbol_table().is_some_and(|t| t.symbols().next().is_some())
     }
 
     /// Every symbol, sorted by address.

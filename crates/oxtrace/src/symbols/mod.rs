@@ -1,20 +1,32 @@
-//! Symbols of the loaded modules: ELF `.symtab` and `.dynsym`, per module,
-//! placed at the addresses the process loaded them.
+//! Symbols of the loaded modules: ELF `.symtab`, `.dynsym` and PLT stubs,
+//! demangled Rust and C++ names, separate debug files (by build-id and
+//! `.gnu_debuglink`), and DWARF lines and functions, per module, placed at the
+//! addresses the process loaded them.
 //!
 //! This module reads ELF files from disk itself but never touches process
-//! memory: the caller gives it the memory maps. Lookups are binary searches
-//! over sorted tables, never scans.
+//! memory: the caller gives it the memory maps, and a reader for images that
+//! exist only in memory (the vdso). Lookups are binary searches over sorted
+//! tables or hash lookups, never scans; DWARF is parsed on first use.
 //!
 //! Names follow vtrace: a module is named by its normalized file name
 //! (`libc.so.6` → `libc`), a symbol as `module.name`, and every module has an
 //! `__entry` symbol at its entry point.
 
+mod debug_file;
+mod demangle;
 mod elf_symbols;
+mod image;
+mod lines;
 mod module;
 mod normalize;
+mod plt;
 mod resolver;
 
+pub use debug_file::find_debug_file;
+pub use demangle::{demangle, without_parameters};
 pub use elf_symbols::{Segment, Symbol, SymbolKind, SymbolTable};
+pub use image::ElfImage;
+pub use lines::{LineInfo, SourceFrame};
 pub use module::Module;
 pub use normalize::normalize_module_name;
-pub use resolver::{SymbolHit, SymbolResolver};
+pub use resolver::{CodeLocation, SymbolHit, SymbolResolver};

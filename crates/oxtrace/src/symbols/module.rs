@@ -1,8 +1,8 @@
-//! A loaded module: one ELF file mapped into the process at a bias.
+//! A loaded module: one ELF image mapped into the process at a bias.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
-use super::SymbolTable;
+use super::{ElfImage, SymbolTable};
 use crate::memory::MemoryMap;
 
 /// Page size used to round segment addresses and offsets.
@@ -11,9 +11,9 @@ const PAGE: u64 = 4096;
 /// One file mapped into the process, with its symbols.
 #[derive(Debug, Clone)]
 pub struct Module {
-    /// The file's path as the maps give it.
+    /// The file's path as the maps give it (`[vdso]` for the vdso).
     pub path: String,
-    /// Its normalized name, unique in the process (`libc`, `ld`, `demo`).
+    /// Its normalized name, unique in the process (`libc`, `ld`, `demo`, `vdso`).
     pub name: String,
     /// Runtime address minus file address.
     pub bias: u64,
@@ -21,18 +21,19 @@ pub struct Module {
     pub start: u64,
     /// The end of its highest map.
     pub end: u64,
-    /// Its symbols.
-    pub table: Arc<SymbolTable>,
+    /// Its symbols, unwind tables and debug information.
+    pub image: Rc<ElfImage>,
 }
 
 impl Module {
-    /// Places `table` (parsed from `path`) at the addresses `maps` (the maps of that file) show.
+    /// Places `image` (parsed from `path`) at the addresses `maps` (the maps of that file) show.
     /// `None` when no map matches a loadable segment of the file.
-    pub fn new(path: &str, name: String, table: Arc<SymbolTable>, maps: &[&MemoryMap]) -> Option<Module> {
+    pub fn new(path: &str, name: String, image: Rc<ElfImage>, maps: &[&MemoryMap]) -> Option<Module> {
         let start = maps.iter().map(|m| m.start).min()?;
         let end = maps.iter().map(|m| m.end).max()?;
-        let bias = if table.is_position_independent() { Self::bias(&table, maps)? } else { 0 };
-        Some(Module { path: path.to_owned(), name, bias, start, end, table })
+        let table = image.symbols();
+        let bias = if table.is_position_independent() { Self::bias(table, maps)? } else { 0 };
+        Some(Module { path: path.to_owned(), name, bias, start, end, image })
     }
 
     /// The map with the lowest file offset, matched to the segment that starts in the same file page.
@@ -42,6 +43,11 @@ impl Module {
         Some(first.start.wrapping_sub(segment.vaddr & !(PAGE - 1)))
     }
 
+    /// Its symbol table.
+    pub fn table(&self) -> &SymbolTable {
+        self.image.symbols()
+    }
+
     /// Whether a runtime address falls in this module's maps.
     pub fn contains(&self, addr: u64) -> bool {
         (self.start..self.end).contains(&addr)
@@ -49,6 +55,6 @@ impl Module {
 
     /// The runtime address of the module's entry point.
     pub fn entry(&self) -> u64 {
-        self.table.entry().wrapping_add(self.bias)
+        self.table().entry().wrapping_add(self.bias)
     }
 }

@@ -1,12 +1,22 @@
-//! All modules of a process, for lookups by address and by name.
+//! All modules of a process, for lookups by address, by name and by regex,
+//! source lines, and the unwinder's tables.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::rc::Rc;
 
-use super::{normalize_module_name, Module, Symbol, SymbolTable};
+use regex::Regex;
+
+use super::{normalize_module_name, ElfImage, Module, SourceFrame, Symbol};
 use crate::memory::MemoryMap;
+use crate::unwind::{CfiTables, UnwindInfo};
+
+/// The pseudo path the kernel gives the vdso's map.
+const VDSO: &str = "[vdso]";
+
+/// The most bytes read from memory for an image (the vdso is a few pages).
+const MAX_MEMORY_IMAGE: u64 = 1 << 20;
 
 /// A symbol found for an address.
 #[derive(Debug, Clone, Copy)]
@@ -31,27 +41,43 @@ impl fmt::Display for SymbolHit<'_> {
     }
 }
 
+/// What is known of one code address: module, symbol, and the source
+/// functions (inlined ones first) with their files and lines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CodeLocation {
+    /// The module's name, if the address is in one.
+    pub module: Option<String>,
+    /// The nearest symbol at or below the address.
+    pub symbol: Option<String>,
+    /// The symbol's runtime address.
+    pub symbol_addr: u64,
+    /// The DWARF functions at the address, innermost first (empty without debug information).
+    pub source: Vec<SourceFrame>,
+}
+
 /// The modules of one process, sorted by address.
 #[derive(Debug, Default, Clone)]
 pub struct SymbolResolver {
     modules: Vec<Module>,
-    /// Parsed tables by path, kept across updates so a library is parsed once.
-    tables: HashMap<String, Arc<SymbolTable>>,
+    /// Parsed images by path, kept across updates so a file is parsed once.
+    images: HashMap<String, Rc<ElfImage>>,
     errors: Vec<String>,
 }
 
 impl SymbolResolver {
-    /// Builds the modules from a process's memory maps.
+    /// Builds the modules from a process's memory maps (the vdso needs
+    /// memory: see [`SymbolResolver::update`]).
     pub fn from_maps(maps: &[MemoryMap]) -> SymbolResolver {
         let mut resolver = SymbolResolver::default();
-        resolver.update(maps);
+        resolver.update(maps, &mut |_, _| false);
         resolver
     }
 
-    /// Rebuilds the module list from new maps, parsing only files not seen before.
-    pub fn update(&mut self, maps: &[MemoryMap]) {
+    /// Rebuilds the module list from new maps, parsing only images not seen
+    /// before. `read` reads process memory, for images that exist only there (the vdso).
+    pub fn update(&mut self, maps: &[MemoryMap], read: &mut dyn FnMut(u64, &mut [u8]) -> bool) {
         let mut by_path: Vec<(&str, Vec<&MemoryMap>)> = Vec::new();
-        for map in maps.iter().filter(|m| m.is_file_backed()) {
+        for map in maps.iter().filter(|m| m.is_file_backed() || m.path.as_deref() == Some(VDSO)) {
             let path = map.path.as_deref().expect("file-backed maps have a path");
             match by_path.iter_mut().find(|(p, _)| *p == path) {
                 Some((_, list)) => list.push(map),
@@ -61,34 +87,69 @@ impl SymbolResolver {
         let mut modules = Vec::new();
         let mut used_names: HashMap<String, usize> = HashMap::new();
         for (path, maps) in by_path {
-            let table = match self.tables.get(path) {
-                Some(table) => table.clone(),
-                None => match SymbolTable::load(Path::new(path)) {
-                    Ok(table) => {
-                        let table = Arc::new(table);
-                        self.tables.insert(path.to_owned(), table.clone());
-                        table
-                    }
-                    Err(e) => {
-                        if !self.errors.iter().any(|known| known == &e.to_string()) {
-                            self.errors.push(e.to_string());
-                        }
-                        continue;
-                    }
-                },
+            let image = match path {
+                VDSO => self.memory_image(maps[0], read),
+                _ => self.file_image(path),
             };
-            let mut name = normalize_module_name(path);
+            let Some(image) = image else { continue };
+            let mut name = if path == VDSO { "vdso".to_owned() } else { normalize_module_name(path) };
             let start = maps.iter().map(|m| m.start).min().unwrap_or(0);
             if used_names.contains_key(&name) {
                 name = format!("{name}_{start:08x}");
             }
-            if let Some(module) = Module::new(path, name.clone(), table, &maps) {
+            if let Some(module) = Module::new(path, name.clone(), image, &maps) {
                 used_names.insert(name, modules.len());
                 modules.push(module);
             }
         }
         modules.sort_by_key(|m| m.start);
         self.modules = modules;
+    }
+
+    fn file_image(&mut self, path: &str) -> Option<Rc<ElfImage>> {
+        if let Some(image) = self.images.get(path) {
+            return Some(image.clone());
+        }
+        match ElfImage::load(Path::new(path)) {
+            Ok(image) => {
+                let image = Rc::new(image);
+                self.images.insert(path.to_owned(), image.clone());
+                Some(image)
+            }
+            Err(e) => {
+                self.note_error(e.to_string());
+                None
+            }
+        }
+    }
+
+    /// An image read from process memory, cached by its place (the vdso moves with ASLR only per process).
+    fn memory_image(&mut self, map: &MemoryMap, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> Option<Rc<ElfImage>> {
+        let key = format!("{}@{:#x}", map.path.as_deref().unwrap_or("?"), map.start);
+        if let Some(image) = self.images.get(&key) {
+            return Some(image.clone());
+        }
+        let mut data = vec![0u8; map.len().min(MAX_MEMORY_IMAGE) as usize];
+        if !read(map.start, &mut data) {
+            return None;
+        }
+        match ElfImage::parse(&data, &key, None) {
+            Ok(image) => {
+                let image = Rc::new(image);
+                self.images.insert(key, image.clone());
+                Some(image)
+            }
+            Err(e) => {
+                self.note_error(e.to_string());
+                None
+            }
+        }
+    }
+
+    fn note_error(&mut self, error: String) {
+        if !self.errors.contains(&error) {
+            self.errors.push(error);
+        }
     }
 
     /// The modules, by address.
@@ -116,20 +177,23 @@ impl SymbolResolver {
     /// The symbol containing `addr`.
     pub fn sym_by_addr(&self, addr: u64) -> Option<SymbolHit<'_>> {
         let module = self.module_by_addr(addr)?;
-        let (symbol, offset) = module.table.by_addr(addr.wrapping_sub(module.bias))?;
+        let (symbol, offset) = module.table().by_addr(addr.wrapping_sub(module.bias))?;
         Some(SymbolHit { module, symbol, addr: symbol.addr.wrapping_add(module.bias), offset })
     }
 
     /// The runtime address of `module.symbol`, `module.__entry`, or a bare
-    /// `symbol` (looked up in the program first, then in the other modules in load order).
+    /// `symbol` (looked up in the program first, then in the other modules in
+    /// load order). Names may be raw (mangled), demangled, or C++ names without parameters.
     pub fn sym_by_name(&self, name: &str) -> Option<u64> {
         if let Some((module, symbol)) = name.split_once('.') {
             if let Some(module) = self.module_by_name(module) {
                 return self.in_module(module, symbol);
             }
         }
-        let program =
-            self.modules.iter().find(|m| !m.table.is_position_independent() || m.table.entry() != 0 && is_program(m));
+        let program = self.modules.iter().find(|m| {
+            let table = m.table();
+            !table.is_position_independent() || table.entry() != 0 && is_program(m)
+        });
         program.into_iter().chain(self.modules.iter()).find_map(|m| self.in_module(m, name))
     }
 
@@ -137,12 +201,71 @@ impl SymbolResolver {
         if symbol == "__entry" {
             return Some(module.entry());
         }
-        module.table.by_name(symbol).map(|s| s.addr.wrapping_add(module.bias))
+        module.table().by_name(symbol).map(|s| s.addr.wrapping_add(module.bias))
+    }
+
+    /// Symbols whose name (demangled or raw) matches `pattern`, in one module
+    /// (by normalized name) or in all, as `(module, symbol, runtime address)`.
+    pub fn search(&self, pattern: &Regex, module: Option<&str>) -> Vec<(&Module, &Symbol, u64)> {
+        self.modules
+            .iter()
+            .filter(|m| module.is_none_or(|name| m.name == name))
+            .flat_map(|m| {
+                m.table()
+                    .symbols()
+                    .iter()
+                    .filter(|s| pattern.is_match(&s.name) || pattern.is_match(&s.raw_name))
+                    .map(move |s| (m, s, s.addr.wrapping_add(m.bias)))
+            })
+            .collect()
+    }
+
+    /// Module, symbol and source functions (with inlined ones) of a code address.
+    pub fn describe(&self, addr: u64) -> CodeLocation {
+        let Some(module) = self.module_by_addr(addr) else {
+            return CodeLocation::default();
+        };
+        let hit = self.sym_by_addr(addr);
+        let source = module.image.lines().map(|l| l.frames(addr.wrapping_sub(module.bias))).unwrap_or_default();
+        CodeLocation {
+            module: Some(module.name.clone()),
+            symbol: hit.map(|h| h.symbol.name.clone()),
+            symbol_addr: hit.map_or(0, |h| h.addr),
+            source,
+        }
+    }
+
+    /// The source file and line of a code address.
+    pub fn line_for_addr(&self, addr: u64) -> Option<(String, u32)> {
+        let module = self.module_by_addr(addr)?;
+        module.image.lines()?.location(addr.wrapping_sub(module.bias))
+    }
+
+    /// The runtime addresses where code for `file:line` starts, in every module with debug information.
+    pub fn addrs_for_line(&self, file: &str, line: u32) -> Vec<u64> {
+        self.modules
+            .iter()
+            .flat_map(|m| {
+                let found = m.image.lines().map(|l| l.addresses_of_line(file, line)).unwrap_or_default();
+                found.into_iter().map(move |a| a.wrapping_add(m.bias))
+            })
+            .collect()
     }
 }
 
-/// Whether a module is the main program rather than a library: it has an
-/// interpreter segment... approximated by not being named like a shared object.
+impl UnwindInfo for SymbolResolver {
+    fn cfi_for(&self, pc: u64) -> Option<(&CfiTables, u64)> {
+        let module = self.module_by_addr(pc)?;
+        Some((module.image.cfi(), module.bias)).filter(|(cfi, _)| !cfi.is_empty())
+    }
+
+    fn function_start(&self, pc: u64) -> Option<u64> {
+        self.sym_by_addr(pc).map(|hit| hit.addr)
+    }
+}
+
+/// Whether a module is the main program rather than a library: approximated
+/// by not being named like a shared object.
 fn is_program(module: &Module) -> bool {
-    !module.path.contains(".so")
+    !module.path.contains(".so") && module.path != VDSO
 }

@@ -28,7 +28,7 @@ impl ExprContext for TraceContext<'_> {
 
     fn frame(&mut self, n: u64) -> Option<u64> {
         let tid = self.0.current_thread();
-        self.0.stack_trace(tid).ok()?.get(usize::try_from(n).ok()?).map(|f| f.fp)
+        self.0.stack_trace(tid).ok()?.get(usize::try_from(n).ok()?).map(|f| f.cfa.unwrap_or(f.sp))
     }
 
     fn breakpoint_addr(&mut self, id: u64) -> Option<u64> {

@@ -37,6 +37,7 @@ pub use libraries::Library;
 pub use metadata::MetaValue;
 pub use modes::Mode;
 pub use notifiers::{Notifier, NotifierId};
+pub use stack::BacktraceFrame;
 pub use watchpoints::{WatchKind, Watchpoint};
 
 use crate::arch::Arch;

@@ -1,16 +1,72 @@
-//! Symbols of the loaded modules and call stacks, through the trace.
+//! Symbols of the loaded modules, source lines and call stacks, through the trace.
 //!
 //! The symbol view is built from the memory maps on first use and brought up
 //! to date when the process has run since (a library may have been loaded);
 //! files already parsed are not parsed again.
 
+use std::fmt;
+
+use regex::Regex;
+
 use super::Trace;
 use crate::error::{Error, Result, Tid};
 use crate::symbols::{SymbolHit, SymbolResolver};
-use crate::unwind::{unwind_frame_pointers, Frame, FrameRegs};
+use crate::unwind::{unwind, Frame, UnwindRegs, DWARF_REGISTER_NAMES};
 
 /// The deepest stack [`Trace::stack_trace`] walks.
-pub const MAX_FRAMES: usize = 4096;
+pub const MAX_FRAMES: usize = 65536;
+
+/// One line of a backtrace: a physical frame, or a function inlined into one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacktraceFrame {
+    /// Its number in the backtrace (inlined functions count), innermost 0.
+    pub level: usize,
+    /// The number of the physical frame it belongs to (see [`Trace::stack_trace`]).
+    pub physical: usize,
+    /// The frame's pc (a return address for callers).
+    pub pc: u64,
+    /// The physical frame's canonical frame address, when known.
+    pub cfa: Option<u64>,
+    /// The module's normalized name.
+    pub module: Option<String>,
+    /// The nearest ELF symbol (demangled).
+    pub symbol: Option<String>,
+    /// How far `pc` is past the symbol.
+    pub offset: u64,
+    /// The function as DWARF names it (the inlined function for inlined
+    /// frames), or the symbol without debug information.
+    pub function: Option<String>,
+    /// The source file (full path as DWARF gives it).
+    pub file: Option<String>,
+    /// The source line.
+    pub line: Option<u32>,
+    /// This function was inlined into the next line's function.
+    pub inlined: bool,
+    /// This frame is a signal trampoline: the next frame was interrupted by a signal.
+    pub signal_trampoline: bool,
+}
+
+impl fmt::Display for BacktraceFrame {
+    /// `#N 0xADDRESS in SYMBOL+0xOFF (FILE:LINE) from MODULE`, leaving out what is unknown;
+    /// an inlined frame shows its function without an offset.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} {:#018x} in ", self.level, self.pc)?;
+        match (&self.symbol, &self.function) {
+            (_, Some(function)) if self.inlined => write!(f, "{function}")?,
+            (Some(symbol), _) if self.offset == 0 => write!(f, "{symbol}")?,
+            (Some(symbol), _) => write!(f, "{symbol}+{:#x}", self.offset)?,
+            (None, _) => write!(f, "??")?,
+        }
+        if let (Some(file), Some(line)) = (&self.file, self.line) {
+            let name = file.rsplit('/').next().unwrap_or(file);
+            write!(f, " ({name}:{line})")?;
+        }
+        if let Some(module) = &self.module {
+            write!(f, " from {module}")?;
+        }
+        Ok(())
+    }
+}
 
 impl Trace {
     /// The symbol view of the process, up to date with its maps.
@@ -24,10 +80,9 @@ impl Trace {
     /// Rebuilds the symbol view from the current maps (new libraries are parsed; known ones are kept).
     pub fn refresh_symbols(&mut self) -> Result<()> {
         let maps = self.memory_maps()?;
-        match self.symbols.as_mut() {
-            Some(resolver) => resolver.update(&maps),
-            None => self.symbols = Some(SymbolResolver::from_maps(&maps)),
-        }
+        let mut resolver = self.symbols.take().unwrap_or_default();
+        resolver.update(&maps, &mut |addr, buf| self.read_into(addr, buf).is_ok());
+        self.symbols = Some(resolver);
         self.symbols_at_stop = self.stops;
         Ok(())
     }
@@ -43,17 +98,101 @@ impl Trace {
         self.symbols()?.sym_by_name(name).ok_or_else(|| Error::NoSuchSymbol(name.to_owned()))
     }
 
-    /// The call stack of a thread, innermost frame first, by following frame
-    /// pointers (correct for code built with them; the DWARF unwinder replaces this).
+    /// Symbols matching a regular expression, in one module (by normalized
+    /// name) or all, as `(module, symbol, address)` sorted by address.
+    pub fn search_symbols(&mut self, pattern: &str, module: Option<&str>) -> Result<Vec<(String, String, u64)>> {
+        let regex = Regex::new(pattern).map_err(|e| Error::InvalidArgument(format!("bad regex {pattern:?}: {e}")))?;
+        let symbols = self.symbols()?;
+        if let Some(name) = module {
+            symbols.module_by_name(name).ok_or_else(|| Error::InvalidArgument(format!("no module named {name:?}")))?;
+        }
+        let mut found: Vec<(String, String, u64)> =
+            symbols.search(&regex, module).into_iter().map(|(m, s, a)| (m.name.clone(), s.name.clone(), a)).collect();
+        found.sort_by_key(|(_, _, addr)| *addr);
+        Ok(found)
+    }
+
+    /// The source file and line of a code address, from DWARF.
+    pub fn line_for_addr(&mut self, addr: u64) -> Result<Option<(String, u32)>> {
+        Ok(self.symbols()?.line_for_addr(addr))
+    }
+
+    /// The addresses where code for `file:line` starts (`file` may be a
+    /// trailing part of the path); an error when there are none.
+    pub fn addrs_for_line(&mut self, file: &str, line: u32) -> Result<Vec<u64>> {
+        let found = self.symbols()?.addrs_for_line(file, line);
+        if found.is_empty() {
+            return Err(Error::NoSuchSymbol(format!("{file}:{line}")));
+        }
+        Ok(found)
+    }
+
+    /// The physical call stack of a thread, innermost frame first: DWARF CFI,
+    /// signal frames, then frame pointers where there is no CFI; each frame
+    /// with its pc, sp, CFA and recovered registers.
     pub fn stack_trace(&mut self, tid: Tid) -> Result<Vec<Frame>> {
         let ctx = self.register_context(tid)?;
-        let regs = FrameRegs { pc: ctx.pc()?, sp: ctx.sp()?, fp: ctx.fp()? };
+        let mut initial = UnwindRegs::default();
+        for (number, name) in DWARF_REGISTER_NAMES.iter().enumerate() {
+            initial.set(number as u16, Some(ctx.get_u64(name)?));
+        }
         self.symbols()?;
         let resolver = self.symbols.take().expect("built above");
-        let mut function_start = |pc: u64| resolver.sym_by_addr(pc).map(|hit| hit.addr);
         let mut read = |addr: u64, buf: &mut [u8]| self.read_into(addr, buf).is_ok();
-        let frames = unwind_frame_pointers(regs, &mut function_start, &mut read, MAX_FRAMES);
+        let frames = unwind(initial, &resolver, &mut read, MAX_FRAMES);
         self.symbols = Some(resolver);
         Ok(frames)
+    }
+
+    /// The registers of physical frame `n` of a thread: all of them in frame
+    /// 0, the recovered ones (callee-saved, sp, pc) in callers.
+    pub fn frame_registers(&mut self, tid: Tid, n: usize) -> Result<UnwindRegs> {
+        let frames = self.stack_trace(tid)?;
+        let count = frames.len();
+        frames
+            .get(n)
+            .map(|f| f.regs)
+            .ok_or_else(|| Error::InvalidArgument(format!("thread {tid} has no frame {n} (it has {count})")))
+    }
+
+    /// The symbolized call stack of a thread, with functions inlined into a
+    /// frame listed as frames of their own (as gdb does).
+    pub fn backtrace(&mut self, tid: Tid) -> Result<Vec<BacktraceFrame>> {
+        let frames = self.stack_trace(tid)?;
+        let symbols = self.symbols()?;
+        let mut lines = Vec::with_capacity(frames.len());
+        for (physical, frame) in frames.iter().enumerate() {
+            let here = symbols.describe(frame.lookup_pc());
+            let offset = frame.pc.wrapping_sub(here.symbol_addr);
+            let mut line = BacktraceFrame {
+                level: 0,
+                physical,
+                pc: frame.pc,
+                cfa: frame.cfa,
+                module: here.module.clone(),
+                symbol: here.symbol.clone(),
+                offset: if here.symbol.is_some() { offset } else { 0 },
+                function: here.symbol.clone(),
+                file: None,
+                line: None,
+                inlined: false,
+                signal_trampoline: frame.signal_trampoline,
+            };
+            if here.source.is_empty() {
+                lines.push(line);
+                continue;
+            }
+            for source in here.source {
+                line.function = source.function.or_else(|| here.symbol.clone());
+                line.file = source.file;
+                line.line = source.line;
+                line.inlined = source.inlined;
+                lines.push(line.clone());
+            }
+        }
+        for (level, line) in lines.iter_mut().enumerate() {
+            line.level = level;
+        }
+        Ok(lines)
     }
 }

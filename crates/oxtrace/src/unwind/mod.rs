@@ -1,8 +1,130 @@
-//! Call stacks.
+//! Call stacks: DWARF call frame information first, signal frames and frame
+//! pointers where it is missing, every callee-saved register recovered per frame.
 //!
-//! The unwinders here read memory through a closure and never do I/O of their
-//! own, so they work the same on a live process, a core file or a remote stub.
+//! The unwinder reads memory through a closure and asks an [`UnwindInfo`] for
+//! the tables of the module holding a pc, and never does I/O of its own, so it
+//! works the same on a live process, a core file or a remote stub.
 
+mod cfi;
 mod frame_pointer;
+mod regs;
+mod signal;
 
-pub use frame_pointer::{unwind_frame_pointers, Frame, FrameRegs};
+pub use cfi::{CfiStep, CfiTables};
+pub use frame_pointer::step_frame_pointer;
+pub use regs::{UnwindRegs, CALLEE_SAVED, DWARF_REGISTER_NAMES, RBP, RIP, RSP};
+pub use signal::{interrupted_registers, is_signal_restorer};
+
+/// How a frame's registers were found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnwindMethod {
+    /// The thread's own registers (the innermost frame).
+    Registers,
+    /// From the callee's DWARF call frame information.
+    Cfi,
+    /// From the callee's frame-pointer chain.
+    FramePointer,
+    /// From the registers the kernel saved in a signal frame.
+    SignalContext,
+}
+
+/// One physical frame of a call stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    /// Program counter: for frames past the first, a return address (look up
+    /// `pc - 1` to find the call) unless [`Frame::exact_pc`].
+    pub pc: u64,
+    /// Stack pointer.
+    pub sp: u64,
+    /// The frame's canonical frame address (its caller's stack pointer before
+    /// the call), when the caller could be found.
+    pub cfa: Option<u64>,
+    /// The registers known in this frame (callee-saved ones, recovered).
+    pub regs: UnwindRegs,
+    /// The pc is where the thread stopped or a signal interrupted it, not a return address.
+    pub exact_pc: bool,
+    /// This frame is a signal trampoline (gdb's `<signal handler called>`).
+    pub signal_trampoline: bool,
+    /// How its registers were found.
+    pub method: UnwindMethod,
+}
+
+impl Frame {
+    /// The address to symbolize: the pc itself, or for a return address the call before it.
+    pub fn lookup_pc(&self) -> u64 {
+        if self.exact_pc {
+            self.pc
+        } else {
+            self.pc.wrapping_sub(1)
+        }
+    }
+}
+
+/// What the unwinder needs to know of the modules of the process.
+pub trait UnwindInfo {
+    /// The call frame information of the module holding `pc`, and that module's load bias.
+    fn cfi_for(&self, pc: u64) -> Option<(&CfiTables, u64)>;
+    /// The start of the function holding `pc`, for the frame-pointer fallback.
+    fn function_start(&self, pc: u64) -> Option<u64>;
+}
+
+/// Walks the stack from the registers of its innermost frame, at most
+/// `max_frames` frames. `read(addr, buf)` fills `buf` from memory and says whether it could.
+pub fn unwind(
+    initial: UnwindRegs,
+    info: &dyn UnwindInfo,
+    read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
+    max_frames: usize,
+) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    let mut regs = initial;
+    let mut method = UnwindMethod::Registers;
+    let mut exact_pc = true;
+    while frames.len() < max_frames {
+        let (Some(pc), Some(sp)) = (regs.pc(), regs.sp()) else { break };
+        if pc == 0 {
+            break;
+        }
+        let mut frame = Frame { pc, sp, cfa: None, regs, exact_pc, signal_trampoline: false, method };
+        let next = step(&frame, frames.is_empty(), info, read);
+        let Some((caller, cfa, caller_method)) = next else {
+            frames.push(frame);
+            break;
+        };
+        frame.cfa = Some(cfa);
+        frame.signal_trampoline = caller_method == UnwindMethod::SignalContext;
+        frames.push(frame);
+        // The stack grows down: a caller below its callee is garbage (signal
+        // frames may sit on another stack).
+        let caller_sp = caller.sp().unwrap_or(0);
+        if !frame.signal_trampoline && (caller_sp <= sp || caller.pc() == Some(pc) && caller_sp == sp) {
+            break;
+        }
+        exact_pc = frame.signal_trampoline;
+        regs = caller;
+        method = caller_method;
+    }
+    frames
+}
+
+/// The caller of one frame: CFI, then a signal restorer, then frame pointers.
+fn step(
+    frame: &Frame,
+    innermost: bool,
+    info: &dyn UnwindInfo,
+    read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
+) -> Option<(UnwindRegs, u64, UnwindMethod)> {
+    if let Some((tables, bias)) = info.cfi_for(frame.lookup_pc()) {
+        if let Some(step) = tables.step(frame.lookup_pc(), bias, &frame.regs, read) {
+            let method = if step.signal_trampoline { UnwindMethod::SignalContext } else { UnwindMethod::Cfi };
+            return Some((step.caller, step.cfa, method));
+        }
+    }
+    if is_signal_restorer(frame.pc, read) {
+        let caller = interrupted_registers(frame.sp, read)?;
+        return Some((caller, frame.sp, UnwindMethod::SignalContext));
+    }
+    let start = info.function_start(frame.lookup_pc());
+    let (caller, cfa) = step_frame_pointer(&frame.regs, innermost, start, read)?;
+    Some((caller, cfa, UnwindMethod::FramePointer))
+}

@@ -1,0 +1,103 @@
+//! One ELF image as the debugger needs it: symbols, call frame information,
+//! and DWARF debug information (parsed on first use), from the file itself or
+//! from its separate debug file.
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+
+use object::{Object, ObjectSection};
+
+use super::debug_file::find_debug_file;
+use super::elf_symbols::parse_elf;
+use super::lines::LineInfo;
+use super::SymbolTable;
+use crate::error::{Error, Result};
+use crate::unwind::CfiTables;
+
+/// Symbols, unwind tables and (lazily) line information of one ELF image.
+#[derive(Debug)]
+pub struct ElfImage {
+    symbols: SymbolTable,
+    cfi: CfiTables,
+    /// The file holding this image's DWARF, if any: the image's own file or its debug file.
+    dwarf_file: Option<PathBuf>,
+    /// The separate debug file used, if one was found.
+    debug_file: Option<PathBuf>,
+    lines: OnceCell<Option<LineInfo>>,
+}
+
+impl ElfImage {
+    /// Reads and parses an ELF file, and its separate debug file if one is installed.
+    pub fn load(path: &Path) -> Result<ElfImage> {
+        let data = read_file(path)?;
+        Self::parse(&data, &path.display().to_string(), Some(path))
+    }
+
+    /// Parses ELF bytes. `name` names the image in errors; `on_disk` is its
+    /// file, where separate debug files and DWARF are looked for (`None` for
+    /// images read from memory, such as the vdso).
+    pub fn parse(data: &[u8], name: &str, on_disk: Option<&Path>) -> Result<ElfImage> {
+        let file = parse_elf(data, name)?;
+        let mut cfi = CfiTables::from_object(&file);
+        let has_dwarf = file.section_by_name(".debug_info").is_some_and(|s| s.size() > 0);
+        let debug_file = on_disk.and_then(|path| {
+            let build_id = file.build_id().ok().flatten();
+            let link = file.gnu_debuglink().ok().flatten().map(|(name, _crc)| name);
+            find_debug_file(path, build_id, link)
+        });
+        let mut extra = Vec::new();
+        if let Some(debug_path) = &debug_file {
+            if let Ok(debug_data) = read_file(debug_path) {
+                if let Ok(debug) = parse_elf(&debug_data, &debug_path.display().to_string()) {
+                    if !SymbolTable::has_full_symbols(&file) {
+                        extra = SymbolTable::from_object(&debug, Vec::new()).symbols().to_vec();
+                    }
+                    cfi.add_debug_frame(&debug);
+                }
+            }
+        }
+        let dwarf_file = match (has_dwarf, on_disk) {
+            (true, Some(path)) => Some(path.to_owned()),
+            _ => debug_file.clone(),
+        };
+        Ok(ElfImage {
+            symbols: SymbolTable::from_object(&file, extra),
+            cfi,
+            dwarf_file,
+            debug_file,
+            lines: OnceCell::new(),
+        })
+    }
+
+    /// The symbols.
+    pub fn symbols(&self) -> &SymbolTable {
+        &self.symbols
+    }
+
+    /// The call frame information.
+    pub fn cfi(&self) -> &CfiTables {
+        &self.cfi
+    }
+
+    /// The separate debug file in use, if any.
+    pub fn debug_file(&self) -> Option<&Path> {
+        self.debug_file.as_deref()
+    }
+
+    /// The DWARF line and function information, parsed on first use; `None`
+    /// when the image has none (or it cannot be read).
+    pub fn lines(&self) -> Option<&LineInfo> {
+        self.lines
+            .get_or_init(|| {
+                let path = self.dwarf_file.as_ref()?;
+                let data = read_file(path).ok()?;
+                let file = parse_elf(&data, &path.display().to_string()).ok()?;
+                LineInfo::from_object(&file)
+            })
+            .as_ref()
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::File { path: path.display().to_string(), reason: e.to_string() })
+}
