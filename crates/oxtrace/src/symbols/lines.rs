@@ -8,7 +8,8 @@ use std::sync::Arc;
 use gimli::{EndianArcSlice, LittleEndian};
 use object::{Object, ObjectSection};
 
-type Reader = EndianArcSlice<LittleEndian>;
+/// The DWARF reader: sections shared by reference count.
+pub(super) type Reader = EndianArcSlice<LittleEndian>;
 
 /// One function frame at an address, as DWARF describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,11 @@ impl LineInfo {
             last.inlined = false;
         }
         frames
+    }
+
+    /// The compilation unit holding a file address.
+    pub(super) fn unit_at(&self, addr: u64) -> Option<gimli::UnitRef<'_, Reader>> {
+        self.context.find_dwarf_and_unit(addr).skip_all_loads()
     }
 
     /// The source file and line of a file address.

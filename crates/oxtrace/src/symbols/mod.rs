@@ -12,6 +12,7 @@
 //! (`libc.so.6` → `libc`), a symbol as `module.name`, and every module has an
 //! `__entry` symbol at its entry point.
 
+mod call_sites;
 mod debug_file;
 mod demangle;
 mod elf_symbols;
@@ -22,6 +23,7 @@ mod normalize;
 mod plt;
 mod resolver;
 
+pub use call_sites::CallTarget;
 pub use debug_file::find_debug_file;
 pub use demangle::{demangle, without_parameters};
 pub use elf_symbols::{Segment, Symbol, SymbolKind, SymbolTable};

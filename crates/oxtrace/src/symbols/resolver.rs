@@ -8,9 +8,12 @@ use std::rc::Rc;
 
 use regex::Regex;
 
-use super::{normalize_module_name, ElfImage, Module, SourceFrame, Symbol};
+use super::{normalize_module_name, CallTarget, ElfImage, Module, SourceFrame, Symbol};
 use crate::memory::MemoryMap;
 use crate::unwind::{CfiTables, UnwindInfo};
+
+/// The longest chain of tail calls looked for between two frames.
+const MAX_TAIL_CALL_CHAIN: usize = 4;
 
 /// The pseudo path the kernel gives the vdso's map.
 const VDSO: &str = "[vdso]";
@@ -250,6 +253,74 @@ impl SymbolResolver {
                 found.into_iter().map(move |a| a.wrapping_add(m.bias))
             })
             .collect()
+    }
+}
+
+impl SymbolResolver {
+    /// The frames that tail calls removed between a caller and its callee:
+    /// the caller's call returning to `return_pc` went to some function that
+    /// jumped (perhaps through others) to the callee's function at
+    /// `callee_start`. Returns the return pcs of those jumps, innermost first;
+    /// empty when there were none or DWARF does not tell a unique chain.
+    pub fn tail_call_chain(&self, return_pc: u64, callee_start: u64) -> Vec<u64> {
+        let Some(first) = self.call_site_target(return_pc) else { return Vec::new() };
+        if first == callee_start {
+            return Vec::new();
+        }
+        // Breadth first over tail calls, a few levels deep; the chain must be unique.
+        let mut level: Vec<(u64, Vec<u64>)> = vec![(first, Vec::new())];
+        for _ in 0..MAX_TAIL_CALL_CHAIN {
+            let mut next = Vec::new();
+            let mut found: Vec<Vec<u64>> = Vec::new();
+            for (function, path) in &level {
+                for (ret, target) in self.tail_calls_in(*function) {
+                    let mut path = path.clone();
+                    path.push(ret);
+                    if target == callee_start {
+                        found.push(path);
+                    } else {
+                        next.push((target, path));
+                    }
+                }
+            }
+            found.dedup();
+            match found.len() {
+                0 => level = next,
+                1 => return found.pop().expect("one").into_iter().rev().collect(),
+                _ => return Vec::new(),
+            }
+            if level.is_empty() {
+                break;
+            }
+        }
+        Vec::new()
+    }
+
+    /// The runtime address of the function the call returning to `return_pc` calls.
+    fn call_site_target(&self, return_pc: u64) -> Option<u64> {
+        let module = self.module_by_addr(return_pc.wrapping_sub(1))?;
+        let target = module.image.lines()?.call_site_target(return_pc.wrapping_sub(module.bias))?;
+        self.call_target_addr(module, target)
+    }
+
+    /// The tail calls of the function at `function` (runtime), as runtime `(return pc, target)`.
+    fn tail_calls_in(&self, function: u64) -> Vec<(u64, u64)> {
+        let Some(module) = self.module_by_addr(function) else { return Vec::new() };
+        let Some(lines) = module.image.lines() else { return Vec::new() };
+        lines
+            .tail_calls_in(function.wrapping_sub(module.bias))
+            .into_iter()
+            .filter_map(|(ret, target)| Some((ret.wrapping_add(module.bias), self.call_target_addr(module, target)?)))
+            .collect()
+    }
+
+    /// Where a call target of `module`'s DWARF is: its address, or its name
+    /// looked up in that module, then (for imports) in all.
+    fn call_target_addr(&self, module: &Module, target: CallTarget) -> Option<u64> {
+        match target {
+            CallTarget::Address(addr) => Some(addr.wrapping_add(module.bias)),
+            CallTarget::Name(name) => self.in_module(module, &name).or_else(|| self.sym_by_name(&name)),
+        }
     }
 }
 

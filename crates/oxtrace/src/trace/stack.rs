@@ -44,6 +44,10 @@ pub struct BacktraceFrame {
     pub inlined: bool,
     /// This frame is a signal trampoline: the next frame was interrupted by a signal.
     pub signal_trampoline: bool,
+    /// This function left the stack by a tail call (a jump to the previous
+    /// line's function); its frame is rebuilt from DWARF call sites, and `pc`
+    /// is the address after that jump.
+    pub tail_call: bool,
 }
 
 impl fmt::Display for BacktraceFrame {
@@ -162,37 +166,63 @@ impl Trace {
         let symbols = self.symbols()?;
         let mut lines = Vec::with_capacity(frames.len());
         for (physical, frame) in frames.iter().enumerate() {
-            let here = symbols.describe(frame.lookup_pc());
-            let offset = frame.pc.wrapping_sub(here.symbol_addr);
-            let mut line = BacktraceFrame {
-                level: 0,
-                physical,
-                pc: frame.pc,
-                cfa: frame.cfa,
-                module: here.module.clone(),
-                symbol: here.symbol.clone(),
-                offset: if here.symbol.is_some() { offset } else { 0 },
-                function: here.symbol.clone(),
-                file: None,
-                line: None,
-                inlined: false,
-                signal_trampoline: frame.signal_trampoline,
-            };
-            if here.source.is_empty() {
-                lines.push(line);
-                continue;
+            // Functions that tail-called into the previous frame's function.
+            if let Some(callee) = physical.checked_sub(1).map(|i| &frames[i]).filter(|_| !frame.exact_pc) {
+                if let Some(start) = symbols.sym_by_addr(callee.lookup_pc()).map(|hit| hit.addr) {
+                    for pc in symbols.tail_call_chain(frame.pc, start) {
+                        push_lines(&mut lines, symbols, physical, pc, pc.wrapping_sub(1), None, false, true);
+                    }
+                }
             }
-            for source in here.source {
-                line.function = source.function.or_else(|| here.symbol.clone());
-                line.file = source.file;
-                line.line = source.line;
-                line.inlined = source.inlined;
-                lines.push(line.clone());
-            }
+            let (pc, lookup) = (frame.pc, frame.lookup_pc());
+            push_lines(&mut lines, symbols, physical, pc, lookup, frame.cfa, frame.signal_trampoline, false);
         }
         for (level, line) in lines.iter_mut().enumerate() {
             line.level = level;
         }
         Ok(lines)
+    }
+}
+
+/// The backtrace lines of one frame: one per function inlined at `lookup`, then the frame's own.
+#[allow(clippy::too_many_arguments)]
+fn push_lines(
+    lines: &mut Vec<BacktraceFrame>,
+    symbols: &SymbolResolver,
+    physical: usize,
+    pc: u64,
+    lookup: u64,
+    cfa: Option<u64>,
+    signal_trampoline: bool,
+    tail_call: bool,
+) {
+    let here = symbols.describe(lookup);
+    let mut line = BacktraceFrame {
+        level: 0,
+        physical,
+        pc,
+        cfa,
+        module: here.module.clone(),
+        symbol: here.symbol.clone(),
+        offset: if here.symbol.is_some() { pc.wrapping_sub(here.symbol_addr) } else { 0 },
+        function: here.symbol.clone(),
+        file: None,
+        line: None,
+        inlined: false,
+        signal_trampoline,
+        tail_call,
+    };
+    if here.source.is_empty() {
+        lines.push(line);
+        return;
+    }
+    // gdb shows a tail-call frame as its innermost function only.
+    let shown = if tail_call { 1 } else { here.source.len() };
+    for source in here.source.into_iter().take(shown) {
+        line.function = source.function.or_else(|| here.symbol.clone());
+        line.file = source.file;
+        line.line = source.line;
+        line.inlined = source.inlined && !tail_call;
+        lines.push(line.clone());
     }
 }

@@ -50,9 +50,10 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The address to symbolize: the pc itself, or for a return address the call before it.
+    /// The address to symbolize: the pc itself (where the thread stopped or
+    /// was interrupted, or a signal trampoline), or for a return address the call before it.
     pub fn lookup_pc(&self) -> u64 {
-        if self.exact_pc {
+        if self.exact_pc || self.signal_trampoline {
             self.pc
         } else {
             self.pc.wrapping_sub(1)

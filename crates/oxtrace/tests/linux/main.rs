@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backtraces;
 mod bad_input;
 mod breakpoint_kinds;
 mod events;

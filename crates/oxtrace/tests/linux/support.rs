@@ -123,3 +123,58 @@ pub fn tracer_pid(pid: i32) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| l.strip_prefix("TracerPid:")).and_then(|v| v.trim().parse().ok())
 }
+
+/// Leaves the traced process stopped exactly where it is (detached with a
+/// SIGSTOP), attaches gdb to it, runs `commands` and kills it; returns gdb's output.
+pub fn gdb_on_the_same_stop(trace: &mut oxtrace::Trace, commands: &[String]) -> String {
+    let pid = trace.pid();
+    trace.set_pending_signal(Some(libc::SIGSTOP)).unwrap();
+    trace.detach().unwrap();
+    for _ in 0..100 {
+        if process_state(pid) == Some('T') {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut args = vec!["-p".to_string(), pid.to_string()];
+    for command in commands {
+        args.push("-ex".into());
+        args.push(command.clone());
+    }
+    args.extend(["-ex".into(), "kill".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    gdb_batch(&args)
+}
+
+/// One frame of gdb's `bt`: its pc when gdb prints one (not for frame 0 at a
+/// line's start, nor inlined frames), and its function name (`??`, or
+/// `<signal handler called>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GdbFrame {
+    /// The pc gdb printed.
+    pub pc: Option<u64>,
+    /// The function name.
+    pub name: String,
+}
+
+/// The frames of gdb's `bt` output.
+pub fn parse_gdb_backtrace(out: &str) -> Vec<GdbFrame> {
+    out.lines()
+        .filter(|l| l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.split_once(char::is_whitespace)?.1.trim_start();
+            if rest.starts_with("<signal handler called>") {
+                return Some(GdbFrame { pc: None, name: "<signal handler called>".into() });
+            }
+            let (pc, rest) = match rest.strip_prefix("0x") {
+                Some(hex) => {
+                    let (digits, after) = hex.split_once(" in ")?;
+                    (Some(u64::from_str_radix(digits, 16).ok()?), after)
+                }
+                None => (None, rest),
+            };
+            let name = rest.split([' ', '(']).next()?.to_owned();
+            Some(GdbFrame { pc, name })
+        })
+        .collect()
+}
