@@ -17,6 +17,14 @@ pub fn demangle(raw: &str) -> Option<String> {
 /// The C++ name without its parameter list (`ns::f(int)` → `ns::f`), so
 /// that users can look functions up by qualified name.
 pub fn without_parameters(demangled: &str) -> Option<&str> {
+    // Compiler clones end in `[clone .isra.0]`; methods in qualifiers after their parameters (`() const`).
+    let mut demangled = demangled;
+    while let Some(start) = demangled.rfind(" [clone ").filter(|_| demangled.ends_with(']')) {
+        demangled = &demangled[..start];
+    }
+    while let Some(rest) = [" const", " volatile", " &&", " &"].iter().find_map(|q| demangled.strip_suffix(q)) {
+        demangled = rest;
+    }
     if !demangled.ends_with(')') {
         return None;
     }
@@ -64,6 +72,8 @@ mod tests {
         assert_eq!(without_parameters("ns::add(int, int)"), Some("ns::add"));
         assert_eq!(without_parameters("f(void (*)(int))"), Some("f"));
         assert_eq!(without_parameters("plain"), None);
+        assert_eq!(without_parameters("shapes::Circle::area() const"), Some("shapes::Circle::area"));
+        assert_eq!(without_parameters("ns::f(int) const [clone .isra.0]"), Some("ns::f"));
         assert_eq!(without_parameters(")("), None);
     }
 }

@@ -9,6 +9,12 @@ use super::demangle::{demangle, without_parameters};
 use super::plt::plt_symbols;
 use crate::error::{Error, Result};
 
+/// The order of symbols: by address, then the best name for it first.
+fn preference(s: &Symbol) -> (u64, bool, usize, bool, &str) {
+    let underscores = s.name.len() - s.name.trim_start_matches('_').len();
+    (s.addr, s.kind != SymbolKind::Function, underscores, !s.global, &s.name)
+}
+
 /// Parses ELF bytes; `path` only names the file in errors.
 pub fn parse_elf<'a>(data: &'a [u8], path: &str) -> Result<object::File<'a>> {
     let fail = |reason: String| Error::File { path: path.to_owned(), reason };
@@ -112,15 +118,10 @@ impl SymbolTable {
             .chain(plt_symbols(file))
             .chain(extra)
             .collect();
-        // Best first among symbols at one address: functions, then globals, then by name.
-        symbols.sort_by(|a, b| {
-            (a.addr, a.kind != SymbolKind::Function, !a.global, &a.name).cmp(&(
-                b.addr,
-                b.kind != SymbolKind::Function,
-                !b.global,
-                &b.name,
-            ))
-        });
+        // Best first among symbols at one address: functions, then public
+        // names (fewest leading underscores: `malloc` before `__libc_malloc`,
+        // as gdb shows them), then globals, then by name.
+        symbols.sort_by(|a, b| preference(a).cmp(&preference(b)));
         symbols.dedup_by(|a, b| a.addr == b.addr && a.raw_name == b.raw_name);
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, s) in symbols.iter().enumerate() {

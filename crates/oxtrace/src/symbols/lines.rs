@@ -8,6 +8,8 @@ use std::sync::Arc;
 use gimli::{EndianArcSlice, LittleEndian};
 use object::{Object, ObjectSection};
 
+use super::demangle::demangle;
+
 /// The DWARF reader: sections shared by reference count.
 pub(super) type Reader = EndianArcSlice<LittleEndian>;
 
@@ -59,7 +61,10 @@ impl LineInfo {
         };
         let mut frames: Vec<SourceFrame> = Vec::new();
         while let Ok(Some(frame)) = iter.next() {
-            let function = frame.function.as_ref().and_then(|f| f.demangle().ok()).map(|n| n.into_owned());
+            let function = frame.function.as_ref().and_then(|f| f.raw_name().ok()).map(|raw| {
+                // addr2line's demangling would need its own copies of the demanglers: use ours.
+                demangle(&raw).unwrap_or_else(|| raw.into_owned())
+            });
             let (file, line) = frame.location.map_or((None, None), |l| (l.file.map(str::to_owned), l.line));
             frames.push(SourceFrame { function, file, line, inlined: true });
             if frames.len() > 256 {

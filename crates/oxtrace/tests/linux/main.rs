@@ -16,6 +16,7 @@ mod registers;
 mod run_control;
 mod signals;
 mod stepping;
+mod symbols;
 mod threads;
 mod versus_gdb;
 mod watchpoints;

@@ -32,10 +32,10 @@ impl Opt {
 }
 
 /// A lock per fixture build.
-type BuildLocks = Mutex<HashMap<(String, Opt), Arc<Mutex<()>>>>;
+type BuildLocks = Mutex<HashMap<String, Arc<Mutex<()>>>>;
 
-/// One lock per fixture build, so parallel tests compile each once.
-fn build_lock(key: (String, Opt)) -> Arc<Mutex<()>> {
+/// One lock per fixture build (by output name), so parallel tests compile each once.
+fn build_lock(key: String) -> Arc<Mutex<()>> {
     static LOCKS: OnceLock<BuildLocks> = OnceLock::new();
     LOCKS.get_or_init(Default::default).lock().unwrap().entry(key).or_default().clone()
 }
@@ -51,13 +51,34 @@ pub fn fixture_library(name: &str, opt: Opt) -> PathBuf {
 }
 
 fn build_fixture(name: &str, opt: Opt, extra: &[&str], prefix: &str) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(format!("{name}.c"));
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-    let binary = match prefix {
-        "" => out_dir.join(format!("{name}-{}", opt.suffix())),
-        _ => out_dir.join(opt.suffix()).join(format!("{prefix}{name}.so")),
+    let out_name = match prefix {
+        "" => format!("{name}-{}", opt.suffix()),
+        _ => format!("{}/{prefix}{name}.so", opt.suffix()),
     };
-    let lock = build_lock((format!("{prefix}{name}"), opt));
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let mut args = vec!["-Wall", "-g", "-pthread"];
+    args.extend(opt.flags());
+    args.extend(extra);
+    compile(&format!("{name}.c"), &out_name, &compiler, &args, &["-ldl"])
+}
+
+/// `tests/fixtures/NAME.cpp` built with the C++ compiler at -O2 with debug information.
+pub fn fixture_cpp(name: &str) -> PathBuf {
+    compile(&format!("{name}.cpp"), &format!("{name}-cpp"), "c++", &["-g", "-O2"], &[])
+}
+
+/// `tests/fixtures/NAME.rs` built with rustc (the toolchain running the tests).
+pub fn fixture_rust(name: &str) -> PathBuf {
+    compile(&format!("{name}.rs"), &format!("{name}-rs"), "rustc", &["-g", "-Copt-level=1", "--edition=2021"], &[])
+}
+
+/// Compiles `tests/fixtures/SOURCE` to the fixture directory as `OUT_NAME`
+/// (`COMPILER ARGS -o OUT SOURCE LIBS`), unless it is already up to date.
+fn compile(source: &str, out_name: &str, compiler: &str, args: &[&str], libs: &[&str]) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(source);
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    let binary = out_dir.join(out_name);
+    let lock = build_lock(out_name.to_owned());
     let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
     let fresh = match (std::fs::metadata(&source), std::fs::metadata(&binary)) {
         (Ok(src), Ok(bin)) => bin.modified().unwrap() >= src.modified().unwrap(),
@@ -69,16 +90,13 @@ fn build_fixture(name: &str, opt: Opt, extra: &[&str], prefix: &str) -> PathBuf 
     }
     std::fs::create_dir_all(binary.parent().unwrap()).unwrap();
     // Compile to a private name, then rename: other test processes never see half a binary.
-    let temporary = out_dir.join(format!(".{prefix}{name}-{}.{}", opt.suffix(), std::process::id()));
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let output = Command::new(&compiler)
-        .args(["-Wall", "-g", "-pthread"])
-        .args(opt.flags())
-        .args(extra)
+    let temporary = out_dir.join(format!(".{}.{}", out_name.replace('/', "-"), std::process::id()));
+    let output = Command::new(compiler)
+        .args(args)
         .arg("-o")
         .arg(&temporary)
         .arg(&source)
-        .arg("-ldl")
+        .args(libs)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
     assert!(output.status.success(), "compiling {}:\n{}", source.display(), String::from_utf8_lossy(&output.stderr));
