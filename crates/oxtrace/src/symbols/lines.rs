@@ -56,6 +56,9 @@ impl LineInfo {
     /// The functions at a file address, innermost (inlined) first, with
     /// their source positions. Empty when DWARF does not cover it.
     pub fn frames(&self, addr: u64) -> Vec<SourceFrame> {
+        if addr == u64::MAX {
+            return Vec::new(); // see `unit_at`
+        }
         let Ok(mut iter) = self.context.find_frames(addr).skip_all_loads() else {
             return Vec::new();
         };
@@ -79,11 +82,18 @@ impl LineInfo {
 
     /// The compilation unit holding a file address.
     pub(super) fn unit_at(&self, addr: u64) -> Option<gimli::UnitRef<'_, Reader>> {
+        // addr2line probes `[addr, addr + 1)` and overflows (a panic in debug builds) at the top address.
+        if addr == u64::MAX {
+            return None;
+        }
         self.context.find_dwarf_and_unit(addr).skip_all_loads()
     }
 
     /// The source file and line of a file address.
     pub fn location(&self, addr: u64) -> Option<(String, u32)> {
+        if addr == u64::MAX {
+            return None; // see `unit_at`
+        }
         let location = self.context.find_location(addr).ok()??;
         Some((location.file?.to_owned(), location.line?))
     }
@@ -102,7 +112,7 @@ impl LineInfo {
             if matches && previous_matched_end != Some(addr) {
                 found.push(addr);
             }
-            previous_matched_end = matches.then_some(addr + size);
+            previous_matched_end = matches.then_some(addr.wrapping_add(size));
         }
         found.sort_unstable();
         found.dedup();

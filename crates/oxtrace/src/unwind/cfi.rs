@@ -8,8 +8,8 @@
 //! trampolines use them) against the frame's registers and memory.
 
 use gimli::{
-    BaseAddresses, CfaRule, DebugFrame, EhFrame, EhFrameHdr, EndianSlice, Evaluation, EvaluationResult, Expression,
-    LittleEndian, Location, Register, RegisterRule, UnwindContext, UnwindSection, UnwindTableRow, Value,
+    BaseAddresses, CfaRule, DebugFrame, EhFrame, EhFrameHdr, EhFrameOffset, EndianSlice, Evaluation, EvaluationResult,
+    Expression, LittleEndian, Location, Register, RegisterRule, UnwindContext, UnwindSection, UnwindTableRow, Value,
 };
 use object::{Object, ObjectSection};
 
@@ -115,8 +115,12 @@ impl CfiTables {
         // The header's sorted table finds the FDE by binary search; without it, a scan.
         let indexed = self.eh_frame_hdr.as_ref().and_then(|hdr| {
             let parsed = EhFrameHdr::new(&hdr.data, LittleEndian).parse(&bases, 8).ok()?;
-            let table = parsed.table()?;
-            table.fde_for_address(&section, &bases, addr, EhFrame::cie_from_offset).ok()
+            let pointer = parsed.table()?.lookup(addr, &bases).ok()?.direct().ok()?;
+            // gimli's own offset arithmetic overflows on a corrupt table: check it here.
+            let offset = pointer.checked_sub(parsed.eh_frame_ptr().direct().ok()?)?;
+            let offset = EhFrameOffset(usize::try_from(offset).ok()?);
+            let fde = section.fde_from_offset(&bases, offset, EhFrame::cie_from_offset).ok()?;
+            fde.contains(addr).then_some(fde)
         });
         let fde = match indexed {
             Some(fde) => fde,

@@ -54,11 +54,11 @@ pub fn step_frame_pointer(
         _ => Prologue::Done,
     };
     let (cfa, caller_fp) = match prologue {
-        Prologue::BeforePush => (sp + 8, regs.fp()),
-        Prologue::AfterPush => (sp + 16, Some(read_u64(read, sp)?)),
+        Prologue::BeforePush => (sp.checked_add(8)?, regs.fp()),
+        Prologue::AfterPush => (sp.checked_add(16)?, Some(read_u64(read, sp)?)),
         Prologue::Done => {
             let fp = regs.fp().filter(|&fp| fp != 0 && fp >= sp)?;
-            (fp + 16, Some(read_u64(read, fp)?))
+            (fp.checked_add(16)?, Some(read_u64(read, fp)?))
         }
     };
     let mut caller = UnwindRegs::default();

@@ -29,7 +29,7 @@ pub fn is_signal_restorer(pc: u64, read: &mut dyn FnMut(u64, &mut [u8]) -> bool)
 pub fn interrupted_registers(sp: u64, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> Option<UnwindRegs> {
     let mut regs = UnwindRegs::default();
     for (i, number) in SIGCONTEXT_ORDER.iter().enumerate() {
-        regs.set(*number, Some(read_u64(read, sp + MCONTEXT + 8 * i as u64)?));
+        regs.set(*number, Some(read_u64(read, sp.wrapping_add(MCONTEXT + 8 * i as u64))?));
     }
     Some(regs)
 }

@@ -8,6 +8,7 @@ mod bad_input;
 mod breakpoint_kinds;
 mod events;
 mod expressions;
+mod fuzz_elf;
 mod hooks;
 mod libraries;
 mod lifecycle;
