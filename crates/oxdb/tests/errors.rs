@@ -11,7 +11,7 @@ fn bad_input_gives_one_line_errors_and_the_session_goes_on() {
         ("p nosuchname", "unknown name"),
         ("frobnicate", "error: no command named \"frobnicate\""),
         ("frame 99", "error: no frame 99"),
-        ("thread 1", "error: no thread 1"),
+        ("thread 99999999", "error: no thread 99999999"),
         ("delete 42", "error: no breakpoint or watchpoint 42"),
         ("x/4q rsp", "error: bad format letter 'q'"),
         ("watch -s 3 rsp", "error: a watchpoint covers 1, 2, 4 or 8 bytes, not 3"),

@@ -50,26 +50,30 @@ pub fn info(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdRe
 pub fn threads(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let trace = session.trace()?;
     let current = trace.current_thread();
-    for tid in trace.threads() {
+    for (n, tid) in trace.threads().into_iter().enumerate() {
         let mark = if tid == current { "*" } else { " " };
         let place = match trace.thread_pc(tid) {
             Ok(pc) => describe_addr(trace, pc),
             Err(e) => format!("({e})"),
         };
-        writeln!(out, "{mark} {tid:<8} {place}")?;
+        writeln!(out, "{mark} {:<3} {tid:<8} {place}", n + 1)?;
     }
     Ok(())
 }
 
-/// `thread [TID]`.
+/// `thread [TID|N]`: by thread id, or by its number in the `threads` list.
 pub fn thread(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let trace = session.trace()?;
     let text = args.rest.trim();
     if !text.is_empty() {
-        let tid: i32 = text.parse().map_err(|_| CmdError(format!("bad thread id {text:?}")))?;
-        if !trace.threads().contains(&tid) {
-            return Err(CmdError(format!("no thread {tid}")));
-        }
+        let n: i32 = text.parse().map_err(|_| CmdError(format!("bad thread id {text:?}")))?;
+        let threads = trace.threads();
+        // A thread id, or a thread's number in the `threads` list.
+        let tid = match usize::try_from(n) {
+            _ if threads.contains(&n) => n,
+            Ok(i @ 1..) if i <= threads.len() => threads[i - 1],
+            _ => return Err(CmdError(format!("no thread {n}"))),
+        };
         trace.select_thread(tid)?;
         session.selected_frame = 0;
     }

@@ -139,7 +139,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("up", [], "[N]", "select the caller's frame", false, Nothing, stack::up),
     cmd!("down", [], "[N]", "select the callee's frame", false, Nothing, stack::down),
     cmd!("threads", [], "", "list threads (* marks the current one)", false, Nothing, info::threads),
-    cmd!("thread", [], "[TID]", "show or select the current thread", false, Nothing, info::thread),
+    cmd!("thread", [], "[TID|N]", "show or select the current thread (by id or number in the list)", false, Nothing, info::thread),
     // Symbols and expressions.
     cmd!("print", ["p", "eval", "output"], "EXPR", "evaluate an expression: hex, decimal and symbol", false, Expr,
         symbols::print),
