@@ -161,7 +161,7 @@ pub fn parse_bytes(text: &str) -> Result<Vec<u8>, CmdError> {
         return Ok(bytes);
     }
     let digits: String = text.split_whitespace().map(|w| w.trim_start_matches("0x")).collect();
-    if digits.is_empty() || digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(CmdError(format!("bad bytes {text:?}: give hex pairs (90 90) or a \"quoted string\"")));
     }
     Ok((0..digits.len()).step_by(2).filter_map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok()).collect())

@@ -66,7 +66,7 @@ fn register_value(trace: &mut Trace, text: &str) -> Result<RegValue, CmdError> {
     let text = text.trim();
     if let Some(hex) = text.strip_prefix("0x") {
         if hex.len() > 16 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            let digits = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex.to_owned() };
+            let digits = if !hex.len().is_multiple_of(2) { format!("0{hex}") } else { hex.to_owned() };
             let mut bytes: Vec<u8> =
                 (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap_or(0)).collect();
             bytes.reverse();
