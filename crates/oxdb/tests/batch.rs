@@ -237,3 +237,29 @@ fn memory_search_maps_symbols_and_settings() {
     assert!(run.lines_starting("#2 ").len() == 1, "up goes to frame 2:\n{run}");
     assert!(run.stdout.contains("stopped, 1 thread(s); thread "), "{run}");
 }
+
+#[test]
+fn attach_break_and_detach() {
+    use std::io::BufRead;
+    let program = fixture("sleeper");
+    let mut child = std::process::Command::new(&program)
+        .arg("100")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sleeper");
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("ready") {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "sleeper ended early");
+    }
+    let pid = child.id().to_string();
+    let run = oxdb(&["--batch", "-p", &pid, "-ex", "break tick", "-ex", "continue", "-ex", "bt", "-ex", "detach"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.starts_with(&format!("[process {pid}] attached, stopped at 0x")), "{run}");
+    assert!(run.lines_starting("#0 ").iter().any(|l| l.ends_with(" in tick from sleeper")), "{run}");
+    assert!(run.stdout.contains(&format!("[process {pid}] detached")), "{run}");
+    // Detached, it runs on to its end.
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(7));
+}

@@ -225,7 +225,8 @@ fn help(_session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResul
             return Ok(());
         }
         let command = lookup(word).ok_or_else(|| CmdError(format!("no command named {word:?}")))?;
-        writeln!(out, "{} {}", command.name, command.usage)?;
+        let gap = if command.usage.starts_with("[/") { "" } else { " " };
+        writeln!(out, "{}{gap}{}", command.name, command.usage)?;
         writeln!(out, "  {}", command.summary)?;
         if !command.aliases.is_empty() {
             writeln!(out, "  aliases: {}", command.aliases.join(", "))?;
@@ -238,7 +239,7 @@ fn help(_session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResul
     writeln!(out, "commands (help COMMAND for more; join several with &&):")?;
     for command in COMMANDS {
         let names = std::iter::once(command.name).chain(command.aliases.iter().copied()).collect::<Vec<_>>();
-        writeln!(out, "  {:<34} {}", names.join(", "), command.summary)?;
+        writeln!(out, "  {:<38} {}", names.join(", "), command.summary)?;
     }
     Ok(())
 }
