@@ -204,6 +204,8 @@ fn memory_search_maps_symbols_and_settings() {
             "x/s marker",
             "set rax = 0x1234",
             "regs rax",
+            "set xmm1 = 0x00112233445566778899aabbccddeeff",
+            "regs sse avx debug x87",
             "var answer 42",
             "p answer * 2",
             "mode",
@@ -229,6 +231,10 @@ fn memory_search_maps_symbols_and_settings() {
     assert!(run.stdout.contains("\"oxdbACE_MARKER_1234567\""), "{run}");
     assert!(run.stdout.lines().any(|l| l == "rax       0x0000000000001234  4660"), "{run}");
     assert!(run.stdout.lines().any(|l| l == "0x54 (84)"), "{run}");
+    assert!(run.stdout.lines().any(|l| l == "xmm1      0x00112233445566778899aabbccddeeff"), "{run}");
+    for reg in ["mxcsr ", "ymm15 ", "dr7 ", "st0 ", "fctrl "] {
+        assert_eq!(run.lines_starting(reg).len(), 1, "{reg}:\n{run}");
+    }
     assert!(run.stdout.contains("RunForever  off"), "{run}");
     assert!(run.stdout.contains("ExeName = "), "{run}");
     assert!(run.stdout.contains("no pending signal"), "{run}");
