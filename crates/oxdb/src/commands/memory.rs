@@ -14,6 +14,8 @@ const DEFAULT_DUMP: usize = 64;
 const MAX_READ: usize = 1 << 20;
 /// Search matches listed at most.
 const MAX_MATCHES: usize = 100;
+/// The most strings `x/Ns` shows.
+const MAX_STRINGS: u64 = 1000;
 /// The longest string `x/s` shows.
 const MAX_STRING: usize = 4096;
 
@@ -95,6 +97,9 @@ pub fn examine(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cm
     let count = format.count.or(len).unwrap_or(1);
     match format.letter {
         's' => {
+            if count > MAX_STRINGS {
+                return Err(CmdError(format!("{count} strings is more than the {MAX_STRINGS} shown at once")));
+            }
             let mut at = addr;
             for _ in 0..count {
                 let bytes = trace.read_c_string(at, MAX_STRING)?;
