@@ -76,6 +76,8 @@ fn prompt_completes_repeats_and_remembers() {
     );
     let tmux = Tmux { socket: format!("oxdb-test-{}", std::process::id()) };
 
+    // A session that stays, so the server does not exit (and race with the next start) when oxdb quits.
+    tmux.start("hold", "sleep 600");
     tmux.start("one", &command);
     tmux.wait_for("one", "(oxdb)", 1);
     // Tab completes a command name...
