@@ -1,35 +1,31 @@
 //! `oxdb`: the command-line debugger built on oxtrace.
 //!
-//! Today it has one subcommand, `oxdb demo`, which compiles a small program,
-//! stops it inside a nested call and shows its registers and call stack.
+//! `oxdb PROGRAM [ARGS...]` starts a program stopped before its first
+//! instruction, `oxdb -p PID` attaches to a running one; then commands come
+//! from `-x` files, `-ex` arguments and an interactive prompt (see `help`).
+//! `oxdb demo` compiles a small program, stops it inside a nested call and
+//! shows its registers and call stack.
 
 #![forbid(unsafe_code)]
 
+mod cli;
+mod commands;
 mod demo;
+mod events;
+mod repl;
+mod script;
+mod session;
 
-use clap::{Parser, Subcommand};
-
-/// A debugger built on oxtrace.
-#[derive(Debug, Parser)]
-#[command(name = "oxdb", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Compile a small program, stop it in d() (called by c, b, a, main) and show registers and the call stack.
-    Demo,
-}
+use cli::{Cli, Command};
 
 fn main() {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo => demo::run(&mut std::io::stdout()),
-    };
-    if let Err(e) = result {
-        eprintln!("oxdb: {e}");
-        std::process::exit(1);
+    let cli = Cli::from_env();
+    if let Some(Command::Demo) = cli.command {
+        if let Err(e) = demo::run(&mut std::io::stdout()) {
+            eprintln!("oxdb: {e}");
+            std::process::exit(1);
+        }
+        return;
     }
+    std::process::exit(script::main(cli));
 }

@@ -1,0 +1,120 @@
+//! Command-line arguments of `oxdb`.
+//!
+//! `oxdb PROGRAM [ARGS...]` starts a program, `oxdb -p PID` attaches to one,
+//! and `oxdb demo` runs the README's demo. `-x FILE` and `-ex CMD` give
+//! commands to run first (gdb spells the latter with one dash, so it is
+//! accepted that way too), and `--batch` exits after them.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// A debugger built on oxtrace.
+#[derive(Debug, Parser)]
+#[command(name = "oxdb", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A subcommand instead of a debugging session.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Attach to the running process PID.
+    #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with_all = ["program", "core"])]
+    pub pid: Option<i32>,
+
+    /// Debug a core file (not supported yet).
+    #[arg(long = "core", value_name = "FILE")]
+    pub core: Option<PathBuf>,
+
+    /// Run the commands in FILE first (may be repeated).
+    #[arg(short = 'x', long = "command", value_name = "FILE")]
+    pub scripts: Vec<PathBuf>,
+
+    /// Run CMD first (may be repeated; also spelled `-ex`).
+    #[arg(long = "ex", value_name = "CMD", allow_hyphen_values = true)]
+    pub commands: Vec<String>,
+
+    /// Exit after the -x and -ex commands, with the program's exit code (2 if a command failed).
+    #[arg(long = "batch")]
+    pub batch: bool,
+
+    /// The program to start, stopped before its first instruction, and its arguments.
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+    pub program: Vec<OsString>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile a small program, stop it in d() (called by c, b, a, main) and show registers and the call stack.
+    Demo,
+}
+
+impl Cli {
+    /// Parses the process's arguments, accepting gdb's one-dash `-ex` and `-batch`.
+    pub fn from_env() -> Cli {
+        Cli::parse_from(normalize(std::env::args_os()))
+    }
+}
+
+/// Rewrites gdb's one-dash long options (`-ex`, `-batch`) to clap's two-dash form,
+/// up to the program name (the program's own arguments are left alone).
+pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut in_options = true;
+    let mut takes_value = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        if i == 0 || !in_options {
+            out.push(arg);
+            continue;
+        }
+        if takes_value {
+            takes_value = false;
+            out.push(arg);
+            continue;
+        }
+        let text = arg.to_string_lossy();
+        let renamed = match text.as_ref() {
+            "-ex" => Some("--ex"),
+            "-batch" => Some("--batch"),
+            _ => None,
+        };
+        match renamed {
+            Some(name) => {
+                takes_value = name == "--ex";
+                out.push(name.into());
+            }
+            None => {
+                takes_value = matches!(text.as_ref(), "-p" | "--pid" | "--core" | "-x" | "--command" | "--ex");
+                if text == "--" || !text.starts_with('-') {
+                    in_options = false;
+                }
+                out.push(arg);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::parse_from(normalize(args.iter().map(OsString::from)))
+    }
+
+    #[test]
+    fn program_arguments_are_not_options() {
+        let cli = parse(&["oxdb", "-ex", "bt", "--batch", "prog", "-ex", "-x"]);
+        assert_eq!(cli.commands, ["bt"]);
+        assert!(cli.batch);
+        assert_eq!(cli.program, ["prog", "-ex", "-x"]);
+    }
+
+    #[test]
+    fn demo_is_a_subcommand() {
+        assert!(matches!(parse(&["oxdb", "demo"]).command, Some(Command::Demo)));
+        assert_eq!(parse(&["oxdb", "-p", "12"]).pid, Some(12));
+    }
+}

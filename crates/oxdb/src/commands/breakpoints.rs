@@ -1,0 +1,272 @@
+//! Breakpoints and watchpoints: set (address, symbol or expression; with a
+//! condition; one-time), command lists run at a hit, list, enable, disable,
+//! delete, and hardware watchpoints.
+
+use std::io::Write;
+
+use oxtrace::{BreakpointKind, WatchKind};
+
+use super::symbols::describe_addr;
+use super::{eval, id_arg, Args};
+use crate::session::{CmdError, CmdResult, Session};
+
+/// Splits `EXPR if COND`.
+fn split_condition(text: &str) -> (&str, Option<&str>) {
+    let text = text.trim();
+    if let Some(cond) = text.strip_prefix("if ") {
+        return ("", Some(cond.trim()));
+    }
+    match text.find(" if ") {
+        Some(at) => (text[..at].trim(), Some(text[at + 4..].trim())),
+        None => (text, None),
+    }
+}
+
+/// Sets a breakpoint from `EXPR [if COND]`; `once` makes it one-time.
+fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn Write) -> CmdResult {
+    let (expr, condition) = split_condition(text);
+    // gdb's `break *ADDRESS` form.
+    let expr = expr.strip_prefix('*').unwrap_or(expr).trim();
+    if expr.is_empty() {
+        return Err("a location is needed: an address, a symbol or an expression".into());
+    }
+    let trace = session.trace()?;
+    let id = if once {
+        let addr = eval(trace, expr)?;
+        trace.add_breakpoint(addr, BreakpointKind::OneTime, None)?
+    } else {
+        trace.add_break_by_expr(expr)?
+    };
+    if let Some(cond) = condition {
+        if let Err(e) = trace.set_breakpoint_condition_expr(id, cond) {
+            let _ = trace.remove_breakpoint(id);
+            return Err(e.into());
+        }
+    }
+    let info = trace.breakpoint(id).cloned();
+    let line = match &info {
+        Some(bp) if bp.resolved => format!("breakpoint {id} at {}", describe_addr(trace, bp.addr)),
+        _ => format!("breakpoint {id} pending on {expr:?} (not loaded yet)"),
+    };
+    let line = if once { line.replacen("breakpoint", "one-time breakpoint", 1) } else { line };
+    writeln!(out, "{line}")?;
+    session.add_user_id(id);
+    session.breaks.entry(id).or_default().condition = condition.map(str::to_owned);
+    Ok(())
+}
+
+/// `break [-t] EXPR [if COND]`.
+pub fn add(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let rest = args.rest.trim();
+    if rest.is_empty() {
+        return list(session, args, out);
+    }
+    match rest.strip_prefix("-t ").or_else(|| rest.strip_prefix("--once ")) {
+        Some(expr) => set_breakpoint(session, expr, true, out),
+        None => set_breakpoint(session, rest, false, out),
+    }
+}
+
+/// `tbreak EXPR [if COND]`.
+pub fn add_once(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    set_breakpoint(session, args.rest, true, out)
+}
+
+/// The id of an existing breakpoint (not a watchpoint).
+fn existing_breakpoint(session: &mut Session, id: u32) -> Result<u32, CmdError> {
+    match session.any_trace()?.breakpoint(id) {
+        Some(_) => Ok(id),
+        None => Err(CmdError(format!("no breakpoint {id}"))),
+    }
+}
+
+/// `condition ID [COND]`.
+pub fn condition(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let rest = args.rest.trim();
+    let (id_text, cond) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let id = existing_breakpoint(session, id_arg(id_text)?)?;
+    let cond = cond.trim();
+    let trace = session.any_trace()?;
+    if cond.is_empty() {
+        trace.set_breakpoint_condition(id, None)?;
+        writeln!(out, "breakpoint {id}: no condition")?;
+        session.breaks.entry(id).or_default().condition = None;
+    } else {
+        trace.set_breakpoint_condition_expr(id, cond)?;
+        writeln!(out, "breakpoint {id}: stops only if {cond}")?;
+        session.breaks.entry(id).or_default().condition = Some(cond.to_owned());
+    }
+    Ok(())
+}
+
+/// `commands [ID] [CMD; CMD...]`.
+pub fn commands(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let rest = args.rest.trim();
+    let first = rest.split_whitespace().next().unwrap_or("");
+    let (id, inline) = match first.parse::<u32>() {
+        Ok(id) => (id, rest[first.len()..].trim()),
+        Err(_) => (session.last_break.ok_or_else(|| CmdError("no breakpoint yet: give an id".into()))?, rest),
+    };
+    let id = existing_breakpoint(session, id)?;
+    if inline.is_empty() {
+        session.collect_commands(id);
+        writeln!(out, "type the commands for breakpoint {id}, one a line, then \"end\"")?;
+        return Ok(());
+    }
+    let list: Vec<String> = inline.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
+    writeln!(out, "breakpoint {id}: {} command(s) to run at each stop", list.len())?;
+    session.breaks.entry(id).or_default().commands = list;
+    Ok(())
+}
+
+/// `breakpoints`: breakpoints and watchpoints, one a line.
+pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let extras = session.breaks.clone();
+    let trace = session.any_trace()?;
+    let live = trace.is_attached();
+    let mut lines: Vec<(u32, String)> = Vec::new();
+    for bp in trace.breakpoints() {
+        let kind = if bp.kind == BreakpointKind::OneTime { "once" } else { "breakpoint" };
+        let enabled = if bp.enabled { "y" } else { "n" };
+        let place = if !bp.resolved {
+            format!("pending on {:?}", bp.expr.clone().unwrap_or_default())
+        } else if live {
+            describe_addr(trace, bp.addr)
+        } else {
+            format!("0x{:016x}", bp.addr)
+        };
+        let mut line = format!("{:<3} {kind:<11} {enabled} {place}  hits {}", bp.id, bp.hits);
+        if let Some(extra) = extras.get(&bp.id) {
+            if let Some(cond) = &extra.condition {
+                line.push_str(&format!("  if {cond}"));
+            }
+            if !extra.commands.is_empty() {
+                line.push_str(&format!("  commands: {}", extra.commands.join("; ")));
+            }
+        }
+        lines.push((bp.id, line));
+    }
+    let trace = session.any_trace()?;
+    for w in trace.watchpoints() {
+        let kind = match w.kind {
+            WatchKind::Execute => "watch-exec",
+            WatchKind::Write => "watch-write",
+            WatchKind::ReadWrite => "watch-rw",
+        };
+        let place = if live { describe_addr(trace, w.addr) } else { format!("0x{:016x}", w.addr) };
+        lines.push((w.id, format!("{:<3} {kind:<11} y {place} ({} bytes)  hits {}", w.id, w.size, w.hits)));
+    }
+    lines.sort();
+    if lines.is_empty() {
+        writeln!(out, "no breakpoints or watchpoints")?;
+    }
+    for (_, line) in lines {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn set_enabled(session: &mut Session, args: Args<'_>, enabled: bool, out: &mut dyn Write) -> CmdResult {
+    let ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
+    if ids.is_empty() {
+        return Err("give breakpoint ids".into());
+    }
+    let trace = session.trace()?;
+    for id in ids {
+        if trace.watchpoints().iter().any(|w| w.id == id) {
+            return Err(CmdError(format!("watchpoint {id} cannot be disabled or enabled: delete it instead")));
+        }
+        trace.set_breakpoint_enabled(id, enabled).map_err(|_| CmdError(format!("no breakpoint {id}")))?;
+        writeln!(out, "breakpoint {id} {}", if enabled { "enabled" } else { "disabled" })?;
+    }
+    Ok(())
+}
+
+/// `enable ID...`.
+pub fn enable(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    set_enabled(session, args, true, out)
+}
+
+/// `disable ID...`.
+pub fn disable(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    set_enabled(session, args, false, out)
+}
+
+/// `delete [ID...]`.
+pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let mut ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
+    let trace = session.trace()?;
+    let all = ids.is_empty();
+    if all {
+        ids = trace.breakpoints().iter().map(|b| b.id).chain(trace.watchpoints().iter().map(|w| w.id)).collect();
+    }
+    let mut deleted = Vec::new();
+    let mut result = Ok(());
+    for id in ids {
+        let removed = if trace.watchpoints().iter().any(|w| w.id == id) {
+            trace.remove_watchpoint(id).map_err(CmdError::from)
+        } else {
+            trace.remove_breakpoint(id).map_err(|_| CmdError(format!("no breakpoint or watchpoint {id}")))
+        };
+        if let Err(e) = removed {
+            result = Err(e);
+            break;
+        }
+        deleted.push(id);
+        writeln!(out, "deleted {id}")?;
+    }
+    for id in deleted {
+        session.breaks.remove(&id);
+    }
+    result?;
+    if all {
+        writeln!(out, "no breakpoints or watchpoints left")?;
+    }
+    Ok(())
+}
+
+/// `watch [-r|-a|-x] [-s SIZE] EXPR`.
+pub fn watch(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let mut kind = WatchKind::Write;
+    let mut size = None;
+    let mut rest = args.rest.trim();
+    loop {
+        if let Some(r) = rest.strip_prefix("-r ").or_else(|| rest.strip_prefix("-a ")) {
+            kind = WatchKind::ReadWrite;
+            rest = r.trim_start();
+        } else if let Some(r) = rest.strip_prefix("-x ") {
+            kind = WatchKind::Execute;
+            rest = r.trim_start();
+        } else if let Some(r) = rest.strip_prefix("-s ").or_else(|| rest.strip_prefix("-l ")) {
+            let (n, r) = r.trim_start().split_once(char::is_whitespace).unwrap_or((r, ""));
+            size = Some(n.parse::<usize>().map_err(|_| CmdError(format!("bad watch size {n:?} (1, 2, 4 or 8)")))?);
+            rest = r.trim_start();
+        } else {
+            break;
+        }
+    }
+    let size = size.unwrap_or(if kind == WatchKind::Execute { 1 } else { 8 });
+    let trace = session.trace()?;
+    let addr = eval(trace, rest)?;
+    let id = trace.add_watchpoint(addr, size, kind)?;
+    let what = match kind {
+        WatchKind::Write => "writes",
+        WatchKind::ReadWrite => "reads and writes",
+        WatchKind::Execute => "execution",
+    };
+    let place = describe_addr(trace, addr);
+    writeln!(out, "watchpoint {id} on {what} of {size} byte(s) at {place}")?;
+    session.add_user_id(id);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_split() {
+        assert_eq!(split_condition("d if rdi == 3"), ("d", Some("rdi == 3")));
+        assert_eq!(split_condition("calls.d+4"), ("calls.d+4", None));
+    }
+}

@@ -1,0 +1,118 @@
+//! Running and stepping: continue (N times, or until an address), stepi,
+//! next (over calls), finish, until; detach, kill and quit.
+//!
+//! Every run or step prints the events it met, one line each; a step ends
+//! with the line of the new location and its instruction.
+
+use std::io::Write;
+
+use oxtrace::{Event, EventKind, Trace};
+
+use super::{count_arg, eval, Args};
+use crate::events::exit_text;
+use crate::session::{CmdResult, Session};
+
+/// Runs one resuming call and reports what it stopped at. Returns the event.
+fn resume(
+    session: &mut Session,
+    out: &mut dyn Write,
+    call: impl FnOnce(&mut Trace) -> oxtrace::Result<Event>,
+) -> Result<Event, crate::session::CmdError> {
+    // A resume replaces the rest of a breakpoint's command list.
+    session.queue.clear();
+    let trace = session.trace()?;
+    out.flush()?;
+    let result = call(trace);
+    session.print_events(out)?;
+    let event = result?;
+    session.after_stop(&event, out)?;
+    Ok(event)
+}
+
+/// Whether the program is gone after an event.
+fn ended(event: &Event) -> bool {
+    matches!(event.kind, EventKind::Exited(_))
+}
+
+/// `continue [N] | continue until EXPR`.
+pub fn cont(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    if let Some(expr) = args.rest.strip_prefix("until ") {
+        return until(session, Args { rest: expr.trim(), ..args }, out);
+    }
+    let count = count_arg(args.rest)?;
+    for _ in 0..count {
+        let event = resume(session, out, Trace::run)?;
+        if ended(&event) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `stepi [N]`.
+pub fn stepi(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let count = count_arg(args.rest)?;
+    for _ in 0..count {
+        let event = resume(session, out, Trace::stepi)?;
+        if event.kind != EventKind::Step {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `next [N]`: instruction steps that run calls to their return.
+pub fn next(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let count = count_arg(args.rest)?;
+    for _ in 0..count {
+        let event = resume(session, out, Trace::step_over)?;
+        if event.kind != EventKind::Step {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `finish`: run to the caller.
+pub fn finish(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    resume(session, out, Trace::step_out).map(drop)
+}
+
+/// `until EXPR`.
+pub fn until(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let addr = eval(session.trace()?, args.rest)?;
+    let event = resume(session, out, |trace| trace.run_until(addr))?;
+    // The temporary breakpoint is not announced as an event: show where it stopped.
+    if let EventKind::Breakpoint { id, addr: at } = event.kind {
+        if !session.shared.borrow().user_ids.contains(&id) {
+            let trace = session.trace()?;
+            let line = super::disasm::location_with_instruction(trace, at);
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `detach`.
+pub fn detach(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let trace = session.trace()?;
+    let pid = trace.pid();
+    trace.detach()?;
+    writeln!(out, "[process {pid}] detached")?;
+    Ok(())
+}
+
+/// `kill`.
+pub fn kill(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let trace = session.trace()?;
+    let pid = trace.pid();
+    let status = trace.kill()?;
+    writeln!(out, "[process {pid}] {}", exit_text(status))?;
+    Ok(())
+}
+
+/// `quit`.
+pub fn quit(session: &mut Session, _args: Args<'_>, _out: &mut dyn Write) -> CmdResult {
+    session.quit = true;
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Call stacks: `bt` (one thread or all), and selecting frames.
+//!
+//! All backtrace data comes from one function, [`frames`], so that the
+//! unwinder behind it can change without touching the commands.
+
+use std::fmt;
+use std::io::Write;
+
+use oxtrace::{Tid, Trace};
+
+use super::{count_arg, Args};
+use crate::session::{CmdError, CmdResult, Session};
+
+/// One frame of a call stack, as shown by `bt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameLine {
+    /// 0 for the innermost frame.
+    pub index: usize,
+    /// The frame's program counter (a return address for callers).
+    pub pc: u64,
+    /// The frame's stack pointer.
+    pub sp: u64,
+    /// The frame's frame pointer, if the unwinder knows it.
+    pub fp: Option<u64>,
+    /// The function's symbol, if known.
+    pub symbol: Option<String>,
+    /// How far `pc` is into the symbol.
+    pub offset: u64,
+    /// The module holding `pc`.
+    pub module: Option<String>,
+    /// The source file, if known.
+    pub file: Option<String>,
+    /// The source line, if known.
+    pub line: Option<u32>,
+}
+
+impl fmt::Display for FrameLine {
+    /// `#N 0xADDRESS in SYMBOL+0xOFF (FILE:LINE) from MODULE`, with the parts that are known.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} 0x{:016x} in ", self.index, self.pc)?;
+        match &self.symbol {
+            Some(name) if self.offset != 0 => write!(f, "{name}+{:#x}", self.offset)?,
+            Some(name) => write!(f, "{name}")?,
+            None => write!(f, "??")?,
+        }
+        if let Some(file) = &self.file {
+            match self.line {
+                Some(line) => write!(f, " ({file}:{line})")?,
+                None => write!(f, " ({file})")?,
+            }
+        }
+        if let Some(module) = &self.module {
+            write!(f, " from {module}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The call stack of thread `tid`, innermost frame first.
+///
+/// Callers are looked up at `pc - 1` (inside the call, not after it, which may
+/// be the next function). Built on the frame-pointer unwinder today; source
+/// files and lines are not known yet.
+pub fn frames(trace: &mut Trace, tid: Tid) -> Result<Vec<FrameLine>, CmdError> {
+    let stack = trace.stack_trace(tid)?;
+    let symbols = trace.symbols()?;
+    Ok(stack
+        .iter()
+        .enumerate()
+        .map(|(index, frame)| {
+            let lookup = if index == 0 { frame.pc } else { frame.pc.wrapping_sub(1) };
+            let hit = symbols.sym_by_addr(lookup);
+            FrameLine {
+                index,
+                pc: frame.pc,
+                sp: frame.sp,
+                fp: Some(frame.fp),
+                symbol: hit.map(|h| h.symbol.name.clone()),
+                offset: hit.map_or(0, |h| frame.pc.wrapping_sub(h.addr)),
+                module: symbols.module_by_addr(lookup).map(|m| m.name.clone()),
+                file: None,
+                line: None,
+            }
+        })
+        .collect())
+}
+
+/// `bt [all]`.
+pub fn backtrace(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let all = match args.rest.trim() {
+        "" => false,
+        "all" | "-a" | "full" => true,
+        other => return Err(CmdError(format!("bt takes \"all\" or nothing, not {other:?}"))),
+    };
+    let trace = session.trace()?;
+    if !all {
+        let tid = trace.current_thread();
+        for frame in frames(trace, tid)? {
+            writeln!(out, "{frame}")?;
+        }
+        return Ok(());
+    }
+    for tid in trace.threads() {
+        writeln!(out, "thread {tid}:")?;
+        for frame in frames(trace, tid)? {
+            writeln!(out, "{frame}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Selects frame `n` and shows it with its pc, sp and fp.
+fn select(session: &mut Session, n: usize, out: &mut dyn Write) -> CmdResult {
+    let trace = session.trace()?;
+    let tid = trace.current_thread();
+    let stack = frames(trace, tid)?;
+    let frame = stack.get(n).ok_or_else(|| {
+        CmdError(format!("no frame {n}: thread {tid} has {} frame(s) (0 to {})", stack.len(), stack.len().max(1) - 1))
+    })?;
+    writeln!(out, "{frame}")?;
+    let fp = frame.fp.map_or_else(|| "unknown".to_string(), |fp| format!("0x{fp:016x}"));
+    writeln!(out, "  pc 0x{:016x}  sp 0x{:016x}  fp {fp}", frame.pc, frame.sp)?;
+    session.selected_frame = n;
+    Ok(())
+}
+
+/// `frame [N]`.
+pub fn frame(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let n = match args.rest.trim() {
+        "" => session.selected_frame,
+        text => text.parse().map_err(|_| CmdError(format!("bad frame number {text:?}")))?,
+    };
+    select(session, n, out)
+}
+
+/// `up [N]`.
+pub fn up(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let n = count_arg(args.rest)? as usize;
+    let target = session.selected_frame.saturating_add(n);
+    select(session, target, out)
+}
+
+/// `down [N]`.
+pub fn down(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    let n = count_arg(args.rest)? as usize;
+    let target =
+        session.selected_frame.checked_sub(n).ok_or_else(|| CmdError("already at the innermost frame".into()))?;
+    select(session, target, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_lines_show_only_what_is_known() {
+        let mut frame = FrameLine {
+            index: 1,
+            pc: 0x55d0c3a0116d,
+            sp: 0,
+            fp: None,
+            symbol: Some("c".into()),
+            offset: 0x12,
+            module: Some("calls".into()),
+            file: Some("calls.c".into()),
+            line: Some(14),
+        };
+        assert_eq!(frame.to_string(), "#1 0x000055d0c3a0116d in c+0x12 (calls.c:14) from calls");
+        frame.offset = 0;
+        frame.file = None;
+        frame.module = None;
+        assert_eq!(frame.to_string(), "#1 0x000055d0c3a0116d in c");
+        frame.symbol = None;
+        assert_eq!(frame.to_string(), "#1 0x000055d0c3a0116d in ??");
+    }
+}

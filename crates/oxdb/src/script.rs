@@ -1,0 +1,113 @@
+//! Starting a session and running commands from `-x` files and `-ex`
+//! arguments; `--batch` exits after them with the program's exit code
+//! (128 + the signal if a signal killed it), or [`ERROR_EXIT`] if a
+//! command failed or the program could not be started.
+
+use std::io::Write;
+use std::process::Command;
+
+use oxtrace::{ExitStatus, Trace};
+
+use crate::cli::Cli;
+use crate::commands::symbols::describe_addr;
+use crate::repl;
+use crate::session::Session;
+
+/// The exit code of a batch run in which a command failed.
+pub const ERROR_EXIT: i32 = 2;
+
+/// Starts or attaches to the program the arguments name.
+fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
+    if cli.core.is_some() {
+        return Err("core files are not supported yet".into());
+    }
+    let mut trace = if let Some(pid) = cli.pid {
+        let trace = Trace::attach(pid).map_err(|e| e.to_string())?;
+        let _ = write!(out, "[process {pid}] attached");
+        trace
+    } else if let Some((program, args)) = cli.program.split_first() {
+        let mut command = Command::new(program);
+        command.args(args);
+        let trace = Trace::spawn(command).map_err(|e| e.to_string())?;
+        let _ = write!(out, "[process {}] started {}", trace.pid(), program.to_string_lossy());
+        trace
+    } else {
+        return Err("nothing to debug: give a program (oxdb PROGRAM [ARGS...]), -p PID, or demo".into());
+    };
+    match trace.pc() {
+        Ok(pc) => {
+            let place = describe_addr(&mut trace, pc);
+            let _ = writeln!(out, ", stopped at {place}");
+        }
+        Err(_) => {
+            let _ = writeln!(out);
+        }
+    }
+    Ok(trace)
+}
+
+/// Runs oxdb as the arguments say; returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut err = std::io::stderr();
+    let trace = match start(&cli, &mut out) {
+        Ok(trace) => trace,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return ERROR_EXIT;
+        }
+    };
+    let mut session = Session::new(trace);
+    'scripts: for path in &cli.scripts {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                session.errors += 1;
+                let _ = writeln!(err, "error: cannot read script {}: {e}", path.display());
+                continue;
+            }
+        };
+        for line in text.lines() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() && !session.collecting() {
+                continue;
+            }
+            session.feed(line, &mut out, &mut err);
+            if session.quit {
+                break 'scripts;
+            }
+        }
+        if session.collecting() {
+            session.feed("end", &mut out, &mut err);
+            session.errors += 1;
+            let _ = writeln!(err, "error: {}: a command list was not closed with \"end\"", path.display());
+        }
+    }
+    if !session.quit {
+        for command in &cli.commands {
+            session.feed(command, &mut out, &mut err);
+            if session.quit {
+                break;
+            }
+        }
+    }
+    let _ = out.flush();
+    drop(out);
+    if !cli.batch && !session.quit {
+        repl::run(&mut session);
+        session.finish();
+        return 0;
+    }
+    let code = if session.errors > 0 {
+        ERROR_EXIT
+    } else {
+        match session.exit_status() {
+            Some(ExitStatus::Code(code)) => code,
+            Some(ExitStatus::Signaled { signal, .. }) => 128 + signal,
+            None => 0,
+        }
+    };
+    session.finish();
+    code
+}

@@ -1,0 +1,116 @@
+//! The interactive prompt, driven through a real terminal by tmux: Tab
+//! completes a command and a symbol, an empty line repeats stepi, and
+//! history survives to the next run.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::fixture;
+
+/// A tmux server of the test's own, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn start(&self, session: &str, command: &str) {
+        self.run(&["new-session", "-d", "-s", session, "-x", "160", "-y", "50", command]);
+    }
+
+    fn keys(&self, session: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", session];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn screen(&self, session: &str) -> String {
+        self.run(&["capture-pane", "-p", "-t", session, "-S", "-200"])
+    }
+
+    /// Waits until the screen shows `text` `times` times; returns the screen.
+    fn wait_for(&self, session: &str, text: &str, times: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen(session);
+            if screen.matches(text).count() >= times {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "waited for {text:?} x{times}; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn prompt_completes_repeats_and_remembers() {
+    if !tmux_available() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let program = fixture("calls");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("oxdb-repl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let history = dir.join("history");
+    let _ = std::fs::remove_file(&history);
+    let command = format!(
+        "env TERM=xterm OXDB_HISTORY={} {} {}",
+        history.display(),
+        env!("CARGO_BIN_EXE_oxdb"),
+        program.display()
+    );
+    let tmux = Tmux { socket: format!("oxdb-test-{}", std::process::id()) };
+
+    // A session that stays, so the server does not exit (and race with the next start) when oxdb quits.
+    tmux.start("hold", "sleep 600");
+    tmux.start("one", &command);
+    tmux.wait_for("one", "(oxdb)", 1);
+    // Tab completes a command name...
+    tmux.keys("one", &["tbre", "Tab"]);
+    // (capture-pane drops trailing blanks; the space after the name shows once more is typed.)
+    tmux.wait_for("one", "(oxdb) tbreak", 1);
+    // ...and a symbol.
+    tmux.keys("one", &["codef", "Tab"]);
+    tmux.wait_for("one", "(oxdb) tbreak codefn", 1);
+    tmux.keys("one", &["Enter"]);
+    tmux.wait_for("one", "one-time breakpoint", 1);
+    tmux.keys("one", &["continue", "Enter"]);
+    tmux.wait_for("one", "hit at 0x", 1);
+    tmux.keys("one", &["stepi", "Enter"]);
+    tmux.wait_for("one", " in codefn+0x1 from calls", 1);
+    // An empty line repeats stepi.
+    tmux.keys("one", &["Enter"]);
+    let screen = tmux.wait_for("one", " in codefn+0x4 from calls", 1);
+    assert!(!screen.contains("error"), "{screen}");
+    tmux.keys("one", &["quit", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&history).unwrap_or_default().contains("quit") {
+        assert!(Instant::now() < deadline, "no history written to {}", history.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The next run remembers: Up twice brings back stepi.
+    tmux.start("two", &command);
+    tmux.wait_for("two", "(oxdb)", 1);
+    tmux.keys("two", &["Up"]);
+    tmux.wait_for("two", "(oxdb) quit", 1);
+    tmux.keys("two", &["Up"]);
+    tmux.wait_for("two", "(oxdb) stepi", 1);
+    tmux.keys("two", &["C-u", "quit", "Enter"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
