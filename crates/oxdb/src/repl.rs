@@ -120,7 +120,7 @@ fn refresh_words(session: &mut Session, words: &Rc<RefCell<Words>>) {
     let mut names = BTreeSet::new();
     for module in modules {
         names.insert(module.name.clone());
-        for symbol in module.table.symbols() {
+        for symbol in module.table().symbols() {
             if !symbol.name.is_empty() {
                 names.insert(symbol.name.clone());
             }

@@ -109,7 +109,7 @@ fn inline_commands_and_chains() {
     let run = batch("calls", &["break c && commands 1 bt; regs rdi", "continue && p 7"], &[]);
     assert_eq!(run.code, Some(0), "{run}");
     assert!(run.stdout.lines().any(|l| l == "0x7 (7)"), "{run}");
-    assert!(run.lines_starting("#0 ").iter().any(|l| l.ends_with(" in c from calls")), "{run}");
+    assert!(run.lines_starting("#0 ").iter().any(|l| l.ends_with(" in c (calls.c:10) from calls")), "{run}");
     assert!(run.lines_starting("rdi ").len() == 1, "{run}");
 }
 
@@ -263,7 +263,7 @@ fn attach_break_and_detach() {
     let run = oxdb(&["--batch", "-p", &pid, "-ex", "break tick", "-ex", "continue", "-ex", "bt", "-ex", "detach"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert!(run.stdout.starts_with(&format!("[process {pid}] attached, stopped at 0x")), "{run}");
-    assert!(run.lines_starting("#0 ").iter().any(|l| l.ends_with(" in tick from sleeper")), "{run}");
+    assert!(run.lines_starting("#0 ").iter().any(|l| l.ends_with(" in tick (sleeper.c:13) from sleeper")), "{run}");
     assert!(run.stdout.contains(&format!("[process {pid}] detached")), "{run}");
     // Detached, it runs on to its end.
     let status = child.wait().unwrap();

@@ -99,9 +99,10 @@ pub fn regs(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdRe
         let tid = trace.current_thread();
         let frames = super::stack::frames(trace, tid)?;
         let f = frames.get(frame).ok_or_else(|| CmdError(format!("no frame {frame}")))?;
-        writeln!(out, "frame {frame}: only pc and sp are known for outer frames")?;
-        writeln!(out, "{:<10}0x{:016x}", trace.arch().pc, f.pc)?;
-        writeln!(out, "{:<10}0x{:016x}", trace.arch().sp, f.sp)?;
+        writeln!(out, "frame {frame}: the registers the unwinder recovered (callee-saved, sp, pc)")?;
+        for (name, value) in f.regs.known() {
+            writeln!(out, "{name:<10}0x{value:016x}")?;
+        }
         return Ok(());
     }
     let words: Vec<&str> = if rest.is_empty() { vec!["general"] } else { rest.split_whitespace().collect() };

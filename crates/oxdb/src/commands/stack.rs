@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io::Write;
 
+use oxtrace::unwind::UnwindRegs;
 use oxtrace::{Tid, Trace};
 
 use super::{count_arg, Args};
@@ -32,6 +33,8 @@ pub struct FrameLine {
     pub file: Option<String>,
     /// The source line, if known.
     pub line: Option<u32>,
+    /// The registers the unwinder knows in this frame.
+    pub regs: UnwindRegs,
 }
 
 impl fmt::Display for FrameLine {
@@ -56,30 +59,27 @@ impl fmt::Display for FrameLine {
     }
 }
 
-/// The call stack of thread `tid`, innermost frame first.
-///
-/// Callers are looked up at `pc - 1` (inside the call, not after it, which may
-/// be the next function). Built on the frame-pointer unwinder today; source
-/// files and lines are not known yet.
+/// The call stack of thread `tid`, innermost frame first, with functions
+/// inlined into a frame as frames of their own (as gdb shows them).
 pub fn frames(trace: &mut Trace, tid: Tid) -> Result<Vec<FrameLine>, CmdError> {
-    let stack = trace.stack_trace(tid)?;
-    let symbols = trace.symbols()?;
-    Ok(stack
-        .iter()
-        .enumerate()
-        .map(|(index, frame)| {
-            let lookup = if index == 0 { frame.pc } else { frame.pc.wrapping_sub(1) };
-            let hit = symbols.sym_by_addr(lookup);
+    Ok(trace
+        .backtrace(tid)?
+        .into_iter()
+        .map(|frame| {
+            // An inlined function has no symbol of its own: show its DWARF name.
+            let (symbol, offset) =
+                if frame.inlined { (frame.function.clone(), 0) } else { (frame.symbol.clone(), frame.offset) };
             FrameLine {
-                index,
+                index: frame.level,
                 pc: frame.pc,
-                sp: frame.sp,
-                fp: Some(frame.fp),
-                symbol: hit.map(|h| h.symbol.name.clone()),
-                offset: hit.map_or(0, |h| frame.pc.wrapping_sub(h.addr)),
-                module: symbols.module_by_addr(lookup).map(|m| m.name.clone()),
-                file: None,
-                line: None,
+                sp: frame.regs.sp().unwrap_or(0),
+                fp: frame.regs.fp(),
+                symbol,
+                offset,
+                module: frame.module,
+                file: frame.file.map(|f| f.rsplit('/').next().unwrap_or(&f).to_owned()),
+                line: frame.line,
+                regs: frame.regs,
             }
         })
         .collect())
@@ -164,6 +164,7 @@ mod tests {
             module: Some("calls".into()),
             file: Some("calls.c".into()),
             line: Some(14),
+            regs: UnwindRegs::default(),
         };
         assert_eq!(frame.to_string(), "#1 0x000055d0c3a0116d in c+0x12 (calls.c:14) from calls");
         frame.offset = 0;

@@ -124,7 +124,7 @@ pub fn syms(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdRe
         if module_filter.is_some_and(|name| name != module.name) {
             continue;
         }
-        for symbol in module.table.symbols() {
+        for symbol in module.table().symbols() {
             if !symbol.name.is_empty() && regex.is_match(&symbol.name) {
                 found.push((symbol.addr.wrapping_add(module.bias), symbol.name.clone(), module.name.clone()));
             }

@@ -27,6 +27,8 @@ pub struct BacktraceFrame {
     pub pc: u64,
     /// The physical frame's canonical frame address, when known.
     pub cfa: Option<u64>,
+    /// The physical frame's registers (all in frame 0; the recovered ones in callers).
+    pub regs: UnwindRegs,
     /// The module's normalized name.
     pub module: Option<String>,
     /// The nearest ELF symbol (demangled).
@@ -170,12 +172,14 @@ impl Trace {
             if let Some(callee) = physical.checked_sub(1).map(|i| &frames[i]).filter(|_| !frame.exact_pc) {
                 if let Some(start) = symbols.sym_by_addr(callee.lookup_pc()).map(|hit| hit.addr) {
                     for pc in symbols.tail_call_chain(frame.pc, start) {
-                        push_lines(&mut lines, symbols, physical, pc, pc.wrapping_sub(1), None, false, true);
+                        let regs = UnwindRegs::default();
+                        push_lines(&mut lines, symbols, physical, pc, pc.wrapping_sub(1), None, regs, false, true);
                     }
                 }
             }
             let (pc, lookup) = (frame.pc, frame.lookup_pc());
-            push_lines(&mut lines, symbols, physical, pc, lookup, frame.cfa, frame.signal_trampoline, false);
+            let (cfa, regs, signal) = (frame.cfa, frame.regs, frame.signal_trampoline);
+            push_lines(&mut lines, symbols, physical, pc, lookup, cfa, regs, signal, false);
         }
         for (level, line) in lines.iter_mut().enumerate() {
             line.level = level;
@@ -193,6 +197,7 @@ fn push_lines(
     pc: u64,
     lookup: u64,
     cfa: Option<u64>,
+    regs: UnwindRegs,
     signal_trampoline: bool,
     tail_call: bool,
 ) {
@@ -202,6 +207,7 @@ fn push_lines(
         physical,
         pc,
         cfa,
+        regs,
         module: here.module.clone(),
         symbol: here.symbol.clone(),
         offset: if here.symbol.is_some() { pc.wrapping_sub(here.symbol_addr) } else { 0 },
