@@ -12,6 +12,7 @@
 
 mod programs;
 mod report;
+mod symbol_tools;
 mod tools;
 
 use std::path::PathBuf;
@@ -32,10 +33,29 @@ pub enum Workload {
     FalseCondition,
     /// Single steps per second.
     SingleStep,
+    /// Loads per second of the symbols of a program and libc (with one name and one line lookup).
+    SymbolLoad,
+    /// 1,000-frame backtraces per second.
+    Backtrace,
+    /// Address-to-symbol lookups per second.
+    Lookup,
 }
 
 impl Workload {
-    const ALL: [Workload; 4] = [Workload::Notifier, Workload::Fast, Workload::FalseCondition, Workload::SingleStep];
+    const ALL: [Workload; 7] = [
+        Workload::Notifier,
+        Workload::Fast,
+        Workload::FalseCondition,
+        Workload::SingleStep,
+        Workload::SymbolLoad,
+        Workload::Backtrace,
+        Workload::Lookup,
+    ];
+
+    /// The symbol rows, compared with gdb rather than with the raw ptrace loop.
+    fn is_symbolic(self) -> bool {
+        matches!(self, Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup)
+    }
 
     /// The name in `--tsv` output.
     fn key(self) -> &'static str {
@@ -44,6 +64,9 @@ impl Workload {
             Workload::Fast => "breakpoint-fast",
             Workload::FalseCondition => "breakpoint-false-condition",
             Workload::SingleStep => "single-step",
+            Workload::SymbolLoad => "symbol-load",
+            Workload::Backtrace => "backtrace-1000",
+            Workload::Lookup => "addr-to-symbol",
         }
     }
 
@@ -54,12 +77,18 @@ impl Workload {
             Workload::Fast => "breakpoint hits/s, fast",
             Workload::FalseCondition => "hits/s, false condition",
             Workload::SingleStep => "single steps/s",
+            Workload::SymbolLoad => "symbol loads/s, prog + libc",
+            Workload::Backtrace => "1,000-frame backtraces/s",
+            Workload::Lookup => "addr-to-symbol lookups/s",
         }
     }
 
     fn unit(self) -> &'static str {
         match self {
             Workload::SingleStep => "steps/s",
+            Workload::SymbolLoad => "loads/s",
+            Workload::Backtrace => "backtraces/s",
+            Workload::Lookup => "lookups/s",
             _ => "hits/s",
         }
     }
@@ -149,6 +178,11 @@ fn main() {
     let cli = Cli::parse();
     if let Some(Sub::Measure { tool, workload, dir, hits, steps }) = cli.command {
         let rate = Programs::open(&dir).and_then(|programs| match tool {
+            _ if workload.is_symbolic() => match tool {
+                Tool::Oxtrace => symbol_tools::oxtrace(workload, &programs),
+                Tool::Gdb => symbol_tools::gdb(workload, &programs),
+                _ => Err("n/a".into()),
+            },
             Tool::RawPtrace => tools::raw_ptrace(workload, &programs, hits, steps),
             Tool::Oxtrace => tools::oxtrace(workload, &programs, hits, steps),
             Tool::Gdb => tools::gdb(workload, &programs, hits, steps),
@@ -239,5 +273,8 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::Fast => "fast",
         Workload::FalseCondition => "false-condition",
         Workload::SingleStep => "single-step",
+        Workload::SymbolLoad => "symbol-load",
+        Workload::Backtrace => "backtrace",
+        Workload::Lookup => "lookup",
     }
 }

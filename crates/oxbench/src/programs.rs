@@ -7,6 +7,7 @@ use oxtrace::symbols::SymbolTable;
 
 const BENCH_TARGET: &str = include_str!("bench_target.c");
 const RAW_PTRACE: &str = include_str!("raw_ptrace.c");
+const BENCH_STACK: &str = include_str!("bench_stack.c");
 const LIBDEBUG: &str = include_str!("libdebug_bench.py");
 const PYTHON_PTRACE: &str = include_str!("python_ptrace_bench.py");
 
@@ -19,7 +20,19 @@ pub struct Programs {
     pub target_addr: u64,
     /// The minimal C tracer.
     pub raw_ptrace: PathBuf,
+    /// The debuggee of the backtrace row (-O2 -fomit-frame-pointer).
+    pub stack: PathBuf,
+    /// The system's C library.
+    pub libc: PathBuf,
 }
+
+/// Where Debian, Fedora and others install the C library.
+const LIBC_PATHS: [&str; 4] = [
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    "/lib64/libc.so.6",
+    "/usr/lib64/libc.so.6",
+];
 
 fn compile(dir: &Path, name: &str, source: &str, flags: &[&str]) -> Result<PathBuf, String> {
     let src = dir.join(format!("{name}.c"));
@@ -46,6 +59,7 @@ impl Programs {
         // -O0 keeps the loop and the call; -no-pie gives target() a fixed address for the raw tracer.
         let target = compile(dir, "bench_target", BENCH_TARGET, &["-O0", "-g", "-no-pie", "-fno-pie"])?;
         let raw_ptrace = compile(dir, "raw_ptrace", RAW_PTRACE, &["-O2"])?;
+        compile(dir, "bench_stack", BENCH_STACK, &["-O2", "-g", "-fomit-frame-pointer"])?;
         for (name, text) in [("libdebug_bench.py", LIBDEBUG), ("python_ptrace_bench.py", PYTHON_PTRACE)] {
             std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))?;
         }
@@ -57,6 +71,7 @@ impl Programs {
         let target = dir.join("bench_target");
         let table = SymbolTable::load(&target).map_err(|e| e.to_string())?;
         let target_addr = table.by_name("target").ok_or("bench_target has no symbol target")?.addr;
-        Ok(Programs { target, target_addr, raw_ptrace: dir.join("raw_ptrace") })
+        let libc = LIBC_PATHS.iter().map(PathBuf::from).find(|p| p.exists()).ok_or("no libc.so.6 found")?;
+        Ok(Programs { target, target_addr, raw_ptrace: dir.join("raw_ptrace"), stack: dir.join("bench_stack"), libc })
     }
 }

@@ -18,6 +18,15 @@ fn placement_key(placement: Placement) -> &'static str {
     }
 }
 
+/// What a row's ratios are to: the raw ptrace loop, or gdb for the symbol rows.
+fn base(workload: Workload) -> Tool {
+    if workload.is_symbolic() {
+        Tool::Gdb
+    } else {
+        Tool::RawPtrace
+    }
+}
+
 fn find(results: &[Figure], placement: Placement, workload: Workload, tool: Tool) -> Option<&Figure> {
     results.iter().find(|f| f.placement == placement && f.workload == workload && f.tool == tool)
 }
@@ -35,14 +44,15 @@ pub fn print_tsv(results: &[Figure]) {
             );
         }
     }
-    for f in results.iter().filter(|f| f.tool != Tool::RawPtrace) {
-        let raw = find(results, f.placement, f.workload, Tool::RawPtrace).and_then(|r| r.value.as_ref().ok());
+    for f in results.iter().filter(|f| f.tool != base(f.workload)) {
+        let raw = find(results, f.placement, f.workload, base(f.workload)).and_then(|r| r.value.as_ref().ok());
         if let (Ok(v), Some(raw)) = (&f.value, raw) {
             println!(
-                "{}/{}\t{}/raw-ptrace\t{:.2}\tratio",
+                "{}/{}\t{}/{}\t{:.2}\tratio",
                 f.workload.key(),
                 placement_key(f.placement),
                 f.tool.key(),
+                base(f.workload).key(),
                 v / raw
             );
         }
@@ -86,16 +96,16 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
             for tool in Tool::ALL {
                 let cell = match find(results, placement, workload, tool).map(|f| &f.value) {
                     Some(Ok(v)) => thousands(*v),
-                    Some(Err(e)) if e == "not installed" => "-".into(),
+                    Some(Err(e)) if e == "not installed" || e == "n/a" => "-".into(),
                     _ => "error".into(),
                 };
                 line.push_str(&format!("{cell:>15}"));
             }
             println!("{line}");
         }
-        println!("{}", header("ratio to raw ptrace"));
+        println!("{}", header("ratio to raw ptrace / gdb"));
         for workload in Workload::ALL {
-            let raw = find(results, placement, workload, Tool::RawPtrace).and_then(|f| f.value.as_ref().ok()).copied();
+            let raw = find(results, placement, workload, base(workload)).and_then(|f| f.value.as_ref().ok()).copied();
             let mut line = format!("{:<30}", workload.title());
             for tool in Tool::ALL {
                 let cell = match (find(results, placement, workload, tool).map(|f| &f.value), raw) {
@@ -107,8 +117,9 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
             println!("{line}");
         }
     }
-    for (f, e) in
-        results.iter().filter_map(|f| f.value.as_ref().err().filter(|e| *e != "not installed").map(|e| (f, e)))
+    for (f, e) in results
+        .iter()
+        .filter_map(|f| f.value.as_ref().err().filter(|e| *e != "not installed" && *e != "n/a").map(|e| (f, e)))
     {
         println!("error: {} {} ({}): {e}", f.tool.key(), f.workload.key(), placement_key(f.placement));
     }
@@ -121,4 +132,5 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
         println!("not installed: {} (their columns show -)", missing.join(", "));
     }
     println!("gdb, libdebug and python-ptrace have no fast breakpoints: their fast row repeats their plain loop.");
+    println!("The symbol rows (symbol loads, backtraces, lookups) compare oxtrace with gdb: their ratios are to gdb.");
 }

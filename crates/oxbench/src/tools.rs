@@ -41,6 +41,7 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
                 })
                 .map_err(|e| e.to_string())?;
         }
+        Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup => return Err("n/a".into()),
         Workload::SingleStep => {
             trace.run_until(target).map_err(|e| e.to_string())?;
             trace.set_mode(Mode::FastStep, true);
@@ -108,7 +109,7 @@ pub fn python(workload: Workload, programs: &Programs, hits: u64, steps: u64, mo
 }
 
 /// Seconds a command takes to run to its end (output discarded).
-fn time_command(command: &mut Command) -> Result<f64, String> {
+pub fn time_command(command: &mut Command) -> Result<f64, String> {
     let start = Instant::now();
     let status = command.stdout(Stdio::null()).stderr(Stdio::null()).status().map_err(|e| e.to_string())?;
     if !status.success() {
@@ -147,6 +148,7 @@ pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Ra
             vec![s("break target"), s("run"), s("delete"), s("stepi 1"), s("kill")],
             steps,
         ),
+        Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {
@@ -186,6 +188,7 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
             vec![s("breakpoint set -n target"), s("run"), s("thread step-inst"), s("kill")],
             steps,
         ),
+        Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {
