@@ -1,6 +1,6 @@
 //! Call stacks on optimised code, compared with gdb's `bt` on the same stop:
 //! a leaf, recursion 1,000 deep, a qsort callback, a signal handler, libc's
-//! write() under printf, and a thread, each at -O0 and at -O2 -fomit-frame-pointer.
+//! write() under printf, a PLT stub, the vdso and a thread, each at -O0 and at -O2 -fomit-frame-pointer.
 
 use oxtrace::{BacktraceFrame, EventKind, Trace};
 
@@ -42,7 +42,7 @@ fn assert_same(scenario: &str, opt: Opt, ours: &[BacktraceFrame], gdb_out: &str)
         let ours: Vec<String> = ours.iter().map(ToString::to_string).collect();
         format!("{scenario} {opt:?}\nours:\n{}\ngdb:\n{gdb_out}", ours.join("\n"))
     };
-    assert!(gdb.len() >= 3, "gdb gave no backtrace: {}", context());
+    assert!(gdb.len() >= 2, "gdb gave no backtrace: {}", context());
     assert!(ours.len() >= gdb.len(), "fewer frames than gdb: {}", context());
     for (i, (mine, theirs)) in ours.iter().zip(&gdb).enumerate() {
         if let Some(pc) = theirs.pc {
@@ -95,6 +95,16 @@ fn signal_handler_matches_gdb() {
 #[test]
 fn write_under_printf_matches_gdb() {
     check("write", "libc.write");
+}
+
+#[test]
+fn plt_stub_matches_gdb() {
+    check("leaf", "stacks.printf@plt");
+}
+
+#[test]
+fn vdso_matches_gdb() {
+    check("vdso", "vdso.__vdso_clock_gettime");
 }
 
 #[test]
