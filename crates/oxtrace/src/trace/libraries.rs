@@ -4,7 +4,8 @@
 //! Tracking uses the dynamic linker's debugger hook: glibc's `ld.so` calls
 //! `_dl_debug_state` (the `r_brk` of its `r_debug`) before and after every
 //! change to its list of loaded objects. The trace keeps an internal fast
-//! breakpoint there; at each hit it rereads the maps, fires `LibraryLoaded`
+//! breakpoint there; at each hit it reads the linker's list (`r_map`, the
+//! `link_map` chain: what is loaded) and the maps (where), fires `LibraryLoaded`
 //! and `LibraryUnloaded` for what changed, resolves deferred breakpoints and
 //! defers again those whose library went away (so they hit again when it
 //! comes back). Tracking turns on by itself for a deferred breakpoint or a
@@ -18,6 +19,24 @@ use crate::event::{Event, EventKind};
 
 /// The dynamic linker's hook function, called around every load and unload.
 const LINKER_HOOK: &str = "_dl_debug_state";
+
+/// The dynamic linker's `r_debug` structure.
+const R_DEBUG: &str = "_r_debug";
+/// Offset of `r_map` (the first `link_map`) in `r_debug`.
+const R_DEBUG_MAP: u64 = 8;
+/// The most entries read from the list (it is a linked list in the debuggee's memory).
+const MAX_LINK_MAP: usize = 4096;
+
+/// One object in the dynamic linker's list (`struct link_map`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkMapEntry {
+    /// Its load bias (`l_addr`): runtime address minus file address.
+    pub bias: u64,
+    /// Its path as the linker opened it (`l_name`; empty for the program).
+    pub name: String,
+    /// The address of its dynamic section (`l_ld`).
+    pub dynamic: u64,
+}
 
 /// A loaded shared object (or the program itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +69,38 @@ impl Trace {
 
     fn current_libraries(&mut self) -> Result<Vec<Library>> {
         self.refresh_symbols()?;
+        let loaded = self.link_map().unwrap_or_default();
         let modules = self.symbols.as_ref().expect("refreshed").modules();
         Ok(modules
             .iter()
+            // The linker's list says what is loaded (a file the program maps
+            // itself is not a library); without it (a static program, or before
+            // the linker ran), every mapped image counts.
+            .filter(|m| loaded.is_empty() || loaded.iter().any(|entry| entry.bias == m.bias))
             .map(|m| Library { name: m.name.clone(), path: m.path.clone(), base: m.start, end: m.end })
             .collect())
+    }
+
+    /// The dynamic linker's list of loaded objects (`r_debug.r_map`), in load
+    /// order: the program first (with an empty name), then its libraries and
+    /// the vdso. Empty for a static program or before the linker has run.
+    pub fn link_map(&mut self) -> Result<Vec<LinkMapEntry>> {
+        let Some(r_debug) = self.symbols()?.sym_by_name(&format!("ld.{R_DEBUG}")) else {
+            return Ok(Vec::new());
+        };
+        let mut entries = Vec::new();
+        let mut next = self.read_ptr(r_debug + R_DEBUG_MAP)?;
+        while next != 0 && entries.len() < MAX_LINK_MAP {
+            let [bias, name, dynamic, following] =
+                [0, 8, 16, 24].map(|offset| self.read_ptr(next + offset).unwrap_or(0));
+            let name = match name {
+                0 => String::new(),
+                at => String::from_utf8_lossy(&self.read_c_string(at, 4096)?).into_owned(),
+            };
+            entries.push(LinkMapEntry { bias, name, dynamic });
+            next = following;
+        }
+        Ok(entries)
     }
 
     /// Sets the internal breakpoint on the dynamic linker's hook, if there is a dynamic linker.

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind};
 pub use hooks::{HookCall, PostHook, PreHook};
-pub use libraries::Library;
+pub use libraries::{Library, LinkMapEntry};
 pub use metadata::MetaValue;
 pub use modes::Mode;
 pub use notifiers::{Notifier, NotifierId};

@@ -88,3 +88,20 @@ fn breakpoints_by_expression_resolve_now_when_they_can() {
     trace.remove_breakpoint(hex).unwrap();
     assert!(trace.breakpoints().is_empty(), "the trace's own hook breakpoint is not listed");
 }
+
+#[test]
+fn the_linkers_list_names_what_is_loaded() {
+    let mut trace = spawn_dlopen(Opt::O2);
+    assert!(trace.link_map().unwrap().is_empty(), "before the linker runs, its list is empty");
+    let main = trace.sym_by_name("main").unwrap();
+    trace.run_until(main).unwrap();
+    let list = trace.link_map().unwrap();
+    assert_eq!(list[0].name, "", "the program comes first: {list:?}");
+    assert!(list.iter().any(|e| e.name.ends_with("/libc.so.6")), "{list:?}");
+    // Every library the trace reports is one the linker loaded, at the same bias.
+    let symbols = trace.symbols().unwrap();
+    let libc = symbols.module_by_name("libc").unwrap();
+    assert!(list.iter().any(|e| e.bias == libc.bias && e.dynamic > libc.start && e.dynamic < libc.end));
+    let names: Vec<String> = trace.libraries().unwrap().into_iter().map(|l| l.name).collect();
+    assert!(names.contains(&"libc".to_string()) && names.contains(&"ld".to_string()), "{names:?}");
+}
