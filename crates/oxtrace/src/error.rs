@@ -131,6 +131,27 @@ pub enum Error {
     /// An expression that does not parse or evaluate; says where.
     #[error("bad expression: {0}")]
     Expression(#[from] crate::expression::ExprError),
+    /// A function called in the debuggee did not return: something stopped it first
+    /// (a signal, a breakpoint, the process's end). The thread's registers are restored.
+    #[error("the call of {function:#x} in thread {tid} did not return: {event}")]
+    CallInterrupted {
+        /// The called function.
+        function: u64,
+        /// The calling thread.
+        tid: Tid,
+        /// What stopped it.
+        event: String,
+    },
+    /// A system call injected into the debuggee failed.
+    #[error("{name} in pid {pid} failed: {source}")]
+    Syscall {
+        /// The system call's name (`mmap`).
+        name: &'static str,
+        /// The process.
+        pid: Pid,
+        /// The error it returned.
+        source: io::Error,
+    },
     /// The backend does not offer this capability.
     #[error("{0} is not supported by this backend")]
     Unsupported(&'static str),

@@ -60,8 +60,8 @@ pub use platform::linux::SpawnOptions;
 pub use platform::Interrupter;
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
-    BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, HookCall, Library, LinkMapEntry,
-    MetaValue, Mode, Notifier, NotifierId, PostHook, PreHook, Trace, TraceState, WatchKind, Watchpoint,
+    BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, HookCall, Library,
+    LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PostHook, PreHook, Trace, TraceState, WatchKind, Watchpoint,
 };
 
 /// The README's examples, compiled as doctests.

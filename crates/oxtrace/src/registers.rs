@@ -176,6 +176,14 @@ impl RegisterContext {
         Ok(())
     }
 
+    /// Replaces a group's block with saved contents, to be written back to the
+    /// thread before it runs (as a change).
+    pub fn restore(&mut self, group: RegisterGroup, block: Vec<u8>) -> Result<()> {
+        self.load(group, block)?;
+        self.dirty[group as usize] = true;
+        Ok(())
+    }
+
     /// A loaded group's raw block.
     pub fn block(&self, group: RegisterGroup) -> Option<&[u8]> {
         self.blocks[group as usize].as_deref()

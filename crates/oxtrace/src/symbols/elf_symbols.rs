@@ -12,7 +12,12 @@ use crate::error::{Error, Result};
 /// The order of symbols: by address, then the best name for it first.
 fn preference(s: &Symbol) -> (u64, bool, usize, bool, &str) {
     let underscores = s.name.len() - s.name.trim_start_matches('_').len();
-    (s.addr, s.kind != SymbolKind::Function, underscores, !s.global, &s.name)
+    let code = matches!(s.kind, SymbolKind::Function | SymbolKind::IndirectFunction);
+    (s.addr, !code, underscores, !s.global, &s.name)
+}
+
+fn is_indirect_function<'a>(symbol: &impl ObjectSymbol<'a>) -> bool {
+    matches!(symbol.flags(), object::SymbolFlags::Elf { st_info, .. } if st_info.st_type() == object::elf::STT_GNU_IFUNC)
 }
 
 /// Parses ELF bytes; `path` only names the file in errors.
@@ -32,6 +37,9 @@ pub enum SymbolKind {
     Function,
     /// Data.
     Object,
+    /// A GNU indirect function: the code at its address is a resolver that
+    /// returns the address of the implementation to use (`strlen`, `memcpy` in glibc).
+    IndirectFunction,
     /// Anything else (TLS, untyped).
     Other,
 }
@@ -101,6 +109,7 @@ impl SymbolTable {
             .filter_map(|s| {
                 let raw = s.name().ok().filter(|n| !n.is_empty())?;
                 let kind = match s.kind() {
+                    _ if is_indirect_function(&s) => SymbolKind::IndirectFunction,
                     object::SymbolKind::Text => SymbolKind::Function,
                     object::SymbolKind::Data => SymbolKind::Object,
                     _ => SymbolKind::Other,
@@ -179,6 +188,12 @@ impl SymbolTable {
         let candidates = self.by_name.get(name)?;
         let best = candidates.iter().find(|&&i| self.symbols[i].global).or(candidates.first())?;
         Some(&self.symbols[*best])
+    }
+
+    /// Every symbol at exactly the file address `addr`.
+    pub fn symbols_at(&self, addr: u64) -> impl Iterator<Item = &Symbol> {
+        let first = self.symbols.partition_point(|s| s.addr < addr);
+        self.symbols[first..].iter().take_while(move |s| s.addr == addr)
     }
 
     /// The symbol containing the file address `addr`, and the offset into it:

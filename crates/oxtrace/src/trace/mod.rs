@@ -13,8 +13,10 @@
 //! detached with its original code restored.
 
 mod breakpoints;
+mod call;
 mod expressions;
 mod hooks;
+mod inject_so;
 mod libraries;
 mod lifecycle;
 mod memory;
@@ -26,12 +28,14 @@ mod run;
 mod signals;
 mod stack;
 mod stepping;
+mod syscalls;
 mod threads;
 mod watchpoints;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind};
+pub use call::{CallArg, CallResult};
 pub use hooks::{HookCall, PostHook, PreHook};
 pub use libraries::{Library, LinkMapEntry};
 pub use metadata::MetaValue;

@@ -45,7 +45,7 @@ impl Trace {
     }
 
     /// Runs until the current thread reaches `addr` with its stack pointer at or above `sp`.
-    fn run_to_frame(&mut self, addr: u64, sp: u64) -> Result<Event> {
+    pub(super) fn run_to_frame(&mut self, addr: u64, sp: u64) -> Result<Event> {
         let tid = self.current_tid;
         if self.breakpoints.by_addr.contains_key(&addr) {
             // A breakpoint of the user's is there: it stops the run anyway.

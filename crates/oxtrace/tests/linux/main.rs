@@ -6,6 +6,7 @@ mod support;
 mod backtraces;
 mod bad_input;
 mod breakpoint_kinds;
+mod calls;
 mod events;
 mod expressions;
 mod fuzz_elf;

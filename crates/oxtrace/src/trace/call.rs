@@ -1,0 +1,178 @@
+//! Calling functions in the debuggee, by the System V AMD64 convention.
+//!
+//! The current thread's registers are saved; arguments go into `rdi`, `rsi`,
+//! `rdx`, `rcx`, `r8`, `r9` and then onto the stack, byte strings are copied
+//! below the red zone, the stack is aligned to 16 bytes at the call, and the
+//! return address is the program's entry point (run once at start-up, never
+//! again), where a temporary breakpoint catches the return in this thread at
+//! this stack depth. `orig_rax` is set to -1 so that a thread stopped inside a
+//! system call does not restart it in the middle of the call; restoring the
+//! registers afterwards restores the kernel's restart as well. Whatever
+//! happens, the thread gets its registers back, and a signal the call raised
+//! (a crash inside it) is not delivered to it afterwards.
+
+use super::Trace;
+use crate::arch::RegisterGroup;
+use crate::error::{Error, Result};
+use crate::event::EventKind;
+use crate::registers::RegisterContext;
+use crate::symbols::SymbolKind;
+
+/// The System V AMD64 red zone, which a leaf function may use below its stack pointer.
+const RED_ZONE: u64 = 128;
+
+/// An argument of [`Trace::call`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallArg {
+    /// An integer or pointer.
+    Int(u64),
+    /// Bytes copied into the debuggee's stack; the function gets their address.
+    Bytes(Vec<u8>),
+}
+
+impl From<u64> for CallArg {
+    fn from(value: u64) -> Self {
+        CallArg::Int(value)
+    }
+}
+
+impl From<&str> for CallArg {
+    /// A C string: the bytes and a terminating NUL.
+    fn from(text: &str) -> Self {
+        let mut bytes = text.as_bytes().to_vec();
+        bytes.push(0);
+        CallArg::Bytes(bytes)
+    }
+}
+
+impl From<&[u8]> for CallArg {
+    fn from(bytes: &[u8]) -> Self {
+        CallArg::Bytes(bytes.to_vec())
+    }
+}
+
+/// What a call returned.
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    /// The integer return value (`rax`).
+    pub value: u64,
+    /// Every register of the thread at the return.
+    pub registers: RegisterContext,
+}
+
+/// A thread's register blocks, to put back.
+pub(super) struct SavedRegisters {
+    general: Vec<u8>,
+    vector: Vec<u8>,
+}
+
+impl Trace {
+    /// Calls `function(args...)` in the current thread and returns its result;
+    /// the thread is left exactly as it was. A signal, a breakpoint or the
+    /// process's end before the return is an [`Error::CallInterrupted`].
+    pub fn call(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+        self.require_stopped()?;
+        let tid = self.current_tid;
+        let saved = self.save_registers()?;
+        let pending = self.pending_signals.get(&tid).copied();
+        let result = self.call_with_saved(function, args);
+        if self.is_attached() && self.platform.threads().contains(&tid) {
+            self.current_tid = tid;
+            self.restore_registers(saved)?;
+            // A signal the call raised (a crash in it) is not the thread's to receive.
+            match pending {
+                Some(signal) => self.pending_signals.insert(tid, signal),
+                None => self.pending_signals.remove(&tid),
+            };
+        }
+        result
+    }
+
+    /// Calls a function given by expression (`libc.strlen`).
+    pub fn call_expr(&mut self, function: &str, args: &[CallArg]) -> Result<CallResult> {
+        let addr = self.parse_expression(function)?;
+        self.call(addr, args)
+    }
+
+    fn call_with_saved(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+        if self.memory_map(function)?.is_none_or(|m| !m.perms.exec) {
+            return Err(Error::InvalidArgument(format!("{function:#x} is not in executable memory")));
+        }
+        // An indirect function's symbol is its resolver: ask it for the implementation.
+        let indirect = self.symbols()?.sym_by_addr(function).is_some_and(|hit| {
+            hit.offset == 0
+                && hit.module.table().symbols_at(hit.symbol.addr).any(|s| s.kind == SymbolKind::IndirectFunction)
+        });
+        let function = if indirect { self.call_once(function, &[])?.value } else { function };
+        self.call_once(function, args)
+    }
+
+    fn call_once(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+        let tid = self.current_tid;
+        let return_address = self.call_return_address()?;
+        let mut sp = self.sp()?.wrapping_sub(RED_ZONE);
+        let mut values = Vec::with_capacity(args.len());
+        for arg in args {
+            values.push(match arg {
+                CallArg::Int(v) => *v,
+                CallArg::Bytes(bytes) => {
+                    sp = sp.wrapping_sub(bytes.len() as u64) & !15;
+                    self.write_memory(sp, bytes)?;
+                    sp
+                }
+            });
+        }
+        let registers = self.arch.call_args;
+        let on_stack = values.get(registers.len()..).unwrap_or_default();
+        sp = sp.wrapping_sub(8 * on_stack.len() as u64) & !15;
+        for (i, value) in on_stack.iter().enumerate() {
+            self.write_u64(sp + 8 * i as u64, *value)?;
+        }
+        // The call pushes the return address: at the function's entry, sp + 8 is 16-aligned.
+        sp -= 8;
+        self.write_u64(sp, return_address)?;
+        let ctx = self.registers()?;
+        for (name, value) in registers.iter().zip(&values) {
+            ctx.set_u64(name, *value)?;
+        }
+        ctx.set_u64("rax", 0)?; // no vector registers for a variadic callee
+        ctx.set_u64("orig_rax", u64::MAX)?;
+        ctx.set_sp(sp)?;
+        ctx.set_pc(function)?;
+        let event = self.run_to_frame(return_address, sp + 8)?;
+        let returned = event.tid == tid && event.kind == EventKind::Step && self.pc().ok() == Some(return_address);
+        if !returned {
+            return Err(Error::CallInterrupted { function, tid, event: event.to_string() });
+        }
+        let registers = self.registers()?.clone();
+        Ok(CallResult { value: registers.get_u64("rax")?, registers })
+    }
+
+    /// Where called functions return to: the program's entry point.
+    pub(super) fn call_return_address(&mut self) -> Result<u64> {
+        let exe = self.platform.exe_path();
+        let symbols = self.symbols()?;
+        let program = symbols
+            .modules()
+            .iter()
+            .find(|m| exe.as_deref() == Some(m.path.as_str()))
+            .or_else(|| symbols.modules().iter().find(|m| m.table().entry() != 0))
+            .ok_or_else(|| Error::InvalidArgument("no program image to return to".into()))?;
+        Ok(program.entry())
+    }
+
+    /// The current thread's general and vector registers.
+    pub(super) fn save_registers(&mut self) -> Result<SavedRegisters> {
+        let tid = self.current_tid;
+        let general = self.context_with(tid, RegisterGroup::General)?.block(RegisterGroup::General).map(<[u8]>::to_vec);
+        let vector = self.context_with(tid, RegisterGroup::Vector)?.block(RegisterGroup::Vector).map(<[u8]>::to_vec);
+        Ok(SavedRegisters { general: general.unwrap_or_default(), vector: vector.unwrap_or_default() })
+    }
+
+    /// Puts saved registers back into the current thread.
+    pub(super) fn restore_registers(&mut self, saved: SavedRegisters) -> Result<()> {
+        let ctx = self.registers()?;
+        ctx.restore(RegisterGroup::General, saved.general)?;
+        ctx.restore(RegisterGroup::Vector, saved.vector)
+    }
+}

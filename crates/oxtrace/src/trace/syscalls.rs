@@ -1,0 +1,100 @@
+//! System calls made by the debuggee on the tracer's behalf: memory
+//! allocation, protection and release.
+//!
+//! The current thread executes one `syscall` instruction, written over the
+//! program's entry point (run once at start-up, never again) and put back
+//! afterwards, with the thread's registers saved and restored around it.
+//! Other threads stay stopped.
+
+use super::Trace;
+use crate::error::{Error, Result};
+use crate::event::EventKind;
+use crate::memory::Perms;
+
+/// `syscall`.
+const SYSCALL_INSN: [u8; 2] = [0x0f, 0x05];
+/// The integer argument registers of the Linux x86_64 system call convention.
+const SYSCALL_ARGS: [&str; 6] = ["rdi", "rsi", "rdx", "r10", "r8", "r9"];
+
+/// x86_64 system call numbers used here.
+const SYS_MMAP: u64 = 9;
+const SYS_MPROTECT: u64 = 10;
+const SYS_MUNMAP: u64 = 11;
+
+const PROT_READ: u64 = 1;
+const PROT_WRITE: u64 = 2;
+const PROT_EXEC: u64 = 4;
+const MAP_PRIVATE: u64 = 0x02;
+const MAP_ANONYMOUS: u64 = 0x20;
+
+/// The `PROT_*` bits of some permissions.
+pub(super) fn prot_bits(perms: Perms) -> u64 {
+    [(perms.read, PROT_READ), (perms.write, PROT_WRITE), (perms.exec, PROT_EXEC)]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, bit)| bit)
+        .sum()
+}
+
+impl Trace {
+    /// Makes the current thread execute system call `number` with `args`;
+    /// returns its result, or the error it returned (named `name`).
+    pub fn inject_syscall(&mut self, name: &'static str, number: u64, args: &[u64]) -> Result<u64> {
+        self.require_stopped()?;
+        if args.len() > SYSCALL_ARGS.len() {
+            return Err(Error::InvalidArgument(format!("{name}: at most 6 arguments, not {}", args.len())));
+        }
+        let at = self.call_return_address()?;
+        let saved = self.save_registers()?;
+        let original = self.read_memory(at, SYSCALL_INSN.len())?;
+        self.write_memory(at, &SYSCALL_INSN)?;
+        let outcome = self.execute_syscall_at(at, number, args);
+        // Put everything back whatever happened.
+        let restored = self.write_memory(at, &original).and_then(|()| self.restore_registers(saved));
+        let value = outcome?;
+        restored?;
+        match value as i64 {
+            -4095..=-1 => Err(Error::Syscall {
+                name,
+                pid: self.pid,
+                source: std::io::Error::from_raw_os_error(-(value as i64) as i32),
+            }),
+            _ => Ok(value),
+        }
+    }
+
+    fn execute_syscall_at(&mut self, at: u64, number: u64, args: &[u64]) -> Result<u64> {
+        let ctx = self.registers()?;
+        ctx.set_pc(at)?;
+        ctx.set_u64("rax", number)?;
+        ctx.set_u64("orig_rax", u64::MAX)?;
+        for (name, value) in SYSCALL_ARGS.iter().zip(args) {
+            ctx.set_u64(name, *value)?;
+        }
+        let event = self.stepi()?;
+        if event.kind != EventKind::Step || self.pc()? != at + SYSCALL_INSN.len() as u64 {
+            return Err(Error::InvalidArgument(format!("the injected system call was interrupted: {event}")));
+        }
+        self.register_u64("rax")
+    }
+
+    /// Allocates `size` bytes of private anonymous memory in the debuggee with
+    /// `perms`, near `hint` if given; returns its address. The maps show it.
+    pub fn allocate_memory(&mut self, size: u64, perms: Perms, hint: Option<u64>) -> Result<u64> {
+        if size == 0 {
+            return Err(Error::InvalidArgument("cannot allocate 0 bytes".into()));
+        }
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS;
+        self.inject_syscall("mmap", SYS_MMAP, &[hint.unwrap_or(0), size, prot_bits(perms), flags, u64::MAX, 0])
+    }
+
+    /// Changes the protection of `[addr, addr + size)` (page-aligned) in the debuggee.
+    pub fn protect_memory(&mut self, addr: u64, size: u64, perms: Perms) -> Result<()> {
+        self.inject_syscall("mprotect", SYS_MPROTECT, &[addr, size, prot_bits(perms)]).map(drop)
+    }
+
+    /// Releases `[addr, addr + size)` in the debuggee.
+    pub fn free_memory(&mut self, addr: u64, size: u64) -> Result<()> {
+        self.inject_syscall("munmap", SYS_MUNMAP, &[addr, size]).map(drop)
+    }
+}
