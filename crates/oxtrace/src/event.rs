@@ -127,6 +127,17 @@ pub enum EventKind {
         /// The new program's path.
         path: String,
     },
+    /// A page watchpoint was hit (see [`crate::Trace::add_page_watch`]).
+    PageWatch {
+        /// The page watchpoint.
+        id: u32,
+        /// The accessing instruction.
+        pc: u64,
+        /// The address accessed.
+        addr: u64,
+        /// How.
+        access: crate::trace::PageAccess,
+    },
 }
 
 /// The kind of an event without its data: for notifier registration and the auto-continue list.
@@ -148,6 +159,7 @@ pub enum EventType {
     LibraryLoaded,
     LibraryUnloaded,
     Exec,
+    PageWatch,
 }
 
 impl EventKind {
@@ -169,6 +181,7 @@ impl EventKind {
             EventKind::LibraryLoaded { .. } => EventType::LibraryLoaded,
             EventKind::LibraryUnloaded { .. } => EventType::LibraryUnloaded,
             EventKind::Exec { .. } => EventType::Exec,
+            EventKind::PageWatch { .. } => EventType::PageWatch,
         }
     }
 }
@@ -241,6 +254,9 @@ impl std::fmt::Display for Event {
             EventKind::LibraryLoaded { name, path, base } => write!(f, "loaded {name} ({path}) at {base:#x}"),
             EventKind::LibraryUnloaded { name, path, base } => write!(f, "unloaded {name} ({path}) from {base:#x}"),
             EventKind::Exec { path } => write!(f, "exec {path}"),
+            EventKind::PageWatch { id, pc, addr, access } => {
+                write!(f, "page watchpoint {id}: {access:?} of {addr:#x} by the instruction at {pc:#x}")
+            }
         }
     }
 }

@@ -61,7 +61,8 @@ pub use platform::Interrupter;
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
     BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, HookCall, Library,
-    LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PostHook, PreHook, Trace, TraceState, WatchKind, Watchpoint,
+    LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PageAccess, PageWatch, PostHook, PreHook, Trace, TraceState,
+    WatchKind, Watchpoint,
 };
 
 /// The README's examples, compiled as doctests.

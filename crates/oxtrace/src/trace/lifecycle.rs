@@ -46,6 +46,7 @@ impl Trace {
         self.require_stopped()?;
         let event = Event { pid: self.pid, tid: self.current_tid, kind: EventKind::Detached };
         self.fire_notifiers(&event);
+        self.remove_all_page_watches()?;
         self.remove_all_break_bytes()?;
         if !self.watchpoints.is_empty() {
             // Armed debug registers would SIGTRAP the process once it is untraced.

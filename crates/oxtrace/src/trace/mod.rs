@@ -23,6 +23,7 @@ mod memory;
 mod metadata;
 mod modes;
 mod notifiers;
+mod page_watch;
 mod registers;
 mod run;
 mod signals;
@@ -41,6 +42,7 @@ pub use libraries::{Library, LinkMapEntry};
 pub use metadata::MetaValue;
 pub use modes::Mode;
 pub use notifiers::{Notifier, NotifierId};
+pub use page_watch::{PageAccess, PageWatch};
 pub use stack::BacktraceFrame;
 pub use watchpoints::{WatchKind, Watchpoint};
 
@@ -81,6 +83,11 @@ pub struct Trace {
     registers: HashMap<Tid, RegisterContext>,
     breakpoints: breakpoints::Breakpoints,
     watchpoints: BTreeMap<u32, watchpoints::Watch>,
+    page_watches: BTreeMap<u32, PageWatch>,
+    /// Threads that faulted on a watched page (at this address), to step the access before they run.
+    page_steps: HashMap<Tid, u64>,
+    /// The last stop was a fault on a watched page outside the watched range: go on silently.
+    quiet_page_fault: bool,
     modes: modes::Modes,
     notifiers: notifiers::Notifiers,
     auto_continue: BTreeSet<EventType>,
@@ -148,6 +155,9 @@ impl Trace {
             registers: HashMap::new(),
             breakpoints: breakpoints::Breakpoints::default(),
             watchpoints: BTreeMap::new(),
+            page_watches: BTreeMap::new(),
+            page_steps: HashMap::new(),
+            quiet_page_fault: false,
             modes: modes::Modes::default(),
             notifiers: notifiers::Notifiers::default(),
             auto_continue: [

@@ -159,7 +159,11 @@ impl Trace {
             self.fire_notifiers(&continued);
         }
         self.run_again = false;
-        if let Some(stop) = self.step_over_breakpoints()? {
+        let stepped = match self.step_over_page_faults()? {
+            Some(stop) => Some(stop),
+            None => self.step_over_breakpoints()?,
+        };
+        if let Some(stop) = stepped {
             self.deferred_stop = Some(stop);
             self.state = TraceState::Running;
             return Ok(());
@@ -220,7 +224,7 @@ impl Trace {
     }
 
     /// Single-steps one thread, lifting a breakpoint under its pc for the step.
-    fn step_thread(&mut self, tid: Tid) -> Result<Stop> {
+    pub(super) fn step_thread(&mut self, tid: Tid) -> Result<Stop> {
         // Without breakpoints there is nothing to lift: spare reading the pc.
         let lifted = if self.breakpoints.by_addr.is_empty() {
             None
@@ -275,10 +279,17 @@ impl Trace {
                     EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: TRAP_HWBKPT, ..SignalInfo::default() })
                 }
             },
-            StopReason::Signal(info) => {
-                self.pending_signals.insert(tid, info.signo);
-                EventKind::Signal(info)
-            }
+            StopReason::Signal(info) => match self.watched_page_fault(tid, &info) {
+                Some(Some(hit)) => hit,
+                Some(None) => {
+                    self.quiet_page_fault = true;
+                    EventKind::Signal(info)
+                }
+                None => {
+                    self.pending_signals.insert(tid, info.signo);
+                    EventKind::Signal(info)
+                }
+            },
             StopReason::Syscall(call) => EventKind::Syscall(call),
             StopReason::Interrupted => EventKind::Interrupted,
             StopReason::ThreadCreated { new_tid } => {
@@ -367,6 +378,11 @@ impl Trace {
 
     /// Runs the breakpoint callback and the notifiers; returns whether the trace stops here.
     fn dispatch(&mut self, event: &Event) -> Result<bool> {
+        if std::mem::take(&mut self.quiet_page_fault) {
+            // An access next to a watched range: it goes on unseen.
+            self.quiet_resume = true;
+            return Ok(false);
+        }
         if let EventKind::Signal(info) = &event.kind {
             if self.ignored_signals.contains(&info.signo) {
                 return Ok(false);

@@ -8,8 +8,8 @@
 
 use super::Trace;
 use crate::error::{Error, Result};
-use crate::event::EventKind;
 use crate::memory::Perms;
+use crate::platform::StopReason;
 
 /// `syscall`.
 const SYSCALL_INSN: [u8; 2] = [0x0f, 0x05];
@@ -71,9 +71,16 @@ impl Trace {
         for (name, value) in SYSCALL_ARGS.iter().zip(args) {
             ctx.set_u64(name, *value)?;
         }
-        let event = self.stepi()?;
-        if event.kind != EventKind::Step || self.pc()? != at + SYSCALL_INSN.len() as u64 {
-            return Err(Error::InvalidArgument(format!("the injected system call was interrupted: {event}")));
+        // Stepped quietly (no Step event): this is the tracer's work, not the program's.
+        let tid = self.current_tid;
+        let stop = self.step_thread(tid)?;
+        self.stops += 1; // the maps may have changed
+        if stop.tid != tid || stop.reason != StopReason::Step || self.pc()? != at + SYSCALL_INSN.len() as u64 {
+            let reason = format!("{:?}", stop.reason);
+            self.deferred_stop = Some(stop);
+            return Err(Error::InvalidArgument(format!(
+                "the injected system call in thread {tid} was interrupted: {reason}"
+            )));
         }
         self.register_u64("rax")
     }

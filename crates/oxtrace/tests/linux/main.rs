@@ -14,6 +14,7 @@ mod hooks;
 mod libraries;
 mod lifecycle;
 mod memory;
+mod page_watches;
 mod registers;
 mod run_control;
 mod signals;
