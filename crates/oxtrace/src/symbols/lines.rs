@@ -29,6 +29,7 @@ pub struct SourceFrame {
 /// The DWARF line and function information of one ELF file.
 pub struct LineInfo {
     context: addr2line::Context<Reader>,
+    dwarf: Arc<gimli::Dwarf<Reader>>,
 }
 
 impl fmt::Debug for LineInfo {
@@ -48,9 +49,9 @@ impl LineInfo {
             };
             Ok(EndianArcSlice::new(Arc::from(data), LittleEndian))
         };
-        let dwarf = gimli::Dwarf::load(load).ok()?;
-        let context = addr2line::Context::from_dwarf(dwarf).ok()?;
-        Some(LineInfo { context })
+        let dwarf = Arc::new(gimli::Dwarf::load(load).ok()?);
+        let context = addr2line::Context::from_arc_dwarf(dwarf.clone()).ok()?;
+        Some(LineInfo { context, dwarf })
     }
 
     /// The functions at a file address, innermost (inlined) first, with
@@ -78,6 +79,11 @@ impl LineInfo {
             last.inlined = false;
         }
         frames
+    }
+
+    /// The parsed DWARF sections.
+    pub(super) fn dwarf(&self) -> &gimli::Dwarf<Reader> {
+        &self.dwarf
     }
 
     /// The compilation unit holding a file address.

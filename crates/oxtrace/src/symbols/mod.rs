@@ -22,6 +22,7 @@ mod module;
 mod normalize;
 mod plt;
 mod resolver;
+mod types;
 
 pub use call_sites::CallTarget;
 pub use debug_file::find_debug_file;
@@ -32,3 +33,4 @@ pub use lines::{LineInfo, SourceFrame};
 pub use module::Module;
 pub use normalize::normalize_module_name;
 pub use resolver::{CodeLocation, SymbolHit, SymbolResolver};
+pub use types::{Member, TypeKind, TypeLayout, Value};

@@ -29,6 +29,7 @@ mod run;
 mod signals;
 mod stack;
 mod stepping;
+mod structs;
 mod syscalls;
 mod threads;
 mod watchpoints;

@@ -130,3 +130,25 @@ fn bad_calls_are_errors_and_leave_the_debuggee_as_it_was() {
     assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
     assert!(read_all(output).contains("checksum 40"));
 }
+
+#[test]
+fn structs_by_type_name_match_gdbs_print() {
+    let (mut trace, _output) = stopped_in_ready(Opt::O0);
+    let shape = trace.sym_by_name("the_shape").unwrap();
+    let value = trace.read_typed("struct shape", shape).unwrap();
+    let corner = value.field("corners").and_then(|c| c.index(1)).and_then(|p| p.field("y"));
+    assert_eq!(corner, Some(&oxtrace::symbols::Value::Int(4)));
+    let layout = trace.type_layout("struct shape").unwrap();
+    assert_eq!(layout.size, 48);
+    let ours = trace.format_typed("struct shape", shape).unwrap();
+    assert!(trace.read_typed("struct nosuch", shape).unwrap_err().to_string().contains("nosuch"));
+    // The C library's own types, from its debug file where installed.
+    if trace.symbols().unwrap().module_by_name("libc").unwrap().image.debug_file().is_some() {
+        let started = std::time::Instant::now();
+        assert_eq!(trace.type_layout("struct stat").unwrap().size, 144);
+        eprintln!("struct stat found in libc's DWARF in {:?}", started.elapsed());
+    }
+    let gdb = crate::support::gdb_on_the_same_stop(&mut trace, &["print the_shape".into()]);
+    let line = gdb.lines().find_map(|l| l.strip_prefix("$1 = ")).unwrap_or_else(|| panic!("no print in:\n{gdb}"));
+    assert_eq!(ours, line, "gdb:\n{gdb}");
+}

@@ -1,0 +1,36 @@
+//! Reading C structs, unions and arrays from the debuggee by their type name,
+//! with the layouts its DWARF describes.
+
+use super::Trace;
+use crate::error::{Error, Result};
+use crate::symbols::{TypeLayout, Value};
+
+impl Trace {
+    /// The layout of a type of the debuggee (`struct stat`, `union number`, a
+    /// typedef), from the first module whose DWARF defines it (the program first).
+    pub fn type_layout(&mut self, name: &str) -> Result<TypeLayout> {
+        let exe = self.platform.exe_path();
+        let symbols = self.symbols()?;
+        let mut modules: Vec<_> = symbols.modules().iter().collect();
+        modules.sort_by_key(|m| exe.as_deref() != Some(m.path.as_str()));
+        modules
+            .iter()
+            .find_map(|m| m.image.lines()?.type_layout(name))
+            .ok_or_else(|| Error::NoSuchSymbol(format!("type {name:?} (no debug information defines it)")))
+    }
+
+    /// Reads a value of type `type_name` at `addr`.
+    pub fn read_typed(&mut self, type_name: &str, addr: u64) -> Result<Value> {
+        let layout = self.type_layout(type_name)?;
+        let bytes = self.read_memory(addr, layout.size as usize)?;
+        Ok(layout.decode(&bytes))
+    }
+
+    /// A value of type `type_name` at `addr` as gdb's `print` shows it, with pointers symbolized.
+    pub fn format_typed(&mut self, type_name: &str, addr: u64) -> Result<String> {
+        let value = self.read_typed(type_name, addr)?;
+        let symbols = self.symbols()?;
+        let symbolize = |p: u64| symbols.sym_by_addr(p).map(|hit| hit.to_string());
+        Ok(value.display_with(&symbolize))
+    }
+}
