@@ -49,6 +49,10 @@ pub fn describe(trace: &mut Trace, event: &Event) -> Option<String> {
             format!("[process {pid}] library unloaded: {name} from 0x{base:016x} ({path})")
         }
         EventKind::Exec { path } => format!("[process {pid}] exec {path}"),
+        EventKind::PageWatch { id, pc, addr, access } => {
+            let access = format!("{access:?}").to_lowercase();
+            format!("[thread {tid}] page watchpoint {id}: {access} of 0x{addr:016x} by {}", describe_addr(trace, *pc))
+        }
         EventKind::Interrupted => format!("[thread {tid}] interrupted"),
         EventKind::Syscall(SyscallStop::Entry { number, args }) => {
             let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();

@@ -2,6 +2,7 @@
 //! `demo` subcommand, and the prompt driven through a terminal by tmux.
 
 mod batch;
+mod change;
 mod demo;
 mod errors;
 mod repl;

@@ -56,8 +56,10 @@ pub use error::{Error, Pid, Result, Tid};
 pub use event::{Event, EventKind, EventType, ExitStatus, SignalInfo, SyscallStop};
 pub use memory::{MemoryMap, Needle, Perms};
 #[cfg(target_os = "linux")]
+pub use platform::linux::processes;
+#[cfg(target_os = "linux")]
 pub use platform::linux::SpawnOptions;
-pub use platform::Interrupter;
+pub use platform::{FdKind, FileDescriptor, Interrupter, ProcessInfo};
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
     BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, HookCall, Library,

@@ -198,13 +198,21 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
     let trace = session.trace()?;
     let all = ids.is_empty();
     if all {
-        ids = trace.breakpoints().iter().map(|b| b.id).chain(trace.watchpoints().iter().map(|w| w.id)).collect();
+        ids = trace
+            .breakpoints()
+            .iter()
+            .map(|b| b.id)
+            .chain(trace.watchpoints().iter().map(|w| w.id))
+            .chain(trace.page_watches().iter().map(|w| w.id))
+            .collect();
     }
     let mut deleted = Vec::new();
     let mut result = Ok(());
     for id in ids {
         let removed = if trace.watchpoints().iter().any(|w| w.id == id) {
             trace.remove_watchpoint(id).map_err(CmdError::from)
+        } else if trace.page_watches().iter().any(|w| w.id == id) {
+            trace.remove_page_watch(id).map_err(CmdError::from)
         } else {
             trace.remove_breakpoint(id).map_err(|_| CmdError(format!("no breakpoint or watchpoint {id}")))
         };

@@ -6,6 +6,7 @@
 //! the `&mut dyn Write` it is given and reports failure as a one-line error.
 
 pub mod breakpoints;
+pub mod change;
 pub mod disasm;
 pub mod info;
 pub mod memory;
@@ -164,6 +165,22 @@ pub static COMMANDS: &[Command] = &[
     cmd!("info", ["i"], "SUBJECT [ARGS]",
         "breakpoints, registers, threads, frame, modules, symbol, address, signals, maps, variables, modes, meta, program",
         false, Info, info::info),
+    // Changing the debuggee.
+    cmd!("call", [], "FUNC(ARG, ...)", "call a function of the program (integers, expressions, \"strings\")", false,
+        Expr, change::call),
+    cmd!("alloc", [], "SIZE [PERMS] [HINT]", "allocate memory in the program (default rwx)", false, Expr,
+        change::alloc),
+    cmd!("protect", ["memprotect"], "ADDR SIZE PERMS", "change the protection of memory (like r-x)", false, Expr,
+        change::protect),
+    cmd!("free", ["munmap"], "ADDR SIZE", "release memory of the program", false, Expr, change::free),
+    cmd!("inject", ["injectso"], "PATH", "load a shared library into the program", false, Nothing, change::inject),
+    cmd!("pagewatch", [], "[-r] EXPR LEN",
+        "watch LEN bytes for writes (-r: reads and writes) through page protection", false, Expr, change::pagewatch),
+    cmd!("struct", [], "TYPE EXPR", "print a value of a C type (struct, union, array) at an address", false, Expr,
+        change::print_struct),
+    cmd!("ptype", [], "TYPE", "a C type's members, offsets and sizes", false, Nothing, change::ptype),
+    cmd!("fds", [], "", "the program's open file descriptors", false, Nothing, change::fds),
+    cmd!("ps", [], "[FILTER]", "processes of the machine", false, Nothing, change::ps),
     cmd!("help", ["h", "?"], "[COMMAND]", "list commands, or show one command's help", false, Commands, help),
 ];
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::arch::{Arch, RegisterGroup};
-use crate::error::{Pid, Result, Tid};
+use crate::error::{Error, Pid, Result, Tid};
 use crate::event::{ExitStatus, SignalInfo, SyscallStop};
 use crate::memory::MemoryMap;
 
@@ -152,4 +152,43 @@ pub trait Platform: std::fmt::Debug {
     fn interrupter(&self) -> Interrupter;
     /// The path of the program the process runs, if known.
     fn exe_path(&mut self) -> Option<String>;
+    /// The process's open file descriptors (not every backend knows them).
+    fn file_descriptors(&mut self) -> Result<Vec<FileDescriptor>> {
+        Err(Error::Unsupported("listing file descriptors"))
+    }
+}
+
+/// What a file descriptor refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FdKind {
+    /// A file (or directory, or device) with a path.
+    File,
+    /// A socket.
+    Socket,
+    /// A pipe.
+    Pipe,
+    /// Anything else (eventfd, epoll, timerfd...).
+    Other,
+}
+
+/// One open file descriptor of the debuggee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDescriptor {
+    /// Its number.
+    pub fd: i32,
+    /// What it refers to.
+    pub kind: FdKind,
+    /// Its name: a path, or the kernel's `socket:[inode]`, `pipe:[inode]`, `anon_inode:[...]`.
+    pub name: String,
+}
+
+/// A process of the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Its id.
+    pub pid: Pid,
+    /// Its command name.
+    pub name: String,
+    /// Its arguments (empty for kernel threads).
+    pub command_line: Vec<String>,
 }

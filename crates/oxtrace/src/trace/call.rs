@@ -60,10 +60,11 @@ pub struct CallResult {
     pub registers: RegisterContext,
 }
 
-/// A thread's register blocks, to put back.
+/// A thread's register blocks, to put back, and the breakpoint it stood on.
 pub(super) struct SavedRegisters {
     general: Vec<u8>,
     vector: Vec<u8>,
+    on_breakpoint: Option<u64>,
 }
 
 impl Trace {
@@ -166,11 +167,18 @@ impl Trace {
         let tid = self.current_tid;
         let general = self.context_with(tid, RegisterGroup::General)?.block(RegisterGroup::General).map(<[u8]>::to_vec);
         let vector = self.context_with(tid, RegisterGroup::Vector)?.block(RegisterGroup::Vector).map(<[u8]>::to_vec);
-        Ok(SavedRegisters { general: general.unwrap_or_default(), vector: vector.unwrap_or_default() })
+        let on_breakpoint = self.on_breakpoint.get(&tid).copied();
+        Ok(SavedRegisters { general: general.unwrap_or_default(), vector: vector.unwrap_or_default(), on_breakpoint })
     }
 
-    /// Puts saved registers back into the current thread.
+    /// Puts saved registers back into the current thread; a breakpoint it stood
+    /// on is stepped over when it resumes, as before.
     pub(super) fn restore_registers(&mut self, saved: SavedRegisters) -> Result<()> {
+        let tid = self.current_tid;
+        match saved.on_breakpoint {
+            Some(addr) => self.on_breakpoint.insert(tid, addr),
+            None => self.on_breakpoint.remove(&tid),
+        };
         let ctx = self.registers()?;
         ctx.restore(RegisterGroup::General, saved.general)?;
         ctx.restore(RegisterGroup::Vector, saved.vector)

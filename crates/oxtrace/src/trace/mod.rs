@@ -244,6 +244,11 @@ impl Trace {
         self.meta("ExeName").and_then(|v| v.as_str()).map(str::to_owned)
     }
 
+    /// The debuggee's open file descriptors, with their kind and name.
+    pub fn file_descriptors(&mut self) -> Result<Vec<crate::platform::FileDescriptor>> {
+        self.platform.file_descriptors()
+    }
+
     /// Fails unless every thread is stopped and the process is alive.
     pub(crate) fn require_stopped(&self) -> Result<()> {
         match self.state {

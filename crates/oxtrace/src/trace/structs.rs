@@ -16,7 +16,7 @@ impl Trace {
         modules
             .iter()
             .find_map(|m| m.image.lines()?.type_layout(name))
-            .ok_or_else(|| Error::NoSuchSymbol(format!("type {name:?} (no debug information defines it)")))
+            .ok_or_else(|| Error::InvalidArgument(format!("no type {name:?} in the debug information")))
     }
 
     /// Reads a value of type `type_name` at `addr`.

@@ -152,3 +152,18 @@ fn structs_by_type_name_match_gdbs_print() {
     let line = gdb.lines().find_map(|l| l.strip_prefix("$1 = ")).unwrap_or_else(|| panic!("no print in:\n{gdb}"));
     assert_eq!(ours, line, "gdb:\n{gdb}");
 }
+
+#[test]
+fn a_call_from_a_breakpoint_stop_does_not_hit_that_breakpoint_again() {
+    let (mut trace, _output) = spawn_with_output("callee", Opt::O2, &[]);
+    let ready = trace.sym_by_name("ready").unwrap();
+    trace.add_break_by_addr(ready).unwrap();
+    assert!(matches!(trace.run().unwrap().kind, EventKind::Breakpoint { .. }));
+    let sum8 = trace.sym_by_name("sum8").unwrap();
+    let args: Vec<CallArg> = (1..=8).map(CallArg::Int).collect();
+    trace.call(sum8, &args).unwrap();
+    let page =
+        trace.allocate_memory(4096, Perms { read: true, write: true, exec: false, shared: false }, None).unwrap();
+    trace.free_memory(page, 4096).unwrap();
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0), "ready is not hit a second time");
+}

@@ -24,11 +24,14 @@
 //! any other stop it reports is kept and returned by the next
 //! [`wait`](crate::platform::Platform::wait) before anything runs again.
 
+pub use procfs::processes;
+
 mod interrupt;
 // `pre_exec` is an unsafe API: the one block is in `LinuxProcess::spawn`.
 #[allow(unsafe_code)]
 mod launch;
 mod memory;
+mod procfs;
 mod regs;
 mod status;
 #[allow(unsafe_code)]
@@ -257,6 +260,10 @@ impl Platform for LinuxProcess {
 
     fn exe_path(&mut self) -> Option<String> {
         std::fs::read_link(format!("/proc/{}/exe", self.pid)).ok().map(|p| p.to_string_lossy().into_owned())
+    }
+
+    fn file_descriptors(&mut self) -> Result<Vec<crate::platform::FileDescriptor>> {
+        procfs::file_descriptors(self.pid)
     }
 }
 
