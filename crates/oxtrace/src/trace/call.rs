@@ -104,8 +104,27 @@ impl Trace {
             hit.offset == 0
                 && hit.module.table().symbols_at(hit.symbol.addr).any(|s| s.kind == SymbolKind::IndirectFunction)
         });
-        let function = if indirect { self.call_once(function, &[])?.value } else { function };
+        if indirect {
+            let implementation = self.call_once(function, &[])?.value;
+            return self.call_once(implementation, args);
+        }
+        self.check_argument_count(function, args.len())?;
         self.call_once(function, args)
+    }
+
+    /// Refuses a call with fewer or more arguments than the function's DWARF declares.
+    fn check_argument_count(&mut self, function: u64, given: usize) -> Result<()> {
+        let symbols = self.symbols()?;
+        let Some(module) = symbols.module_by_addr(function) else { return Ok(()) };
+        let declared = module.image.lines().and_then(|l| l.parameters(function.wrapping_sub(module.bias)));
+        let Some(declared) = declared else { return Ok(()) };
+        let fits = if declared.variadic { given >= declared.count } else { given == declared.count };
+        if fits {
+            return Ok(());
+        }
+        let name = symbols.sym_by_addr(function).map_or_else(|| format!("{function:#x}"), |h| h.symbol.name.clone());
+        let more = if declared.variadic { " or more" } else { "" };
+        Err(Error::InvalidArgument(format!("{name} takes {}{more} argument(s), not {given}", declared.count)))
     }
 
     fn call_once(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {

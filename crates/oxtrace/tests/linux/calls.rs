@@ -117,6 +117,9 @@ fn bad_calls_are_errors_and_leave_the_debuggee_as_it_was() {
     std::fs::write(&not_elf, "not a library").unwrap();
     let err = trace.inject_so(&not_elf).unwrap_err().to_string();
     assert!(err.contains("callee") && err.contains(".txt"), "{err}");
+    let sum8 = trace.sym_by_name("sum8").unwrap();
+    let err = trace.call(sum8, &[CallArg::Int(1), CallArg::Int(2)]).unwrap_err().to_string();
+    assert!(err.contains("sum8 takes 8 argument(s), not 2"), "{err}");
     // A crash inside the called function is reported, and the thread restored.
     let strlen = trace.sym_by_name("libc.strlen").unwrap();
     let err = trace.call(strlen, &[CallArg::Int(0)]).unwrap_err().to_string();
