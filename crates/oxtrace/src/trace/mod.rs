@@ -14,6 +14,7 @@
 
 mod breakpoints;
 mod call;
+mod displaced;
 mod expressions;
 mod hooks;
 mod inject_so;
@@ -85,6 +86,8 @@ pub struct Trace {
     breakpoints: breakpoints::Breakpoints,
     watchpoints: BTreeMap<u32, watchpoints::Watch>,
     page_watches: BTreeMap<u32, PageWatch>,
+    /// Copies of breakpointed instructions, run out of line.
+    scratch: displaced::Scratch,
     /// Threads that faulted on a watched page (at this address), to step the access before they run.
     page_steps: HashMap<Tid, u64>,
     /// The last stop was a fault on a watched page outside the watched range: go on silently.
@@ -99,7 +102,7 @@ pub struct Trace {
     run_again: bool,
     last_event: Option<Event>,
     /// A stop seen while stepping a thread over a breakpoint, to report before running again.
-    deferred_stop: Option<Stop>,
+    deferred_stops: std::collections::VecDeque<Stop>,
     /// Threads that reported a breakpoint hit at their current pc, to step over it on resume.
     on_breakpoint: HashMap<Tid, u64>,
     /// The last hit went on quietly (fast breakpoint, false condition): no `Continued` event.
@@ -157,6 +160,7 @@ impl Trace {
             breakpoints: breakpoints::Breakpoints::default(),
             watchpoints: BTreeMap::new(),
             page_watches: BTreeMap::new(),
+            scratch: displaced::Scratch::default(),
             page_steps: HashMap::new(),
             quiet_page_fault: false,
             modes: modes::Modes::default(),
@@ -175,7 +179,7 @@ impl Trace {
             variables: HashMap::new(),
             run_again: false,
             last_event: None,
-            deferred_stop: None,
+            deferred_stops: std::collections::VecDeque::new(),
             on_breakpoint: HashMap::new(),
             quiet_resume: false,
             stepping: None,

@@ -20,6 +20,10 @@ impl Trace {
             let mut block = vec![0; self.arch.group_size(group)];
             self.platform.read_registers(tid, group, &mut block)?;
             self.registers.get_mut(&tid).expect("inserted above").load(group, block)?;
+            if group == RegisterGroup::General {
+                // A thread inside an out-of-line copy is shown where the original code is.
+                self.leave_scratch(tid)?;
+            }
         }
         Ok(self.registers.get_mut(&tid).expect("inserted above"))
     }

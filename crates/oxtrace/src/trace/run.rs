@@ -131,7 +131,7 @@ impl Trace {
             return Err(Error::NotRunning { pid: self.pid });
         }
         loop {
-            let stop = match self.deferred_stop.take() {
+            let stop = match self.deferred_stops.pop_front() {
                 Some(stop) => stop,
                 None => {
                     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -159,12 +159,19 @@ impl Trace {
             self.fire_notifiers(&continued);
         }
         self.run_again = false;
-        let stepped = match self.step_over_page_faults()? {
-            Some(stop) => Some(stop),
-            None => self.step_over_breakpoints()?,
+        let stepped = if !self.deferred_stops.is_empty() {
+            None
+        } else if let Some(stop) = self.step_over_page_faults()? {
+            Some(stop)
+        } else {
+            self.step_over_breakpoints()?
         };
         if let Some(stop) = stepped {
-            self.deferred_stop = Some(stop);
+            self.deferred_stops.push_back(stop);
+        }
+        if !self.deferred_stops.is_empty() {
+            // Stops seen meanwhile (while stepping, or during an injected system
+            // call) are reported before anything runs.
             self.state = TraceState::Running;
             return Ok(());
         }
@@ -203,6 +210,14 @@ impl Trace {
                 let watched = write.is_some_and(|(at, _)| self.watches_range(at, 8));
                 if !watched && write.is_none_or(|(at, bytes)| self.write_around_breaks(at, &bytes).is_ok()) {
                     self.registers.insert(tid, regs);
+                    continue;
+                }
+            }
+            // One stop per hit for other instructions too: run a copy out of line
+            // (not under watchpoints, which must see the access at its real pc).
+            if self.watchpoints.is_empty() {
+                if let Some(slot) = self.displaced_copy(addr) {
+                    self.context_with(tid, RegisterGroup::General)?.set_pc(slot)?;
                     continue;
                 }
             }
@@ -317,6 +332,7 @@ impl Trace {
             }
             StopReason::Exec { path } => {
                 self.forget_break_bytes();
+                self.scratch.reset();
                 // The watched addresses belonged to the old image.
                 self.watchpoints.clear();
                 self.state = TraceState::Stopped;

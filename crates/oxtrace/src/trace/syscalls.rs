@@ -9,7 +9,7 @@
 use super::Trace;
 use crate::error::{Error, Result};
 use crate::memory::Perms;
-use crate::platform::StopReason;
+use crate::platform::{ResumeAction, ResumeKind, StopReason};
 
 /// `syscall`.
 const SYSCALL_INSN: [u8; 2] = [0x0f, 0x05];
@@ -72,12 +72,22 @@ impl Trace {
             ctx.set_u64(name, *value)?;
         }
         // Stepped quietly (no Step event): this is the tracer's work, not the program's.
+        // Only this thread runs; stops other threads reported earlier come
+        // first and are kept, in order, to be reported before anything runs again.
         let tid = self.current_tid;
-        let stop = self.step_thread(tid)?;
-        self.stops += 1; // the maps may have changed
-        if stop.tid != tid || stop.reason != StopReason::Step || self.pc()? != at + SYSCALL_INSN.len() as u64 {
+        self.flush_registers()?;
+        self.platform.resume(&[ResumeAction { tid, kind: ResumeKind::Step, signal: None }])?;
+        self.stops += 1; // the maps may change
+        let stop = loop {
+            let stop = self.platform.wait(None)?.ok_or(Error::ProcessExited { pid: self.pid })?;
+            if stop.tid == tid {
+                break stop;
+            }
+            self.deferred_stops.push_back(stop);
+        };
+        if stop.reason != StopReason::Step || self.pc()? != at + SYSCALL_INSN.len() as u64 {
             let reason = format!("{:?}", stop.reason);
-            self.deferred_stop = Some(stop);
+            self.deferred_stops.push_back(stop);
             return Err(Error::InvalidArgument(format!(
                 "the injected system call in thread {tid} was interrupted: {reason}"
             )));

@@ -7,6 +7,7 @@ mod backtraces;
 mod bad_input;
 mod breakpoint_kinds;
 mod calls;
+mod displaced;
 mod events;
 mod expressions;
 mod fuzz_elf;

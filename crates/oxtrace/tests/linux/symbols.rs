@@ -67,13 +67,17 @@ fn symbols_plt_stubs_and_lines_match_gdb() {
     ];
     let ours: Vec<String> = addrs.iter().map(|&a| trace.sym_by_addr(a, false).unwrap().unwrap()).collect();
     assert_eq!(ours[1], "printf@plt");
-    let line_addrs = trace.addrs_for_line("stacks.c", 23).unwrap();
+    // The line of `stop_here(x);` in inner().
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/stacks.c")).unwrap();
+    let wanted = source.lines().position(|l| l.trim() == "stop_here(x);").unwrap() as u32 + 1;
+    let line_addrs = trace.addrs_for_line("stacks.c", wanted).unwrap();
     let (file, line) = trace.line_for_addr(line_addrs[0]).unwrap().unwrap();
-    assert!(file.ends_with("stacks.c") && line == 23, "{file}:{line}");
+    assert!(file.ends_with("stacks.c") && line == wanted, "{file}:{line}");
     assert!(trace.addrs_for_line("stacks.c", 100_000).is_err());
 
     let mut commands: Vec<String> = addrs.iter().map(|a| format!("info symbol {a:#x}")).collect();
-    commands.push("info line stacks.c:23".into());
+    commands.push(format!("info line stacks.c:{wanted}"));
     let out = gdb_on_the_same_stop(&mut trace, &commands);
     for (addr, ours) in addrs.iter().zip(&ours) {
         // gdb: "malloc + 3 in section .text of /lib/.../libc.so.6"; ours: "malloc+0x3".
