@@ -29,6 +29,9 @@ pub enum Workload {
     Notifier,
     /// Hits per second of a fast breakpoint (callback only).
     Fast,
+    /// Hits per second with a notifier, of a breakpoint on an instruction that
+    /// cannot be emulated (left out of line by oxtrace).
+    Displaced,
     /// Hits per second of a breakpoint whose condition is false.
     FalseCondition,
     /// Single steps per second.
@@ -42,9 +45,10 @@ pub enum Workload {
 }
 
 impl Workload {
-    const ALL: [Workload; 7] = [
+    const ALL: [Workload; 8] = [
         Workload::Notifier,
         Workload::Fast,
+        Workload::Displaced,
         Workload::FalseCondition,
         Workload::SingleStep,
         Workload::SymbolLoad,
@@ -62,6 +66,7 @@ impl Workload {
         match self {
             Workload::Notifier => "breakpoint-notifier",
             Workload::Fast => "breakpoint-fast",
+            Workload::Displaced => "breakpoint-out-of-line",
             Workload::FalseCondition => "breakpoint-false-condition",
             Workload::SingleStep => "single-step",
             Workload::SymbolLoad => "symbol-load",
@@ -75,6 +80,7 @@ impl Workload {
         match self {
             Workload::Notifier => "breakpoint hits/s, notifier",
             Workload::Fast => "breakpoint hits/s, fast",
+            Workload::Displaced => "hits/s, non-emulated insn",
             Workload::FalseCondition => "hits/s, false condition",
             Workload::SingleStep => "single steps/s",
             Workload::SymbolLoad => "symbol loads/s, prog + libc",
@@ -271,6 +277,7 @@ fn workload_arg(workload: Workload) -> &'static str {
     match workload {
         Workload::Notifier => "notifier",
         Workload::Fast => "fast",
+        Workload::Displaced => "displaced",
         Workload::FalseCondition => "false-condition",
         Workload::SingleStep => "single-step",
         Workload::SymbolLoad => "symbol-load",

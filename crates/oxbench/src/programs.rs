@@ -18,6 +18,9 @@ pub struct Programs {
     pub target: PathBuf,
     /// The address of `target()` (the debuggee is not position-independent).
     pub target_addr: u64,
+    /// The address of an instruction inside `target()` that oxtrace cannot
+    /// emulate (a store to the stack): its breakpoint is left out of line.
+    pub inner_addr: u64,
     /// The minimal C tracer.
     pub raw_ptrace: PathBuf,
     /// The debuggee of the backtrace row (-O2 -fomit-frame-pointer).
@@ -52,7 +55,34 @@ fn compile(dir: &Path, name: &str, source: &str, flags: &[&str]) -> Result<PathB
     Ok(out)
 }
 
+/// The first instruction of the function at `addr` that writes memory other
+/// than by a push (at -O0, storing the argument to the stack).
+fn inner_instruction(program: &Path, addr: u64) -> Result<u64, String> {
+    use object::{Object, ObjectSection};
+    let data = std::fs::read(program).map_err(|e| format!("{}: {e}", program.display()))?;
+    let file = object::File::parse(&*data).map_err(|e| e.to_string())?;
+    let text = file.section_by_name(".text").ok_or("bench_target has no .text")?;
+    let code = text.data().map_err(|e| e.to_string())?;
+    let start = usize::try_from(addr - text.address()).map_err(|e| e.to_string())?;
+    let window = code.get(start..start + 32).ok_or("target() is outside .text")?;
+    let mut decoder = iced_x86::Decoder::with_ip(64, window, addr, iced_x86::DecoderOptions::NONE);
+    decoder
+        .iter()
+        .take(6)
+        .find(|i| i.op0_kind() == iced_x86::OpKind::Memory && i.mnemonic() == iced_x86::Mnemonic::Mov)
+        .map(|i| i.ip())
+        .ok_or_else(|| "no store in the first instructions of target()".into())
+}
+
 impl Programs {
+    /// Where the breakpoint of a workload goes.
+    pub fn break_addr(&self, workload: crate::Workload) -> u64 {
+        match workload {
+            crate::Workload::Displaced => self.inner_addr,
+            _ => self.target_addr,
+        }
+    }
+
     /// Compiles everything into `dir`.
     pub fn build(dir: &Path) -> Result<Programs, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -71,7 +101,15 @@ impl Programs {
         let target = dir.join("bench_target");
         let table = SymbolTable::load(&target).map_err(|e| e.to_string())?;
         let target_addr = table.by_name("target").ok_or("bench_target has no symbol target")?.addr;
+        let inner_addr = inner_instruction(&target, target_addr)?;
         let libc = LIBC_PATHS.iter().map(PathBuf::from).find(|p| p.exists()).ok_or("no libc.so.6 found")?;
-        Ok(Programs { target, target_addr, raw_ptrace: dir.join("raw_ptrace"), stack: dir.join("bench_stack"), libc })
+        Ok(Programs {
+            target,
+            target_addr,
+            inner_addr,
+            raw_ptrace: dir.join("raw_ptrace"),
+            stack: dir.join("bench_stack"),
+            libc,
+        })
     }
 }

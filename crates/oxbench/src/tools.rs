@@ -21,11 +21,11 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
     let mut command = Command::new(&programs.target);
     command.arg(hits.to_string());
     let mut trace = Trace::spawn(command).map_err(|e| e.to_string())?;
-    let target = programs.target_addr;
+    let target = programs.break_addr(workload);
     let count = Rc::new(Cell::new(0u64));
     let seen = count.clone();
     match workload {
-        Workload::Notifier => {
+        Workload::Notifier | Workload::Displaced => {
             trace.add_break_by_addr(target).map_err(|e| e.to_string())?;
             trace.register_notifier(EventType::Breakpoint, move |_, _| seen.set(seen.get() + 1));
         }
@@ -64,7 +64,7 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
 
 /// The minimal C tracer (the same loop for every breakpoint row).
 pub fn raw_ptrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Rate {
-    let addr = format!("{:#x}", programs.target_addr);
+    let addr = format!("{:#x}", programs.break_addr(workload));
     let mut command = Command::new(&programs.raw_ptrace);
     match workload {
         Workload::SingleStep => command.args(["step", &addr, &steps.to_string()]),
@@ -94,7 +94,7 @@ pub fn python(workload: Workload, programs: &Programs, hits: u64, steps: u64, mo
     let mode = if workload == Workload::SingleStep { "step" } else { "break" };
     let output = Command::new("python3")
         .arg(programs.target.with_file_name(script))
-        .args([mode, &format!("{:#x}", programs.target_addr)])
+        .args([mode, &format!("{:#x}", programs.break_addr(workload))])
         .arg(&programs.target)
         .args([hits.to_string(), steps.to_string()])
         .stderr(Stdio::null())
@@ -138,6 +138,11 @@ pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Ra
             vec![s("break target"), s("disable 1"), s("run")],
             hits,
         ),
+        Workload::Displaced => (
+            vec![format!("break *{:#x}", programs.inner_addr), s("commands 1\nsilent\ncontinue\nend"), s("run")],
+            vec![format!("break *{:#x}", programs.inner_addr), s("disable 1"), s("run")],
+            hits,
+        ),
         Workload::FalseCondition => (
             vec![s("break target if counter < 0"), s("run")],
             vec![s("break target if counter < 0"), s("disable 1"), s("run")],
@@ -176,6 +181,11 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         Workload::Notifier | Workload::Fast => (
             vec![s("breakpoint set -n target -G true"), s("run")],
             vec![s("breakpoint set -n target -d"), s("run")],
+            hits,
+        ),
+        Workload::Displaced => (
+            vec![format!("breakpoint set -a {:#x} -G true", programs.inner_addr), s("run")],
+            vec![format!("breakpoint set -a {:#x} -d", programs.inner_addr), s("run")],
             hits,
         ),
         Workload::FalseCondition => (
