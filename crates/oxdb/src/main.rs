@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod demo;
 mod events;
+mod interrupt;
 mod repl;
 mod script;
 mod session;

@@ -101,6 +101,8 @@ pub struct Session {
 impl Session {
     /// A session over a started or attached program.
     pub fn new(mut trace: Trace) -> Session {
+        crate::interrupt::install();
+        crate::interrupt::watch(&trace);
         let shared = Rc::new(RefCell::new(Shared::default()));
         let notified = Rc::clone(&shared);
         trace.register_notifier_all(move |trace, event| {
@@ -230,12 +232,18 @@ impl Session {
     pub fn after_stop(&mut self, event: &Event, out: &mut dyn Write) -> CmdResult {
         self.selected_frame = 0;
         self.print_events(out)?;
+        if crate::interrupt::stopped_by_user(self.trace()?, event) {
+            writeln!(out, "[thread {}] stopped by Ctrl-C", event.tid)?;
+        }
         match event.kind {
             EventKind::Step => {
                 let trace = self.trace()?;
                 let pc = trace.pc()?;
                 let line = crate::commands::disasm::location_with_instruction(trace, pc);
                 writeln!(out, "{line}")?;
+                if let Some(source) = source_line(trace, pc) {
+                    writeln!(out, "{source}")?;
+                }
             }
             EventKind::Breakpoint { id, .. } => {
                 if let Some(extra) = self.breaks.get(&id) {
@@ -314,4 +322,12 @@ mod tests {
         assert_eq!(split_chain("break d if (rdi == 1 && rsi) && c"), ["break d if (rdi == 1 && rsi)", "c"]);
         assert!(split_chain("  ").is_empty());
     }
+}
+
+/// `NN\tTEXT`: the source line of `pc`, when DWARF names it and the file can be read.
+fn source_line(trace: &mut Trace, pc: u64) -> Option<String> {
+    let (file, line) = trace.line_for_addr(pc).ok()??;
+    let text = std::fs::read_to_string(&file).ok()?;
+    let content = text.lines().nth(line.checked_sub(1)? as usize)?;
+    Some(format!("{line}\t{content}"))
 }

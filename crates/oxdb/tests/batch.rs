@@ -125,12 +125,24 @@ fn hardware_watchpoints_report_old_and_new_values() {
 }
 
 #[test]
+fn next_and_step_go_by_source_lines() {
+    let run = batch("stacks", &["break middle", "continue", "next", "next", "continue"], &["leaf"]);
+    let sources: Vec<&str> = run.stdout.lines().filter(|l| l.contains('\t')).collect();
+    assert!(sources.len() == 2 && sources[0].ends_with("int r = inner(x + 1);"), "{run}");
+    assert!(sources[1].ends_with("return r * 2 + sink;"), "inner() ran over:\n{run}");
+    let run = batch("stacks", &["break middle", "continue", "next", "step", "step", "bt"], &["leaf"]);
+    assert!(run.stdout.lines().any(|l| l.ends_with("\t    stop_here(x);")), "{run}");
+    assert!(run.lines_starting("#0 ").iter().any(|l| l.contains(" in inner+0x")), "{run}");
+    assert_eq!(run.code, Some(0), "{run}");
+}
+
+#[test]
 fn stepi_next_and_finish() {
     // Ten instructions from a's entry go through its call into b...
     let run = batch("calls", &["break a", "continue", "stepi 10"], &[]);
     assert!(run.stdout.lines().any(|l| l.contains(" in b from calls: push rbp")), "{run}");
-    // ...next runs the call to its return instead...
-    let run = batch("calls", &["break a", "continue", "next 10"], &[]);
+    // ...nexti runs the call to its return instead...
+    let run = batch("calls", &["break a", "continue", "nexti 10"], &[]);
     assert!(!run.stdout.lines().any(|l| l.contains(" in b")), "{run}");
     assert!(run.stdout.lines().any(|l| l.contains(" in a+0x") && l.contains(": call ")), "{run}");
     assert!(run.stdout.lines().any(|l| l.contains(" in a+0x") && l.ends_with(": ret")), "{run}");

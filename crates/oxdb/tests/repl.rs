@@ -114,3 +114,35 @@ fn prompt_completes_repeats_and_remembers() {
     tmux.keys("two", &["C-u", "quit", "Enter"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ctrl_c_stops_the_running_program_and_the_prompt_comes_back() {
+    if !tmux_available() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let program = fixture("spin");
+    let command =
+        format!("env TERM=xterm OXDB_HISTORY=/dev/null {} {} 30", env!("CARGO_BIN_EXE_oxdb"), program.display());
+    let tmux = Tmux { socket: format!("oxdb-ctrlc-{}", std::process::id()) };
+    tmux.start("hold", "sleep 600");
+    tmux.start("spin", &command);
+    tmux.wait_for("spin", "(oxdb)", 1);
+    tmux.keys("spin", &["continue", "Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys("spin", &["C-c"]);
+    tmux.wait_for("spin", "stopped by Ctrl-C", 1);
+    // The program is stopped, not killed, and the SIGINT is not passed on: it runs on when continued.
+    tmux.wait_for("spin", "(oxdb)", 2);
+    tmux.keys("spin", &["continue", "Enter"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys("spin", &["C-c"]);
+    let screen = tmux.wait_for("spin", "stopped by Ctrl-C", 2);
+    assert!(!screen.contains("killed by signal"), "{screen}");
+    tmux.keys("spin", &["bt", "Enter"]);
+    let screen = tmux.wait_for("spin", "#0 0x", 1);
+    assert!(screen.contains(" from spin") || screen.contains(" from libc"), "{screen}");
+    tmux.keys("spin", &["kill", "Enter"]);
+    tmux.wait_for("spin", "killed", 1);
+    tmux.keys("spin", &["quit", "Enter"]);
+}

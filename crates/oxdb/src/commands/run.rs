@@ -1,5 +1,6 @@
 //! Running and stepping: continue (N times, or until an address), stepi,
-//! next (over calls), finish, until; detach, kill and quit.
+//! nexti (over calls), step and next (by source line), finish, until; detach,
+//! kill and quit.
 //!
 //! Every run or step prints the events it met, one line each; a step ends
 //! with the line of the new location and its instruction.
@@ -51,21 +52,34 @@ pub fn cont(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdRe
 
 /// `stepi [N]`.
 pub fn stepi(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
-    let count = count_arg(args.rest)?;
-    for _ in 0..count {
-        let event = resume(session, out, Trace::stepi)?;
-        if event.kind != EventKind::Step {
-            break;
-        }
-    }
-    Ok(())
+    repeat_step(session, args, out, Trace::stepi)
 }
 
-/// `next [N]`: instruction steps that run calls to their return.
+/// `nexti [N]`: instruction steps that run calls to their return.
+pub fn nexti(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    repeat_step(session, args, out, Trace::step_over)
+}
+
+/// `next [N]`: source lines, running calls to their return.
 pub fn next(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    repeat_step(session, args, out, Trace::next_line)
+}
+
+/// `step [N]`: source lines, into calls that have line information.
+pub fn step(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    repeat_step(session, args, out, Trace::step_line)
+}
+
+/// Steps N times, stopping early at anything but a completed step.
+fn repeat_step(
+    session: &mut Session,
+    args: Args<'_>,
+    out: &mut dyn Write,
+    one: fn(&mut Trace) -> oxtrace::Result<Event>,
+) -> CmdResult {
     let count = count_arg(args.rest)?;
     for _ in 0..count {
-        let event = resume(session, out, Trace::step_over)?;
+        let event = resume(session, out, one)?;
         if event.kind != EventKind::Step {
             break;
         }

@@ -104,6 +104,16 @@ impl LineInfo {
         Some((location.file?.to_owned(), location.line?))
     }
 
+    /// Whether a row of the line table starts exactly at the file address `addr`
+    /// (the first instruction of a statement, where a debugger stops a source step).
+    pub fn is_row_start(&self, addr: u64) -> bool {
+        if addr == u64::MAX {
+            return false;
+        }
+        let Ok(mut rows) = self.context.find_location_range(addr, addr + 1) else { return false };
+        rows.next().is_some_and(|(start, _, _)| start == addr)
+    }
+
     /// The file addresses where code for `file:line` starts (the first
     /// address of each run of rows for that line), lowest first. `file`
     /// matches a whole path or its trailing components (`calls.c`, `src/calls.c`).

@@ -244,6 +244,13 @@ impl SymbolResolver {
         module.image.lines()?.location(addr.wrapping_sub(module.bias))
     }
 
+    /// Whether a statement starts exactly at `addr` (see [`LineInfo::is_row_start`](super::LineInfo::is_row_start)).
+    pub fn is_statement_start(&self, addr: u64) -> bool {
+        self.module_by_addr(addr)
+            .and_then(|m| Some(m.image.lines()?.is_row_start(addr.wrapping_sub(m.bias))))
+            .unwrap_or(false)
+    }
+
     /// The runtime addresses where code for `file:line` starts, in every module with debug information.
     pub fn addrs_for_line(&self, file: &str, line: u32) -> Vec<u64> {
         self.modules

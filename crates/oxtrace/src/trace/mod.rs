@@ -28,6 +28,7 @@ mod page_watch;
 mod registers;
 mod run;
 mod signals;
+mod source_step;
 mod stack;
 mod stepping;
 mod structs;
