@@ -310,6 +310,14 @@ pub fn split_chain(line: &str) -> Vec<String> {
     parts.into_iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()
 }
 
+/// `NN\tTEXT`: the source line of `pc`, when DWARF names it and the file can be read.
+fn source_line(trace: &mut Trace, pc: u64) -> Option<String> {
+    let (file, line) = trace.line_for_addr(pc).ok()??;
+    let text = std::fs::read_to_string(&file).ok()?;
+    let content = text.lines().nth(line.checked_sub(1)? as usize)?;
+    Some(format!("{line}\t{content}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,12 +330,4 @@ mod tests {
         assert_eq!(split_chain("break d if (rdi == 1 && rsi) && c"), ["break d if (rdi == 1 && rsi)", "c"]);
         assert!(split_chain("  ").is_empty());
     }
-}
-
-/// `NN\tTEXT`: the source line of `pc`, when DWARF names it and the file can be read.
-fn source_line(trace: &mut Trace, pc: u64) -> Option<String> {
-    let (file, line) = trace.line_for_addr(pc).ok()??;
-    let text = std::fs::read_to_string(&file).ok()?;
-    let content = text.lines().nth(line.checked_sub(1)? as usize)?;
-    Some(format!("{line}\t{content}"))
 }
