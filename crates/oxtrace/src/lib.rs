@@ -62,9 +62,9 @@ pub use platform::linux::SpawnOptions;
 pub use platform::{FdKind, FileDescriptor, Interrupter, ProcessInfo};
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
-    BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, HookCall, Library,
-    LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PageAccess, PageWatch, PostHook, PreHook, Trace, TraceState,
-    WatchKind, Watchpoint,
+    BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, HookCall,
+    Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PageAccess, PageWatch, PostHook,
+    PreHook, Trace, TraceState, WatchKind, Watchpoint,
 };
 
 /// The README's examples, compiled as doctests.

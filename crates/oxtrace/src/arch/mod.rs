@@ -14,6 +14,9 @@
 
 pub mod emulate;
 pub mod x86_64;
+pub mod x86_64_syscalls;
+
+pub use x86_64_syscalls::{syscall_name, syscall_number};
 
 /// One raw register block, read and written as a whole by a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -14,6 +14,7 @@
 
 mod breakpoints;
 mod call;
+mod disassemble;
 mod displaced;
 mod expressions;
 mod hooks;
@@ -40,6 +41,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind};
 pub use call::{CallArg, CallResult};
+pub use disassemble::Instruction;
 pub use hooks::{HookCall, PostHook, PreHook};
 pub use libraries::{Library, LinkMapEntry};
 pub use metadata::MetaValue;
@@ -247,6 +249,18 @@ impl Trace {
     /// The path of the debuggee's program, if known.
     pub fn exe_path(&self) -> Option<String> {
         self.meta("ExeName").and_then(|v| v.as_str()).map(str::to_owned)
+    }
+
+    /// The module of the program itself (not a library), once its image is mapped.
+    pub fn program_module(&mut self) -> Result<crate::symbols::Module> {
+        let exe = self.platform.exe_path();
+        let symbols = self.symbols()?;
+        symbols
+            .modules()
+            .iter()
+            .find(|m| exe.as_deref() == Some(m.path.as_str()))
+            .cloned()
+            .ok_or_else(|| Error::NoSuchSymbol(format!("the program's image ({})", exe.unwrap_or_default())))
     }
 
     /// The debuggee's open file descriptors, with their kind and name.
