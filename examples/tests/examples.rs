@@ -79,11 +79,12 @@ fn crash_triage_shows_the_fault_and_its_frame() {
 #[test]
 fn sampler_finds_the_hot_function() {
     let program = fixture("spin", &["-O0"]);
-    let out = example("sampler", &["200", program.to_str().unwrap(), "1"]);
+    // `spin 2` spins until the wall clock's second has changed twice: 1 to 2 seconds.
+    let out = example("sampler", &["200", program.to_str().unwrap(), "2"]);
     // The loop is spin_once() and main() (and time() in the vdso, now and then).
     let top = out.lines().next().unwrap_or_default();
     assert!(top.ends_with("  spin_once") || top.ends_with("  main"), "{out}");
     // How many samples a busy 2-core machine gives varies: a few at least.
     let samples: u64 = out.lines().last().unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    assert!(samples >= 3, "{out}");
+    assert!(samples >= 10, "{out}");
 }
