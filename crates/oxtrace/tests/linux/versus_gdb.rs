@@ -7,7 +7,7 @@
 use oxtrace::EventKind;
 
 use crate::spawn_quiet;
-use crate::support::{gdb_available, gdb_batch, process_state, Opt};
+use crate::support::{gdb_available, gdb_on_the_same_stop, Opt};
 
 #[test]
 fn registers_and_backtrace_match_gdb_on_the_same_stop() {
@@ -33,23 +33,10 @@ fn registers_and_backtrace_match_gdb_on_the_same_stop() {
     }
     assert_eq!(our_names, ["d", "c", "b", "a", "main"]);
 
-    // Leave the process stopped right here for gdb.
-    trace.set_pending_signal(Some(libc::SIGSTOP)).unwrap();
-    trace.detach().unwrap();
-    for _ in 0..100 {
-        if process_state(pid) == Some('T') {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let mut args = vec!["-p".to_string(), pid.to_string()];
-    for name in names {
-        args.push("-ex".into());
-        args.push(format!("printf \"{name}=%lx\\n\", ${name}"));
-    }
-    args.extend(["-ex".into(), "bt".into(), "-ex".into(), "kill".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = gdb_batch(&args);
+    // gdb attaches to the process left stopped right here.
+    let mut commands: Vec<String> = names.iter().map(|name| format!("printf \"{name}=%lx\\n\", ${name}")).collect();
+    commands.push("bt".into());
+    let out = gdb_on_the_same_stop(&mut trace, &commands);
     for (name, ours) in names.iter().zip(&ours) {
         let line = out
             .lines()
