@@ -232,7 +232,8 @@ impl Session {
     pub fn after_stop(&mut self, event: &Event, out: &mut dyn Write) -> CmdResult {
         self.selected_frame = 0;
         self.print_events(out)?;
-        if crate::interrupt::stopped_by_user(self.trace()?, event) {
+        let by_user = self.trace().is_ok_and(|trace| crate::interrupt::stopped_by_user(trace, event));
+        if by_user {
             writeln!(out, "[thread {}] stopped by Ctrl-C", event.tid)?;
         }
         match event.kind {
