@@ -19,6 +19,7 @@ use crate::error::{Pid, Result, Tid};
 use crate::event::{ExitStatus, SignalInfo, SyscallStop};
 use crate::memory::MemoryMap;
 
+pub mod core;
 #[cfg(target_os = "linux")]
 pub mod linux;
 
@@ -152,4 +153,47 @@ pub trait Platform: std::fmt::Debug {
     fn interrupter(&self) -> Interrupter;
     /// The path of the program the process runs, if known.
     fn exe_path(&mut self) -> Option<String>;
+
+    /// The whole XSAVE area of a stopped thread in the kernel's standard
+    /// (non-compacted) format, as `NT_X86_XSTATE` carries it; `None` when the
+    /// backend has no more than the [`RegisterGroup::Vector`] block.
+    fn read_xsave_area(&mut self, _tid: Tid) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    /// The process's auxiliary vector (pairs of native words), as `NT_AUXV` carries it, if known.
+    fn auxv(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// The open file descriptors and what they point to (`/proc/PID/fd`), if known.
+    fn open_files(&mut self) -> Vec<(i32, String)> {
+        Vec::new()
+    }
+
+    /// Facts about the process for a core file's `NT_PRPSINFO`, if known.
+    fn process_info(&mut self) -> Option<ProcessInfo> {
+        None
+    }
+}
+
+/// What a core file's `NT_PRPSINFO` says about a process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// The state letter (`R`, `S`, `t`...).
+    pub state: u8,
+    /// The parent's pid.
+    pub ppid: Pid,
+    /// The process group.
+    pub pgrp: Pid,
+    /// The session.
+    pub sid: Pid,
+    /// The real user id.
+    pub uid: u32,
+    /// The real group id.
+    pub gid: u32,
+    /// The command name (at most 15 bytes are kept).
+    pub name: String,
+    /// The command line, arguments separated by spaces (at most 79 bytes are kept).
+    pub args: String,
 }

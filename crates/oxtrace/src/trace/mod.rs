@@ -24,6 +24,7 @@ mod notifiers;
 mod registers;
 mod run;
 mod signals;
+mod snapshot;
 mod stack;
 mod stepping;
 mod threads;

@@ -16,6 +16,7 @@ mod memory;
 mod registers;
 mod run_control;
 mod signals;
+mod snapshots;
 mod stepping;
 mod symbols;
 mod threads;

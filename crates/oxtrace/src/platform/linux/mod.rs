@@ -29,6 +29,7 @@ mod interrupt;
 #[allow(unsafe_code)]
 mod launch;
 mod memory;
+mod procinfo;
 mod regs;
 mod status;
 #[allow(unsafe_code)]
@@ -47,7 +48,7 @@ use crate::arch::{x86_64::X86_64, Arch, RegisterGroup};
 use crate::error::{Error, Pid, Result, Tid};
 use crate::event::ExitStatus;
 use crate::memory::MemoryMap;
-use crate::platform::{Interrupter, Platform, ResumeAction, ResumeKind, Stop, StopReason};
+use crate::platform::{Interrupter, Platform, ProcessInfo, ResumeAction, ResumeKind, Stop, StopReason};
 
 /// What the backend knows of one traced thread.
 #[derive(Debug, Clone)]
@@ -257,6 +258,23 @@ impl Platform for LinuxProcess {
 
     fn exe_path(&mut self) -> Option<String> {
         std::fs::read_link(format!("/proc/{}/exe", self.pid)).ok().map(|p| p.to_string_lossy().into_owned())
+    }
+
+    fn read_xsave_area(&mut self, tid: Tid) -> Result<Option<Vec<u8>>> {
+        self.check_thread(tid)?;
+        self.read_xsave(tid)
+    }
+
+    fn auxv(&mut self) -> Option<Vec<u8>> {
+        std::fs::read(format!("/proc/{}/auxv", self.pid)).ok()
+    }
+
+    fn open_files(&mut self) -> Vec<(i32, String)> {
+        procinfo::open_files(self.pid)
+    }
+
+    fn process_info(&mut self) -> Option<ProcessInfo> {
+        procinfo::process_info(self.pid)
     }
 }
 
