@@ -5,4 +5,5 @@ mod batch;
 mod demo;
 mod errors;
 mod repl;
+mod snapshots;
 mod support;
