@@ -22,7 +22,13 @@ fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
         let program = cli.program.first().map(std::path::Path::new);
         let trace = Trace::open_core(core, program).map_err(|e| e.to_string())?;
         let threads = trace.threads().len();
-        let _ = write!(out, "[core {}] process {}, {threads} thread{}", core.display(), trace.pid(), if threads == 1 { "" } else { "s" });
+        let _ = write!(
+            out,
+            "[core {}] process {}, {threads} thread{}",
+            core.display(),
+            trace.pid(),
+            if threads == 1 { "" } else { "s" }
+        );
         if let Some(signal) = trace.pending_signal() {
             let _ = write!(out, ", signal {signal}");
         }

@@ -23,7 +23,8 @@ fn snapshot_then_open_the_core() {
     assert_eq!(opened.code, Some(0), "{opened}");
     assert!(opened.stdout.starts_with(&format!("[core {core_text}] process ")), "{opened}");
     // The same frames and the same rip as the live session.
-    let frames = |text: &str| -> Vec<String> { text.lines().filter(|l| l.starts_with('#')).map(str::to_owned).collect() };
+    let frames =
+        |text: &str| -> Vec<String> { text.lines().filter(|l| l.starts_with('#')).map(str::to_owned).collect() };
     assert!(frames(&opened.stdout).len() >= 5, "{opened}");
     assert_eq!(frames(&opened.stdout), frames(&live.stdout), "live:\n{live}\ncore:\n{opened}");
     let rip = |text: &str| text.lines().find(|l| l.starts_with("rip ")).map(str::to_owned);

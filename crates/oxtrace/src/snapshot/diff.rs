@@ -24,7 +24,8 @@ struct Side<'a> {
 
 impl<'a> Side<'a> {
     fn open(path: &'a Path) -> Result<Side<'a>> {
-        let mut file = File::open(path).map_err(|e| Error::File { path: path.display().to_string(), reason: e.to_string() })?;
+        let mut file =
+            File::open(path).map_err(|e| Error::File { path: path.display().to_string(), reason: e.to_string() })?;
         let loads = read_layout(path, &mut file)?.loads;
         Ok(Side { path, file, loads })
     }
@@ -47,8 +48,10 @@ impl<'a> Side<'a> {
         let into = addr - ph.vaddr;
         if into < ph.filesz {
             let n = (ph.filesz - into).min(buf.len() as u64) as usize;
-            read_at(&mut self.file, ph.offset + into, &mut buf[..n])
-                .map_err(|e| Error::File { path: self.path.display().to_string(), reason: format!("at {addr:#x}: {e}") })?;
+            read_at(&mut self.file, ph.offset + into, &mut buf[..n]).map_err(|e| Error::File {
+                path: self.path.display().to_string(),
+                reason: format!("at {addr:#x}: {e}"),
+            })?;
         }
         Ok(())
     }
@@ -65,7 +68,8 @@ pub fn diff(a: &Path, b: &Path) -> Result<Vec<Range<u64>>> {
         _ => changed.push(range),
     };
     // Every boundary of either side, so that each piece between two lies in one segment or none.
-    let mut bounds: Vec<u64> = left.loads.iter().chain(&right.loads).flat_map(|ph| [ph.vaddr, ph.vaddr + ph.memsz]).collect();
+    let mut bounds: Vec<u64> =
+        left.loads.iter().chain(&right.loads).flat_map(|ph| [ph.vaddr, ph.vaddr + ph.memsz]).collect();
     bounds.sort_unstable();
     bounds.dedup();
     let (mut buf_a, mut buf_b) = (vec![0u8; CHUNK as usize], vec![0u8; CHUNK as usize]);
@@ -84,7 +88,9 @@ pub fn diff(a: &Path, b: &Path) -> Result<Vec<Range<u64>>> {
             let n = (end - addr).min(CHUNK) as usize;
             left.read(addr, &mut buf_a[..n])?;
             right.read(addr, &mut buf_b[..n])?;
-            for (i, (pa, pb)) in buf_a[..n].chunks(PAGE_SIZE as usize).zip(buf_b[..n].chunks(PAGE_SIZE as usize)).enumerate() {
+            for (i, (pa, pb)) in
+                buf_a[..n].chunks(PAGE_SIZE as usize).zip(buf_b[..n].chunks(PAGE_SIZE as usize)).enumerate()
+            {
                 if pa != pb {
                     let at = addr + i as u64 * PAGE_SIZE;
                     mark(at..(at + pa.len() as u64));

@@ -169,7 +169,7 @@ pub fn encode_note(out: &mut Vec<u8>, name: &str, kind: u32, desc: &[u8]) {
 }
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -194,7 +194,9 @@ pub fn decode_notes(bytes: &[u8]) -> Result<Vec<Note>, String> {
         let (namesz, descsz, kind) = (word(0), word(4), word(8) as u32);
         let name_at = at + 12;
         let desc_at = name_at.checked_add(namesz.checked_add(3).ok_or("note name size overflows")? & !3);
-        let desc_at = desc_at.filter(|&d| d <= bytes.len()).ok_or_else(|| format!("note at byte {at}: name runs past the notes"))?;
+        let desc_at = desc_at
+            .filter(|&d| d <= bytes.len())
+            .ok_or_else(|| format!("note at byte {at}: name runs past the notes"))?;
         let end = desc_at.checked_add(descsz).filter(|&e| e <= bytes.len());
         let end = end.ok_or_else(|| format!("note at byte {at}: descriptor of {descsz} bytes runs past the notes"))?;
         let name = &bytes[name_at..name_at + namesz];

@@ -262,11 +262,25 @@ mod tests {
         SnapshotInfo {
             meta: vec![
                 ("ExeName".into(), MetaValue::Str("/bin/x".into())),
-                ("L".into(), MetaValue::List(vec![MetaValue::Int(-1), MetaValue::Bytes(vec![1, 2]), MetaValue::Bool(true)])),
+                (
+                    "L".into(),
+                    MetaValue::List(vec![MetaValue::Int(-1), MetaValue::Bytes(vec![1, 2]), MetaValue::Bool(true)]),
+                ),
             ],
             variables: vec![("v".into(), 7)],
-            breakpoints: vec![SavedBreakpoint { id: 3, addr: 0x401000, enabled: true, kind: "Normal".into(), expr: Some("main".into()) }],
-            modules: vec![SavedModule { name: "libc".into(), path: "/lib/libc.so.6".into(), base: 0x7f00, end: 0x8f00 }],
+            breakpoints: vec![SavedBreakpoint {
+                id: 3,
+                addr: 0x401000,
+                enabled: true,
+                kind: "Normal".into(),
+                expr: Some("main".into()),
+            }],
+            modules: vec![SavedModule {
+                name: "libc".into(),
+                path: "/lib/libc.so.6".into(),
+                base: 0x7f00,
+                end: 0x8f00,
+            }],
             maps: vec![MemoryMap {
                 start: 0x1000,
                 end: 0x2000,

@@ -18,7 +18,7 @@
 //! Notes: per thread `NT_PRSTATUS` (kernel `struct elf_prstatus`, 336 bytes),
 //! `NT_FPREGSET` (FXSAVE, 512 bytes) and `NT_X86_XSTATE` (the XSAVE area); once
 //! `NT_PRPSINFO` (136 bytes), `NT_AUXV` and `NT_FILE` (the file-backed maps); and
-//! `OXTRACE`. Memory is streamed in chunks of at most 4 MiB (see [`writer`]),
+//! `OXTRACE`. Memory is streamed in chunks of 1 MiB (see [`writer`]),
 //! so the tracer's memory does not grow with the process's.
 //!
 //! [`diff`] says which pages differ between two core files.

@@ -191,7 +191,16 @@ mod tests {
 
     #[test]
     fn prpsinfo_round_trips() {
-        let info = ProcessInfo { state: b't', ppid: 1, pgrp: 2, sid: 3, uid: 4, gid: 5, name: "x".into(), args: "x -y".into() };
+        let info = ProcessInfo {
+            state: b't',
+            ppid: 1,
+            pgrp: 2,
+            sid: 3,
+            uid: 4,
+            gid: 5,
+            name: "x".into(),
+            args: "x -y".into(),
+        };
         let (pid, back) = parse_prpsinfo(&prpsinfo(77, &info)).unwrap();
         assert_eq!((pid, back), (77, info));
     }

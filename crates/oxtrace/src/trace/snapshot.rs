@@ -31,6 +31,16 @@ const YMM_HI: std::ops::Range<usize> = 576..832;
 /// (reading them faults) and the legacy vsyscall page.
 const NOT_DUMPED: [&str; 3] = ["[vvar]", "[vvar_vclock]", "[vsyscall]"];
 
+/// One thread's registers for the notes.
+struct CoreRegs {
+    /// `user_regs_struct`.
+    general: Vec<u8>,
+    /// The whole XSAVE area, or the FXSAVE area alone.
+    fp: Vec<u8>,
+    /// Whether `fp` is the whole XSAVE area.
+    full_xsave: bool,
+}
+
 impl Trace {
     /// Saves the stopped process as an ELF core file at `path` (see
     /// [`crate::snapshot`]): every thread's registers, every readable map's
@@ -38,8 +48,7 @@ impl Trace {
     /// variables, breakpoints, modules, maps and open files. `gdb PROGRAM FILE`
     /// opens it; [`Trace::open_core`] opens it as a trace.
     ///
-    /// Memory goes straight from the process to the file in chunks of at most
-    /// 4 MiB, so the tracer's memory does not grow with the process's.
+    /// Memory goes straight from the process to the file in chunks of 1 MiB, so the tracer's memory does not grow with the process's.
     pub fn save_snapshot(&mut self, path: impl AsRef<Path>) -> Result<WriteStats> {
         self.require_stopped()?;
         let path = path.as_ref();
@@ -47,7 +56,8 @@ impl Trace {
         let notes = self.snapshot_notes(&maps)?;
         let mut segments = Vec::with_capacity(maps.len());
         for map in &maps {
-            let flags = (map.perms.read as u32 * PF_R) | (map.perms.write as u32 * PF_W) | (map.perms.exec as u32 * PF_X);
+            let flags =
+                (map.perms.read as u32 * PF_R) | (map.perms.write as u32 * PF_W) | (map.perms.exec as u32 * PF_X);
             let skipped = map.path.as_deref().is_some_and(|p| NOT_DUMPED.contains(&p));
             let dumped = map.perms.read && !skipped && self.read_into(map.start, &mut [0u8; 1]).is_ok();
             segments.push(Segment { start: map.start, end: map.end, flags, dumped });
@@ -66,15 +76,15 @@ impl Trace {
         }
         let mut out = Vec::new();
         for (index, &tid) in tids.iter().enumerate() {
-            let (general, xsave) = self.thread_state_for_core(tid)?;
+            let regs = self.thread_state_for_core(tid)?;
             let signal = self.pending_signals.get(&tid).copied();
-            encode_note(&mut out, "CORE", NT_PRSTATUS, &prstatus(tid, self.pid, signal, &general, true));
+            encode_note(&mut out, "CORE", NT_PRSTATUS, &prstatus(tid, self.pid, signal, &regs.general, true));
             if index == 0 {
                 self.process_notes(&mut out, maps);
             }
-            encode_note(&mut out, "CORE", NT_FPREGSET, &fpregset(&xsave.1));
-            if xsave.0 {
-                encode_note(&mut out, "LINUX", NT_X86_XSTATE, &xsave.1);
+            encode_note(&mut out, "CORE", NT_FPREGSET, &fpregset(&regs.fp));
+            if regs.full_xsave {
+                encode_note(&mut out, "LINUX", NT_X86_XSTATE, &regs.fp);
             }
         }
         let info = self.snapshot_info(maps);
@@ -82,18 +92,19 @@ impl Trace {
         Ok(out)
     }
 
-    /// A thread's General block and its XSAVE area (true) or FXSAVE area only
-    /// (false), with the trace's cached (maybe changed) values.
-    fn thread_state_for_core(&mut self, tid: Tid) -> Result<(Vec<u8>, (bool, Vec<u8>))> {
-        let general = self.context_with(tid, RegisterGroup::General)?.block(RegisterGroup::General).unwrap_or_default().to_vec();
-        let vector = self.context_with(tid, RegisterGroup::Vector)?.block(RegisterGroup::Vector).unwrap_or_default().to_vec();
+    /// A thread's registers as the notes carry them, with the trace's cached (maybe changed) values.
+    fn thread_state_for_core(&mut self, tid: Tid) -> Result<CoreRegs> {
+        let general = self.context_with(tid, RegisterGroup::General)?.block(RegisterGroup::General);
+        let general = general.unwrap_or_default().to_vec();
+        let vector = self.context_with(tid, RegisterGroup::Vector)?.block(RegisterGroup::Vector);
+        let vector = vector.unwrap_or_default().to_vec();
         match self.platform.read_xsave_area(tid)? {
             Some(mut area) if area.len() >= YMM_HI.end && vector.len() >= YMM_HI.end => {
                 area[..FXSAVE_END].copy_from_slice(&vector[..FXSAVE_END]);
                 area[YMM_HI].copy_from_slice(&vector[YMM_HI]);
-                Ok((general, (true, area)))
+                Ok(CoreRegs { general, fp: area, full_xsave: true })
             }
-            _ => Ok((general, (false, vector[..FXSAVE_END.min(vector.len())].to_vec()))),
+            _ => Ok(CoreRegs { general, fp: vector[..FXSAVE_END.min(vector.len())].to_vec(), full_xsave: false }),
         }
     }
 
@@ -111,7 +122,12 @@ impl Trace {
         let files: Vec<FileMapping> = maps
             .iter()
             .filter(|m| m.is_file_backed())
-            .map(|m| FileMapping { start: m.start, end: m.end, offset: m.offset, path: m.path.clone().unwrap_or_default() })
+            .map(|m| FileMapping {
+                start: m.start,
+                end: m.end,
+                offset: m.offset,
+                path: m.path.clone().unwrap_or_default(),
+            })
             .collect();
         encode_note(out, "CORE", NT_FILE, &nt_file(&files, PAGE_SIZE));
     }
@@ -132,7 +148,13 @@ impl Trace {
             breakpoints: self
                 .breakpoints()
                 .into_iter()
-                .map(|b| SavedBreakpoint { id: b.id, addr: b.addr, enabled: b.enabled, kind: format!("{:?}", b.kind), expr: b.expr })
+                .map(|b| SavedBreakpoint {
+                    id: b.id,
+                    addr: b.addr,
+                    enabled: b.enabled,
+                    kind: format!("{:?}", b.kind),
+                    expr: b.expr,
+                })
                 .collect(),
             modules,
             maps: maps.to_vec(),

@@ -115,7 +115,13 @@ fn snapshot_opens_in_gdb_and_as_a_trace() {
     let mut live_regs = Vec::new();
     for &t in &threads {
         let ctx = trace.register_context(t).unwrap();
-        live_regs.push((t, ctx.get_u64("rip").unwrap(), ctx.get_u64("rsp").unwrap(), ctx.get("xmm1").unwrap(), ctx.get_u64("fs_base").unwrap()));
+        live_regs.push((
+            t,
+            ctx.get_u64("rip").unwrap(),
+            ctx.get_u64("rsp").unwrap(),
+            ctx.get("xmm1").unwrap(),
+            ctx.get_u64("fs_base").unwrap(),
+        ));
     }
     let live_bt = frame_summary(&trace.backtrace(tid).unwrap());
     assert!(live_bt.iter().any(|(_, f)| f.as_deref() == Some("outer")), "{live_bt:?}");

@@ -126,9 +126,10 @@ impl CoreProcess {
             .as_ref()
             .and_then(|i| i.meta.iter().find(|(k, _)| k == "ExeName").and_then(|(_, v)| v.as_str().map(str::to_owned)))
             .or_else(|| {
-                [aux(AT_ENTRY), aux(AT_PHDR)].into_iter().flatten().find_map(|addr| {
-                    files.iter().find(|f| f.start <= addr && addr < f.end).map(|f| f.path.clone())
-                })
+                [aux(AT_ENTRY), aux(AT_PHDR)]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|addr| files.iter().find(|f| f.start <= addr && addr < f.end).map(|f| f.path.clone()))
             });
         let exe = match program {
             Some(program) => {
@@ -142,7 +143,14 @@ impl CoreProcess {
             }
             None => recorded_exe.clone(),
         };
-        let maps = build_maps(&layout.loads, &files, info.as_ref(), aux(AT_SYSINFO_EHDR), recorded_exe.as_deref(), exe.as_deref());
+        let maps = build_maps(
+            &layout.loads,
+            &files,
+            info.as_ref(),
+            aux(AT_SYSINFO_EHDR),
+            recorded_exe.as_deref(),
+            exe.as_deref(),
+        );
         let memory = CoreMemory::new(path, pid, file, layout.loads, files);
         Ok(CoreProcess { path: path.to_owned(), pid, threads, memory, maps, auxv, exe, process_info, info })
     }
@@ -226,7 +234,10 @@ struct CoreInterrupter {
 
 impl InterruptSource for CoreInterrupter {
     fn interrupt(&self) -> Result<()> {
-        Err(Error::File { path: self.path.clone(), reason: "a core file cannot be interrupted: it does not run".into() })
+        Err(Error::File {
+            path: self.path.clone(),
+            reason: "a core file cannot be interrupted: it does not run".into(),
+        })
     }
 }
 
@@ -297,7 +308,13 @@ impl Platform for CoreProcess {
     fn classify_trap(&mut self, tid: Tid) -> Result<StopReason> {
         let signal = self.thread(tid)?.signal;
         Ok(match signal {
-            Some(signo) => StopReason::Signal(crate::event::SignalInfo { signo, code: 0, errno: 0, fault_addr: None, sender_pid: None }),
+            Some(signo) => StopReason::Signal(crate::event::SignalInfo {
+                signo,
+                code: 0,
+                errno: 0,
+                fault_addr: None,
+                sender_pid: None,
+            }),
             None => StopReason::Interrupted,
         })
     }

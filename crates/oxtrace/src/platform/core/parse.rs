@@ -102,7 +102,8 @@ pub fn read_layout(path: &Path, file: &mut File) -> Result<CoreLayout> {
                 }
                 let mut bytes = vec![0u8; ph.filesz as usize];
                 read_at(file, ph.offset, &mut bytes).map_err(|e| fail(format!("notes at {:#x}: {e}", ph.offset)))?;
-                let parsed = decode_notes(&bytes).map_err(|e| fail(format!("notes at offset {:#x}: {e}", ph.offset)))?;
+                let parsed =
+                    decode_notes(&bytes).map_err(|e| fail(format!("notes at offset {:#x}: {e}", ph.offset)))?;
                 notes.extend(parsed);
             }
             _ => {}

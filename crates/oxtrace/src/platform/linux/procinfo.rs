@@ -37,14 +37,5 @@ pub(super) fn process_info(pid: Pid) -> Option<ProcessInfo> {
     };
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let args = String::from_utf8_lossy(&cmdline).trim_end_matches('\0').replace('\0', " ");
-    Some(ProcessInfo {
-        state,
-        ppid,
-        pgrp,
-        sid,
-        uid: id("Uid:").unwrap_or(0),
-        gid: id("Gid:").unwrap_or(0),
-        name,
-        args,
-    })
+    Some(ProcessInfo { state, ppid, pgrp, sid, uid: id("Uid:").unwrap_or(0), gid: id("Gid:").unwrap_or(0), name, args })
 }
