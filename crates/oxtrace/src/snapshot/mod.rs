@@ -21,7 +21,7 @@
 //! `OXTRACE`. Memory is streamed in chunks of 1 MiB (see [`writer`]),
 //! so the tracer's memory does not grow with the process's.
 //!
-//! [`diff`] says which pages differ between two core files.
+//! [`diff()`] says which pages differ between two core files.
 
 pub mod diff;
 pub mod elf;

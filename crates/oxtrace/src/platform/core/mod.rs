@@ -3,7 +3,7 @@
 //! through the [`Platform`] trait so that everything above it (memory, maps,
 //! threads, registers, symbols, stack traces, expressions) works unchanged.
 //!
-//! * Memory: see [`memory`]: `PT_LOAD` contents, mapped files for what the core
+//! * Memory: `PT_LOAD` contents, mapped files for what the core
 //!   leaves out, and an overlay for writes. The core file is only ever read.
 //! * Maps: one per `PT_LOAD`, named from oxtrace's own note when present (exact
 //!   perms and pseudo names like `[heap]`), else from `NT_FILE`, with the vdso
