@@ -4,7 +4,8 @@
 //! of the tracer while doing it.
 //!
 //! Each measurement starts its own debuggee, which stops itself with SIGSTOP
-//! once its heap is touched; the clock runs from attach to detach. The heap
+//! once its heap is touched, and `sync`s so that no earlier core file is still
+//! being written back; the clock runs from attach to detach. The heap
 //! size is `OXBENCH_SNAPSHOT_MIB` (default 1024).
 
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ impl Stopped {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // Start every tool with no dirty pages waiting for the disk (the last run's core file).
+        let _ = Command::new("sync").status();
         let core = programs.snapshot.with_file_name(format!("snapshot-{pid}.core"));
         Ok(Stopped { child, core })
     }

@@ -171,6 +171,17 @@ fn snapshot_opens_in_gdb_and_as_a_trace() {
     assert_eq!(opened.register_u64("rax").unwrap(), 0x1234);
     let mut again = Trace::open_core(&core, None).unwrap();
     assert_eq!(again.read_memory(marker, 24).unwrap(), live_marker);
+    // A core trace saves as a snapshot too: it differs from the first in the written page only.
+    let resaved = dir.join("resaved.core");
+    opened.save_snapshot(&resaved).unwrap();
+    let page = marker & !4095;
+    assert_eq!(oxtrace::snapshot::diff(&core, &resaved).unwrap(), vec![page..page + 4096]);
+    let mut third = Trace::open_core(&resaved, None).unwrap();
+    assert_eq!(third.register_u64("rax").unwrap(), 0x1234);
+    assert_eq!(
+        third.register_context(tid).unwrap().get("xmm1").unwrap(),
+        live_regs.iter().find(|r| r.0 == tid).unwrap().3
+    );
 
     // Running is a clear error that names the core file.
     let err = opened.run().unwrap_err();
