@@ -30,7 +30,7 @@ fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
             if threads == 1 { "" } else { "s" }
         );
         if let Some(signal) = trace.pending_signal() {
-            let _ = write!(out, ", signal {signal}");
+            let _ = write!(out, ", signal {}", crate::commands::signals::signal_name(signal));
         }
         trace
     } else if let Some(pid) = cli.pid {

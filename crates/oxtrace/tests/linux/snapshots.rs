@@ -271,6 +271,10 @@ fn kernel_core_of_a_crash_opens_with_gdbs_backtrace() {
     assert_eq!(opened.register_u64("rip").unwrap(), gdb.rip);
     assert_eq!(opened.register_u64("rdi").unwrap(), 0x10, "crash() got the bad pointer");
     assert_eq!(opened.pending_signal(), Some(libc::SIGSEGV), "the core records the signal");
+    let rsp = opened.register_u64("rsp").unwrap();
+    let maps = opened.memory_maps().unwrap();
+    assert!(maps.iter().any(|m| m.name() == "[stack]" && m.contains(rsp)), "{maps:#?}");
+    assert!(maps.iter().any(|m| m.name() == "[vdso]"), "{maps:#?}");
     // The program's code is read from the file where the core leaves it out.
     let crash = opened.sym_by_name("crash").unwrap();
     let code = opened.read_memory(crash, 4).unwrap();

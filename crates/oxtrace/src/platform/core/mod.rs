@@ -30,8 +30,8 @@ use crate::event::ExitStatus;
 use crate::memory::{MemoryMap, Perms};
 use crate::platform::{InterruptSource, Interrupter, Platform, ProcessInfo, ResumeAction, Stop, StopReason};
 use crate::snapshot::elf::{
-    auxv_value, AT_ENTRY, AT_PHDR, AT_SYSINFO_EHDR, FXSAVE_SIZE, NT_AUXV, NT_FILE, NT_FPREGSET, NT_OXTRACE_INFO,
-    NT_PRPSINFO, NT_PRSTATUS, NT_X86_XSTATE, PF_R, PF_W, PF_X,
+    auxv_value, u64_at, AT_ENTRY, AT_PHDR, AT_SYSINFO_EHDR, FXSAVE_SIZE, NT_AUXV, NT_FILE, NT_FPREGSET,
+    NT_OXTRACE_INFO, NT_PRPSINFO, NT_PRSTATUS, NT_X86_XSTATE, PF_R, PF_W, PF_X,
 };
 use crate::snapshot::info::SnapshotInfo;
 use crate::snapshot::notes::{parse_nt_file, parse_prpsinfo, parse_prstatus, FileMapping};
@@ -143,14 +143,11 @@ impl CoreProcess {
             }
             None => recorded_exe.clone(),
         };
-        let maps = build_maps(
-            &layout.loads,
-            &files,
-            info.as_ref(),
-            aux(AT_SYSINFO_EHDR),
-            recorded_exe.as_deref(),
-            exe.as_deref(),
-        );
+        // The main thread's stack pointer names its map `[stack]` (rsp is word 19 of `user_regs_struct`).
+        let main_sp = threads.iter().find(|t| t.tid == pid).and_then(|t| u64_at(&t.general, 19 * 8));
+        let pseudo = Pseudo { vdso: aux(AT_SYSINFO_EHDR), stack: main_sp };
+        let (recorded, exe_now) = (recorded_exe.as_deref(), exe.as_deref());
+        let maps = build_maps(&layout.loads, &files, info.as_ref(), pseudo, recorded, exe_now);
         let memory = CoreMemory::new(path, pid, file, layout.loads, files);
         Ok(CoreProcess { path: path.to_owned(), pid, threads, memory, maps, auxv, exe, process_info, info })
     }
@@ -185,12 +182,24 @@ impl CoreProcess {
     }
 }
 
+/// Addresses that name anonymous maps of a core without oxtrace's note.
+#[derive(Debug, Clone, Copy)]
+struct Pseudo {
+    /// The vdso's ELF header (`AT_SYSINFO_EHDR`).
+    vdso: Option<u64>,
+    /// The main thread's stack pointer.
+    stack: Option<u64>,
+}
+
+/// The address of the legacy vsyscall page.
+const VSYSCALL: u64 = 0xffff_ffff_ff60_0000;
+
 /// The maps of a core: one per `PT_LOAD`, named and flagged as well as the notes allow.
 fn build_maps(
     loads: &[crate::snapshot::elf::ProgramHeader],
     files: &[FileMapping],
     info: Option<&SnapshotInfo>,
-    vdso: Option<u64>,
+    pseudo: Pseudo,
     recorded_exe: Option<&str>,
     exe: Option<&str>,
 ) -> Vec<MemoryMap> {
@@ -216,8 +225,12 @@ fn build_maps(
             } else if let Some(f) = files.iter().find(|f| f.start <= start && start < f.end) {
                 map.offset = f.offset + (start - f.start);
                 map.path = Some(f.path.clone());
-            } else if vdso.is_some_and(|v| start <= v && v < end) {
+            } else if pseudo.vdso.is_some_and(|v| start <= v && v < end) {
                 map.path = Some("[vdso]".into());
+            } else if pseudo.stack.is_some_and(|sp| start <= sp && sp < end) {
+                map.path = Some("[stack]".into());
+            } else if start == VSYSCALL {
+                map.path = Some("[vsyscall]".into());
             }
             map
         })
