@@ -118,3 +118,50 @@ pub fn read_at(file: &mut File, offset: u64, buf: &mut [u8]) -> std::io::Result<
     file.seek(SeekFrom::Start(offset))?;
     file.read_exact(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::elf::{encode_note, PF_R, PF_W};
+    use crate::snapshot::writer::{write_core, Segment};
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("oxtrace-parse-{name}-{}", std::process::id()))
+    }
+
+    #[test]
+    fn written_cores_read_back_even_with_more_than_65535_segments() {
+        let path = temp("xnum");
+        let mut notes = Vec::new();
+        encode_note(&mut notes, "CORE", 6, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        // One dumped segment of two pages (the second all zeros: a hole), then 70,000 undumped ones.
+        let mut segments = vec![Segment { start: 0x10000, end: 0x12000, flags: PF_R | PF_W, dumped: true }];
+        segments.extend((0..70_000u64).map(|i| Segment {
+            start: 0x100_0000 + i * 0x2000,
+            end: 0x100_1000 + i * 0x2000,
+            flags: 0,
+            dumped: false,
+        }));
+        let mut read = |addr: u64, buf: &mut [u8]| {
+            buf.fill(0);
+            if addr == 0x10000 {
+                buf[..4].copy_from_slice(b"head");
+            }
+            Ok(())
+        };
+        let stats = write_core(&path, &notes, &segments, &mut read).unwrap();
+        assert_eq!(stats.bytes_written, 4096, "the zero page is a hole");
+        let mut file = File::open(&path).unwrap();
+        let layout = read_layout(&path, &mut file).unwrap();
+        assert_eq!(layout.loads.len(), 70_001);
+        assert_eq!(layout.notes.len(), 1);
+        assert_eq!(layout.notes[0].desc, [1, 2, 3, 4, 5, 6, 7, 8]);
+        let first = layout.loads[0];
+        assert_eq!((first.vaddr, first.filesz, first.memsz), (0x10000, 0x2000, 0x2000));
+        let mut head = [0u8; 4];
+        read_at(&mut file, first.offset, &mut head).unwrap();
+        assert_eq!(&head, b"head");
+        assert_eq!(file.metadata().unwrap().len(), first.offset + 0x2000);
+        let _ = std::fs::remove_file(&path);
+    }
+}
