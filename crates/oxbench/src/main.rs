@@ -12,6 +12,7 @@
 
 mod programs;
 mod report;
+mod snapshot_tools;
 mod symbol_tools;
 mod tools;
 
@@ -42,10 +43,14 @@ pub enum Workload {
     Backtrace,
     /// Address-to-symbol lookups per second.
     Lookup,
+    /// GiB per second saving a process with a 1 GiB heap as a core file (attach, save, detach).
+    Snapshot,
+    /// Peak resident memory of the tracer while saving that core file, in MiB.
+    SnapshotMemory,
 }
 
 impl Workload {
-    const ALL: [Workload; 8] = [
+    const ALL: [Workload; 10] = [
         Workload::Notifier,
         Workload::Fast,
         Workload::Displaced,
@@ -54,11 +59,18 @@ impl Workload {
         Workload::SymbolLoad,
         Workload::Backtrace,
         Workload::Lookup,
+        Workload::Snapshot,
+        Workload::SnapshotMemory,
     ];
 
-    /// The symbol rows, compared with gdb rather than with the raw ptrace loop.
+    /// The symbol and snapshot rows, compared with gdb rather than with the raw ptrace loop.
     fn is_symbolic(self) -> bool {
-        matches!(self, Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup)
+        matches!(self, Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup) || self.is_snapshot()
+    }
+
+    /// The snapshot rows (oxtrace's `save_snapshot` against gdb's `gcore`).
+    fn is_snapshot(self) -> bool {
+        matches!(self, Workload::Snapshot | Workload::SnapshotMemory)
     }
 
     /// The name in `--tsv` output.
@@ -72,6 +84,8 @@ impl Workload {
             Workload::SymbolLoad => "symbol-load",
             Workload::Backtrace => "backtrace-1000",
             Workload::Lookup => "addr-to-symbol",
+            Workload::Snapshot => "snapshot-1gib",
+            Workload::SnapshotMemory => "snapshot-1gib-peak-rss",
         }
     }
 
@@ -86,6 +100,8 @@ impl Workload {
             Workload::SymbolLoad => "symbol loads/s, prog + libc",
             Workload::Backtrace => "1,000-frame backtraces/s",
             Workload::Lookup => "addr-to-symbol lookups/s",
+            Workload::Snapshot => "snapshot of 1 GiB heap, GiB/s",
+            Workload::SnapshotMemory => "snapshot tracer peak RSS, MiB",
         }
     }
 
@@ -95,6 +111,8 @@ impl Workload {
             Workload::SymbolLoad => "loads/s",
             Workload::Backtrace => "backtraces/s",
             Workload::Lookup => "lookups/s",
+            Workload::Snapshot => "GiB/s",
+            Workload::SnapshotMemory => "MiB",
             _ => "hits/s",
         }
     }
@@ -163,6 +181,9 @@ struct Cli {
     /// CPU placement.
     #[arg(long, value_enum, default_value = "both")]
     placement: Placement,
+    /// Measure only these workloads (may be repeated; default: all).
+    #[arg(long, value_enum)]
+    only: Vec<Workload>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +205,11 @@ fn main() {
     let cli = Cli::parse();
     if let Some(Sub::Measure { tool, workload, dir, hits, steps }) = cli.command {
         let rate = Programs::open(&dir).and_then(|programs| match tool {
+            _ if workload.is_snapshot() => match tool {
+                Tool::Oxtrace => snapshot_tools::oxtrace(workload, &programs),
+                Tool::Gdb => snapshot_tools::gdb(workload, &programs),
+                _ => Err("n/a".into()),
+            },
             _ if workload.is_symbolic() => match tool {
                 Tool::Oxtrace => symbol_tools::oxtrace(workload, &programs),
                 Tool::Gdb => symbol_tools::gdb(workload, &programs),
@@ -227,7 +253,7 @@ fn drive(cli: &Cli) -> Result<(), String> {
             eprintln!("oxbench: taskset is not installed; skipping the pinned placement");
             continue;
         }
-        for workload in Workload::ALL {
+        for workload in Workload::ALL.into_iter().filter(|w| cli.only.is_empty() || cli.only.contains(w)) {
             for tool in Tool::ALL {
                 let mut rates = Vec::new();
                 let mut error = None;
@@ -283,5 +309,7 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::SymbolLoad => "symbol-load",
         Workload::Backtrace => "backtrace",
         Workload::Lookup => "lookup",
+        Workload::Snapshot => "snapshot",
+        Workload::SnapshotMemory => "snapshot-memory",
     }
 }

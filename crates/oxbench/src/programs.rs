@@ -8,6 +8,7 @@ use oxtrace::symbols::SymbolTable;
 const BENCH_TARGET: &str = include_str!("bench_target.c");
 const RAW_PTRACE: &str = include_str!("raw_ptrace.c");
 const BENCH_STACK: &str = include_str!("bench_stack.c");
+const BENCH_SNAPSHOT: &str = include_str!("bench_snapshot.c");
 const LIBDEBUG: &str = include_str!("libdebug_bench.py");
 const PYTHON_PTRACE: &str = include_str!("python_ptrace_bench.py");
 
@@ -25,6 +26,8 @@ pub struct Programs {
     pub raw_ptrace: PathBuf,
     /// The debuggee of the backtrace row (-O2 -fomit-frame-pointer).
     pub stack: PathBuf,
+    /// The debuggee of the snapshot rows: a touched heap, then SIGSTOP.
+    pub snapshot: PathBuf,
     /// The system's C library.
     pub libc: PathBuf,
 }
@@ -90,6 +93,7 @@ impl Programs {
         let target = compile(dir, "bench_target", BENCH_TARGET, &["-O0", "-g", "-no-pie", "-fno-pie"])?;
         let raw_ptrace = compile(dir, "raw_ptrace", RAW_PTRACE, &["-O2"])?;
         compile(dir, "bench_stack", BENCH_STACK, &["-O2", "-g", "-fomit-frame-pointer"])?;
+        compile(dir, "bench_snapshot", BENCH_SNAPSHOT, &["-O2", "-g"])?;
         for (name, text) in [("libdebug_bench.py", LIBDEBUG), ("python_ptrace_bench.py", PYTHON_PTRACE)] {
             std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))?;
         }
@@ -109,6 +113,7 @@ impl Programs {
             inner_addr,
             raw_ptrace: dir.join("raw_ptrace"),
             stack: dir.join("bench_stack"),
+            snapshot: dir.join("bench_snapshot"),
             libc,
         })
     }

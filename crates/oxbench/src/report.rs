@@ -36,7 +36,7 @@ pub fn print_tsv(results: &[Figure]) {
     for f in results {
         if let Ok(v) = f.value {
             println!(
-                "{}/{}\t{}\t{v:.0}\t{}",
+                "{}/{}\t{}\t{v:.2}\t{}",
                 f.workload.key(),
                 placement_key(f.placement),
                 f.tool.key(),
@@ -56,6 +56,15 @@ pub fn print_tsv(results: &[Figure]) {
                 v / raw
             );
         }
+    }
+}
+
+/// A figure for the table: small ones (GiB/s) with two decimals, the rest with thousands separators.
+fn shown(v: f64) -> String {
+    if v < 100.0 {
+        format!("{v:.2}")
+    } else {
+        thousands(v)
     }
 }
 
@@ -91,11 +100,11 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
         };
         println!("\n{what}");
         println!("{}", header("events per second"));
-        for workload in Workload::ALL {
+        for workload in Workload::ALL.into_iter().filter(|&w| results.iter().any(|f| f.workload == w)) {
             let mut line = format!("{:<30}", workload.title());
             for tool in Tool::ALL {
                 let cell = match find(results, placement, workload, tool).map(|f| &f.value) {
-                    Some(Ok(v)) => thousands(*v),
+                    Some(Ok(v)) => shown(*v),
                     Some(Err(e)) if e == "not installed" || e == "n/a" => "-".into(),
                     _ => "error".into(),
                 };
@@ -104,7 +113,7 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
             println!("{line}");
         }
         println!("{}", header("ratio to raw ptrace / gdb"));
-        for workload in Workload::ALL {
+        for workload in Workload::ALL.into_iter().filter(|&w| results.iter().any(|f| f.workload == w)) {
             let raw = find(results, placement, workload, base(workload)).and_then(|f| f.value.as_ref().ok()).copied();
             let mut line = format!("{:<30}", workload.title());
             for tool in Tool::ALL {
@@ -133,4 +142,5 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
     }
     println!("gdb, libdebug and python-ptrace have no fast breakpoints: their fast row repeats their plain loop.");
     println!("The symbol rows (symbol loads, backtraces, lookups) compare oxtrace with gdb: their ratios are to gdb.");
+    println!("The snapshot rows compare save_snapshot with gdb's gcore on a 1 GiB heap (ratios to gdb; for peak RSS lower is better).");
 }

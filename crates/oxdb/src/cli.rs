@@ -1,14 +1,15 @@
 //! Command-line arguments of `oxdb`.
 //!
 //! `oxdb PROGRAM [ARGS...]` starts a program, `oxdb -p PID` attaches to one,
-//! and `oxdb demo` runs the README's demo. `-x FILE` and `-ex CMD` give
+//! `oxdb --core FILE [PROGRAM]` opens a core file, and `oxdb demo` runs the
+//! README's demo. `-x FILE` and `-ex CMD` give
 //! commands to run first (gdb spells the latter with one dash, so it is
 //! accepted that way too), and `--batch` exits after them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// A debugger built on oxtrace.
 #[derive(Debug, Parser)]
@@ -22,7 +23,8 @@ pub struct Cli {
     #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with_all = ["program", "core"])]
     pub pid: Option<i32>,
 
-    /// Debug a core file (not supported yet).
+    /// Open a core file (an oxtrace snapshot, a kernel core dump or gdb's gcore);
+    /// PROGRAM, if given, is the executable it came from.
     #[arg(long = "core", value_name = "FILE")]
     pub core: Option<PathBuf>,
 
@@ -53,7 +55,26 @@ pub enum Command {
 impl Cli {
     /// Parses the process's arguments, accepting gdb's one-dash `-ex` and `-batch`.
     pub fn from_env() -> Cli {
-        Cli::parse_from(normalize(std::env::args_os()))
+        Cli::from_args(std::env::args_os())
+    }
+
+    /// Parses `args` (the first is the program name). With `--core FILE
+    /// PROGRAM`, options may follow PROGRAM as in gdb: a core has no program arguments.
+    pub fn from_args(args: impl IntoIterator<Item = OsString>) -> Cli {
+        let mut cli = Cli::parse_from(normalize(args));
+        if cli.core.is_some() && cli.program.len() > 1 {
+            let rest = cli.program.split_off(1);
+            let more = Cli::parse_from(normalize(std::iter::once(OsString::from("oxdb")).chain(rest)));
+            if !more.program.is_empty() || more.core.is_some() || more.pid.is_some() {
+                Cli::command()
+                    .error(clap::error::ErrorKind::ArgumentConflict, "a core file takes no program arguments")
+                    .exit();
+            }
+            cli.commands.extend(more.commands);
+            cli.scripts.extend(more.scripts);
+            cli.batch |= more.batch;
+        }
+        cli
     }
 }
 
@@ -110,6 +131,15 @@ mod tests {
         assert_eq!(cli.commands, ["bt"]);
         assert!(cli.batch);
         assert_eq!(cli.program, ["prog", "-ex", "-x"]);
+    }
+
+    #[test]
+    fn options_may_follow_the_program_of_a_core() {
+        let args = ["oxdb", "--batch", "--core", "x.core", "prog", "-ex", "bt", "-ex", "regs rip"];
+        let cli = Cli::from_args(args.iter().map(OsString::from));
+        assert_eq!(cli.program, ["prog"]);
+        assert_eq!(cli.commands, ["bt", "regs rip"]);
+        assert!(cli.batch);
     }
 
     #[test]

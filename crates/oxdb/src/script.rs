@@ -18,10 +18,22 @@ pub const ERROR_EXIT: i32 = 2;
 
 /// Starts or attaches to the program the arguments name.
 fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
-    if cli.core.is_some() {
-        return Err("core files are not supported yet".into());
-    }
-    let mut trace = if let Some(pid) = cli.pid {
+    let mut trace = if let Some(core) = &cli.core {
+        let program = cli.program.first().map(std::path::Path::new);
+        let trace = Trace::open_core(core, program).map_err(|e| e.to_string())?;
+        let threads = trace.threads().len();
+        let _ = write!(
+            out,
+            "[core {}] process {}, {threads} thread{}",
+            core.display(),
+            trace.pid(),
+            if threads == 1 { "" } else { "s" }
+        );
+        if let Some(signal) = trace.pending_signal() {
+            let _ = write!(out, ", signal {}", crate::commands::signals::signal_name(signal));
+        }
+        trace
+    } else if let Some(pid) = cli.pid {
         let trace = Trace::attach(pid).map_err(|e| e.to_string())?;
         let _ = write!(out, "[process {pid}] attached");
         trace

@@ -190,7 +190,7 @@ fn batch_exits_with_the_program_exit_code_or_2_on_error() {
     assert_eq!(run.code, Some(2), "{run}");
     let run = oxdb(&["--batch", "--core", "core.1"]);
     assert_eq!(run.code, Some(2), "{run}");
-    assert_eq!(run.stderr.trim(), "error: core files are not supported yet", "{run}");
+    assert_eq!(run.stderr.trim(), "error: core.1: No such file or directory (os error 2)", "{run}");
     let run = oxdb(&["--batch", "/nonexistent/program"]);
     assert_eq!(run.code, Some(2), "{run}");
     assert_eq!(run.stderr.lines().count(), 1, "{run}");

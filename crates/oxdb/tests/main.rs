@@ -6,4 +6,5 @@ mod change;
 mod demo;
 mod errors;
 mod repl;
+mod snapshots;
 mod support;

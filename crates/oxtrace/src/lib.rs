@@ -12,6 +12,8 @@
 //!   notifiers, registers, memory, signals, metadata, symbols and stacks.
 //! * [`platform::Platform`] is the small trait a backend implements (Linux ptrace
 //!   today); everything else is written once above it.
+//! * [`snapshot`] saves a stopped process as an ELF core file that gdb opens;
+//!   [`Trace::open_core`] opens any Linux x86_64 core file as a trace.
 //! * [`arch`] describes processors as data; [`registers`] holds register values.
 //!
 //! # Example
@@ -48,6 +50,7 @@ pub mod expression;
 pub mod memory;
 pub mod platform;
 pub mod registers;
+pub mod snapshot;
 pub mod symbols;
 mod trace;
 pub mod unwind;
@@ -59,7 +62,7 @@ pub use memory::{MemoryMap, Needle, Perms};
 pub use platform::linux::processes;
 #[cfg(target_os = "linux")]
 pub use platform::linux::SpawnOptions;
-pub use platform::{FdKind, FileDescriptor, Interrupter, ProcessInfo};
+pub use platform::{FdKind, FileDescriptor, Interrupter, ProcessEntry, ProcessInfo};
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
     BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, HookCall,

@@ -13,6 +13,7 @@ pub mod memory;
 pub mod registers;
 pub mod run;
 pub mod signals;
+pub mod snapshot;
 pub mod stack;
 pub mod symbols;
 
@@ -164,6 +165,9 @@ pub static COMMANDS: &[Command] = &[
     cmd!("mode", ["modes"], "[NAME on|off]", "show or set run modes (RunForever, FastStep, SingleStep, Syscall)",
         false, Modes, info::mode),
     cmd!("meta", [], "[KEY]", "show the trace's metadata", false, Nothing, info::meta),
+    cmd!("snapshot", ["snap"], "FILE",
+        "save the stopped program as an ELF core file (gdb PROGRAM FILE and oxdb --core FILE open it)", false,
+        Nothing, snapshot::snapshot),
     cmd!("status", [], "", "the process and where it stands", false, Nothing, info::status),
     cmd!("info", ["i"], "SUBJECT [ARGS]",
         "breakpoints, registers, threads, frame, modules, symbol, address, signals, maps, variables, modes, meta, program",

@@ -19,6 +19,7 @@ use crate::error::{Error, Pid, Result, Tid};
 use crate::event::{ExitStatus, SignalInfo, SyscallStop};
 use crate::memory::MemoryMap;
 
+pub mod core;
 #[cfg(target_os = "linux")]
 pub mod linux;
 
@@ -156,6 +157,44 @@ pub trait Platform: std::fmt::Debug {
     fn file_descriptors(&mut self) -> Result<Vec<FileDescriptor>> {
         Err(Error::Unsupported("listing file descriptors"))
     }
+
+    /// The whole XSAVE area of a stopped thread in the kernel's standard
+    /// (non-compacted) format, as `NT_X86_XSTATE` carries it; `None` when the
+    /// backend has no more than the [`RegisterGroup::Vector`] block.
+    fn read_xsave_area(&mut self, _tid: Tid) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    /// The process's auxiliary vector (pairs of native words), as `NT_AUXV` carries it, if known.
+    fn auxv(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Facts about the process for a core file's `NT_PRPSINFO`, if known.
+    fn process_info(&mut self) -> Option<ProcessInfo> {
+        None
+    }
+}
+
+/// What a core file's `NT_PRPSINFO` says about a process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// The state letter (`R`, `S`, `t`...).
+    pub state: u8,
+    /// The parent's pid.
+    pub ppid: Pid,
+    /// The process group.
+    pub pgrp: Pid,
+    /// The session.
+    pub sid: Pid,
+    /// The real user id.
+    pub uid: u32,
+    /// The real group id.
+    pub gid: u32,
+    /// The command name (at most 15 bytes are kept).
+    pub name: String,
+    /// The command line, arguments separated by spaces (at most 79 bytes are kept).
+    pub args: String,
 }
 
 /// What a file descriptor refers to.
@@ -171,6 +210,21 @@ pub enum FdKind {
     Other,
 }
 
+impl FdKind {
+    /// The kind of a descriptor from what `/proc/PID/fd/N` points to.
+    pub fn of_target(target: &str) -> FdKind {
+        if target.starts_with("socket:") {
+            FdKind::Socket
+        } else if target.starts_with("pipe:") {
+            FdKind::Pipe
+        } else if target.starts_with('/') {
+            FdKind::File
+        } else {
+            FdKind::Other
+        }
+    }
+}
+
 /// One open file descriptor of the debuggee.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileDescriptor {
@@ -182,9 +236,9 @@ pub struct FileDescriptor {
     pub name: String,
 }
 
-/// A process of the machine.
+/// A process of the machine, as [`crate::processes`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessInfo {
+pub struct ProcessEntry {
     /// Its id.
     pub pid: Pid,
     /// Its command name.

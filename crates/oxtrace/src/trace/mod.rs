@@ -29,6 +29,7 @@ mod page_watch;
 mod registers;
 mod run;
 mod signals;
+mod snapshot;
 mod source_step;
 mod stack;
 mod stepping;

@@ -19,6 +19,7 @@ mod page_watches;
 mod registers;
 mod run_control;
 mod signals;
+mod snapshots;
 mod source_steps;
 mod stepping;
 mod symbols;

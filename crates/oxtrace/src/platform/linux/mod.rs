@@ -32,6 +32,7 @@ mod interrupt;
 mod launch;
 mod memory;
 mod procfs;
+mod procinfo;
 mod regs;
 mod status;
 #[allow(unsafe_code)]
@@ -50,7 +51,7 @@ use crate::arch::{x86_64::X86_64, Arch, RegisterGroup};
 use crate::error::{Error, Pid, Result, Tid};
 use crate::event::ExitStatus;
 use crate::memory::MemoryMap;
-use crate::platform::{Interrupter, Platform, ResumeAction, ResumeKind, Stop, StopReason};
+use crate::platform::{Interrupter, Platform, ProcessInfo, ResumeAction, ResumeKind, Stop, StopReason};
 
 /// What the backend knows of one traced thread.
 #[derive(Debug, Clone)]
@@ -264,6 +265,19 @@ impl Platform for LinuxProcess {
 
     fn file_descriptors(&mut self) -> Result<Vec<crate::platform::FileDescriptor>> {
         procfs::file_descriptors(self.pid)
+    }
+
+    fn read_xsave_area(&mut self, tid: Tid) -> Result<Option<Vec<u8>>> {
+        self.check_thread(tid)?;
+        self.read_xsave(tid)
+    }
+
+    fn auxv(&mut self) -> Option<Vec<u8>> {
+        std::fs::read(format!("/proc/{}/auxv", self.pid)).ok()
+    }
+
+    fn process_info(&mut self) -> Option<ProcessInfo> {
+        procinfo::process_info(self.pid)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Pid, Result};
-use crate::platform::{FdKind, FileDescriptor, ProcessInfo};
+use crate::platform::{FdKind, FileDescriptor, ProcessEntry};
 
 /// The open file descriptors of `pid`, by number.
 pub fn file_descriptors(pid: Pid) -> Result<Vec<FileDescriptor>> {
@@ -15,16 +15,7 @@ pub fn file_descriptors(pid: Pid) -> Result<Vec<FileDescriptor>> {
             let entry = entry.ok()?;
             let fd: i32 = entry.file_name().to_str()?.parse().ok()?;
             let target = std::fs::read_link(entry.path()).ok()?.to_string_lossy().into_owned();
-            let kind = if target.starts_with("socket:") {
-                FdKind::Socket
-            } else if target.starts_with("pipe:") {
-                FdKind::Pipe
-            } else if target.starts_with('/') {
-                FdKind::File
-            } else {
-                FdKind::Other
-            };
-            Some(FileDescriptor { fd, kind, name: target })
+            Some(FileDescriptor { fd, kind: FdKind::of_target(&target), name: target })
         })
         .collect();
     fds.sort_by_key(|f| f.fd);
@@ -32,10 +23,10 @@ pub fn file_descriptors(pid: Pid) -> Result<Vec<FileDescriptor>> {
 }
 
 /// Every process of the machine that `/proc` shows, by pid.
-pub fn processes() -> Result<Vec<ProcessInfo>> {
+pub fn processes() -> Result<Vec<ProcessEntry>> {
     let entries =
         std::fs::read_dir("/proc").map_err(|e| Error::File { path: "/proc".into(), reason: e.to_string() })?;
-    let mut list: Vec<ProcessInfo> = entries
+    let mut list: Vec<ProcessEntry> = entries
         .filter_map(|entry| {
             let pid: Pid = entry.ok()?.file_name().to_str()?.parse().ok()?;
             let dir = Path::new("/proc").join(pid.to_string());
@@ -43,7 +34,7 @@ pub fn processes() -> Result<Vec<ProcessInfo>> {
             let raw = std::fs::read(dir.join("cmdline")).unwrap_or_default();
             let command_line: Vec<String> =
                 raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into()).collect();
-            Some(ProcessInfo { pid, name, command_line })
+            Some(ProcessEntry { pid, name, command_line })
         })
         .collect();
     list.sort_by_key(|p| p.pid);

@@ -85,6 +85,26 @@ impl LinuxProcess {
         })
     }
 
+    /// The whole XSAVE area (`NT_X86_XSTATE`), or `None` where the CPU has no XSAVE.
+    pub(super) fn read_xsave(&mut self, tid: Tid) -> Result<Option<Vec<u8>>> {
+        if self.xstate_size == Some(0) {
+            return Ok(None);
+        }
+        let mut area = vec![0u8; XSAVE_MAX];
+        match sys::get_regset(tid, sys::NT_X86_XSTATE, &mut area) {
+            Ok(len) => {
+                self.xstate_size = Some(len);
+                area.truncate(len);
+                Ok(Some(area))
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENODEV) | Some(libc::EIO)) => {
+                self.xstate_size = Some(0);
+                Ok(None)
+            }
+            Err(e) => Err(self.os_error("PTRACE_GETREGSET(NT_X86_XSTATE)", tid, e)),
+        }
+    }
+
     fn read_vector(&mut self, tid: Tid, buf: &mut [u8]) -> Result<()> {
         debug_assert_eq!(buf.len(), VECTOR_SIZE);
         if self.xstate_size != Some(0) {
