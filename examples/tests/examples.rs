@@ -20,9 +20,18 @@ fn fixture(name: &str, flags: &[&str]) -> PathBuf {
 
 /// Runs the example `name` (built by `cargo test` beside this test) with `args`; returns its stdout.
 fn example(name: &str, args: &[&str]) -> String {
+    example_in(Path::new("."), name, args)
+}
+
+/// [`example`] run in directory `dir`.
+fn example_in(dir: &Path, name: &str, args: &[&str]) -> String {
     let deps = std::env::current_exe().unwrap();
     let binary = deps.parent().unwrap().parent().unwrap().join("examples").join(name);
-    let output = Command::new(&binary).args(args).output().unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    let output = Command::new(&binary)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{name} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     stdout
@@ -66,7 +75,9 @@ fn malloc_trace_finds_the_leak_and_where_it_was_made() {
 #[test]
 fn crash_triage_shows_the_fault_and_its_frame() {
     let program = fixture("segfault", &["-O2"]);
-    let out = example("crash_triage", &[program.to_str().unwrap()]);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = example_in(&dir, "crash_triage", &[program.to_str().unwrap()]);
     assert!(out.starts_with("thread ") && out.contains("got signal 11 (code 1) at address 0x10"), "{out}");
     assert!(
         out.lines().any(|l| l.starts_with("faulting instruction: 0x") && l.contains("mov dword ptr [rdi],0x2a")),
@@ -74,6 +85,12 @@ fn crash_triage_shows_the_fault_and_its_frame() {
     );
     assert!(out.lines().any(|l| l.trim_start().starts_with("#0 0x") && l.contains(" in crash")), "{out}");
     assert!(out.lines().any(|l| l.trim_start().starts_with("#1 0x") && l.contains(" in main+0x")), "{out}");
+    // The snapshot it saved tells the same story.
+    let saved = out.lines().find_map(|l| l.strip_prefix("snapshot saved to ")).unwrap_or_else(|| panic!("{out}"));
+    let again = example_in(&dir, "crash_triage", &["--core", saved, program.to_str().unwrap()]);
+    assert!(again.lines().any(|l| l.contains("mov dword ptr [rdi],0x2a")), "{again}");
+    assert!(again.lines().any(|l| l.trim_start().starts_with("#0 0x") && l.contains(" in crash")), "{again}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
