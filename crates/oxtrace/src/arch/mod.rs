@@ -12,6 +12,8 @@
 //! make up one register, so `eax` is the low four bytes of `rax`'s slot, `ah` the
 //! second byte, and `ymm0` the `xmm0` slot followed by its upper half elsewhere.
 
+use std::sync::OnceLock;
+
 pub mod emulate;
 pub mod x86_64;
 pub mod x86_64_syscalls;
@@ -112,12 +114,21 @@ pub struct Arch {
     /// Whether a call pushes the return address on the stack (x86) rather than
     /// putting it in a link register.
     pub return_address_on_stack: bool,
+    /// Register index by lower-case name, built on first use (lookups are on
+    /// the hot path of every breakpoint hit: a scan of the table cost more than the hit).
+    pub by_name: OnceLock<rustc_hash::FxHashMap<&'static str, usize>>,
 }
 
 impl Arch {
     /// The register with this name (case-insensitive), if any.
     pub fn register(&self, name: &str) -> Option<&'static RegisterDef> {
-        self.registers.iter().find(|r| r.name.eq_ignore_ascii_case(name))
+        let index = self.by_name.get_or_init(|| self.registers.iter().enumerate().map(|(i, r)| (r.name, i)).collect());
+        let found = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            index.get(name.to_ascii_lowercase().as_str())
+        } else {
+            index.get(name)
+        };
+        found.map(|&i| &self.registers[i])
     }
 
     /// The block size of one group.

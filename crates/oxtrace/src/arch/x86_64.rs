@@ -6,6 +6,8 @@
 //!   the upper 128 bits of YMM0-15.
 //! * Debug (64 bytes): DR0-DR7.
 
+use std::sync::OnceLock;
+
 use super::{Arch, Piece, RegisterDef, RegisterGroup, RegisterKind};
 
 /// Order of the words in `user_regs_struct`.
@@ -317,6 +319,7 @@ pub static X86_64: Arch = Arch {
     stack_args_offset: 8,
     return_value: "rax",
     return_address_on_stack: true,
+    by_name: OnceLock::new(),
 };
 
 /// The register with this DWARF number (System V x86_64 psABI numbering).
