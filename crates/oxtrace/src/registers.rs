@@ -230,7 +230,16 @@ impl RegisterContext {
 
     /// A register of at most 64 bits, as an integer.
     pub fn get_u64(&self, name: &str) -> Result<u64> {
-        let value = self.get(name)?;
+        let def = self.def(name)?;
+        // The common case, a whole 64-bit register: read it straight from the block.
+        if let ([piece], Some(block)) = (def.pieces, self.block(def.group)) {
+            if piece.len == 8 {
+                if let Some(bytes) = block.get(piece.offset as usize..piece.offset as usize + 8) {
+                    return Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
+                }
+            }
+        }
+        let value = self.get_def(def)?;
         value.to_u64().ok_or_else(|| Error::InvalidArgument(format!("register {name} is wider than 64 bits")))
     }
 
@@ -260,6 +269,17 @@ impl RegisterContext {
 
     /// Sets a register from an integer.
     pub fn set_u64(&mut self, name: &str, value: u64) -> Result<()> {
+        let def = self.def(name)?;
+        // The common case, a whole 64-bit register: write it straight into the block.
+        if let ([piece], Some(block)) = (def.pieces, self.blocks[def.group as usize].as_mut()) {
+            if piece.len == 8 {
+                if let Some(bytes) = block.get_mut(piece.offset as usize..piece.offset as usize + 8) {
+                    bytes.copy_from_slice(&value.to_le_bytes());
+                    self.dirty[def.group as usize] = true;
+                    return Ok(());
+                }
+            }
+        }
         self.set(name, RegValue::from_u64(value))
     }
 

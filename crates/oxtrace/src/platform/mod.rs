@@ -129,6 +129,10 @@ pub trait Platform: std::fmt::Debug {
     fn threads(&self) -> Vec<Tid>;
     /// Resume the listed threads; threads not listed stay stopped.
     fn resume(&mut self, actions: &[ResumeAction]) -> Result<()>;
+    /// Whether `tid` is a live thread of the process (cheaper than [`Platform::threads`]).
+    fn has_thread(&self, tid: Tid) -> bool {
+        self.threads().contains(&tid)
+    }
     /// Wait for the next stop, at most `timeout` (forever when `None`). `Ok(None)` means the time ran out.
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>>;
     /// Stop every running thread without reporting anything (for detach, kill and drop of a running trace).

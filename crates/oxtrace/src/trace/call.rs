@@ -77,7 +77,7 @@ impl Trace {
         let saved = self.save_registers()?;
         let pending = self.pending_signals.get(&tid).copied();
         let result = self.call_with_saved(function, args);
-        if self.is_attached() && self.platform.threads().contains(&tid) {
+        if self.is_attached() && self.platform.has_thread(tid) {
             self.current_tid = tid;
             self.restore_registers(saved)?;
             // A signal the call raised (a crash in it) is not the thread's to receive.

@@ -169,7 +169,7 @@ impl Trace {
         let current = self.current_tid;
         let mut other_stop = None;
         for (tid, addr) in todo {
-            if other_stop.is_some() || !self.platform.threads().contains(&tid) {
+            if other_stop.is_some() || !self.platform.has_thread(tid) {
                 continue;
             }
             self.pending_signals.remove(&tid);

@@ -11,7 +11,7 @@ impl Trace {
     pub(super) fn context_with(&mut self, tid: Tid, group: RegisterGroup) -> Result<&mut RegisterContext> {
         self.require_stopped()?;
         if !self.registers.contains_key(&tid) {
-            if !self.platform.threads().contains(&tid) {
+            if !self.platform.has_thread(tid) {
                 return Err(Error::NoSuchThread { pid: self.pid, tid });
             }
             self.registers.insert(tid, RegisterContext::new(self.arch));
@@ -105,9 +105,9 @@ impl Trace {
     /// (before threads run, since they will change).
     pub(super) fn flush_registers(&mut self) -> Result<()> {
         let mut first_error = None;
-        let live = self.platform.threads();
         // Threads that ended since their registers were read have nothing to write back.
-        self.registers.retain(|tid, _| live.contains(tid));
+        let platform = &self.platform;
+        self.registers.retain(|tid, _| platform.has_thread(*tid));
         for (tid, ctx) in self.registers.iter_mut() {
             for group in ctx.dirty_groups() {
                 let block = ctx.block(group).expect("a dirty group is loaded").to_vec();

@@ -198,7 +198,7 @@ impl Trace {
     fn step_over_breakpoints(&mut self) -> Result<Option<Stop>> {
         let mut todo: Vec<(Tid, u64)> = self.on_breakpoint.drain().collect();
         while let Some((tid, addr)) = todo.pop() {
-            if !self.platform.threads().contains(&tid) || self.thread_pc(tid)? != addr {
+            if !self.platform.has_thread(tid) || self.thread_pc(tid)? != addr {
                 continue;
             }
             let Some(id) = self.breakpoints.inserted_at(addr) else { continue };
@@ -228,7 +228,7 @@ impl Trace {
             }
             if stop.tid != tid || stop.reason != StopReason::Step {
                 // Not stepped yet: keep it (and the others) for the next resume.
-                if self.is_attached() && self.platform.threads().contains(&tid) {
+                if self.is_attached() && self.platform.has_thread(tid) {
                     self.on_breakpoint.insert(tid, addr);
                 }
                 self.on_breakpoint.extend(todo);

@@ -20,7 +20,7 @@ impl Trace {
     /// Makes `tid` the current thread.
     pub fn select_thread(&mut self, tid: Tid) -> Result<()> {
         self.require_stopped()?;
-        if !self.platform.threads().contains(&tid) {
+        if !self.platform.has_thread(tid) {
             return Err(Error::NoSuchThread { pid: self.pid, tid });
         }
         self.current_tid = tid;

@@ -164,6 +164,10 @@ impl Platform for LinuxProcess {
         self.pid
     }
 
+    fn has_thread(&self, tid: Tid) -> bool {
+        self.threads.contains_key(&tid)
+    }
+
     fn threads(&self) -> Vec<Tid> {
         let mut tids: Vec<Tid> = self.threads.keys().copied().collect();
         if let Some(i) = tids.iter().position(|&t| t == self.pid) {
