@@ -48,6 +48,24 @@ pub struct Cli {
 pub enum Command {
     /// Compile a small program, stop it in d() (called by c, b, a, main) and show registers and the call stack.
     Demo,
+    /// Serve a program (or a running process) to gdb or lldb over the GDB remote protocol.
+    Serve(ServeArgs),
+}
+
+/// Arguments of `oxdb serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0 picks a free port). Anything but a loopback address lets other machines in.
+    #[arg(long = "listen", value_name = "ADDR:PORT", default_value = "127.0.0.1:0")]
+    pub listen: String,
+
+    /// Attach to the running process PID instead of starting a program.
+    #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "program")]
+    pub pid: Option<i32>,
+
+    /// The program to start, stopped before its first instruction, and its arguments.
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+    pub program: Vec<OsString>,
 }
 
 impl Cli {
@@ -110,6 +128,18 @@ mod tests {
         assert_eq!(cli.commands, ["bt"]);
         assert!(cli.batch);
         assert_eq!(cli.program, ["prog", "-ex", "-x"]);
+    }
+
+    #[test]
+    fn serve_takes_a_program_and_its_arguments() {
+        let Some(Command::Serve(args)) = parse(&["oxdb", "serve", "--listen", "0.0.0.0:1234", "prog", "--x"]).command
+        else {
+            panic!("not serve");
+        };
+        assert_eq!(args.listen, "0.0.0.0:1234");
+        assert_eq!(args.program, ["prog", "--x"]);
+        let Some(Command::Serve(args)) = parse(&["oxdb", "serve", "--pid", "12"]).command else { panic!("not serve") };
+        assert_eq!((args.pid, args.listen.as_str()), (Some(12), "127.0.0.1:0"));
     }
 
     #[test]
