@@ -189,8 +189,9 @@ impl Registers for RegisterFile {
     }
 
     fn gdb_deserialize(&mut self, bytes: &[u8]) -> Result<(), ()> {
-        // gdb may send fewer registers than it knows (never more than the description has).
-        if bytes.len() > self.bytes.len() {
+        // gdbstub starts a `G` from zeroed registers: a short one would zero the
+        // registers it leaves out. Only a whole register file is taken.
+        if bytes.len() != self.bytes.len() {
             return Err(());
         }
         self.bytes[..bytes.len()].copy_from_slice(bytes);
@@ -245,5 +246,7 @@ mod tests {
         assert!(file.register(usize::MAX).is_empty());
         assert!(file.register_mut(1000).is_empty());
         assert!(file.gdb_deserialize(&vec![0; file_size() + 1]).is_err());
+        assert!(file.gdb_deserialize(&[0]).is_err());
+        assert!(file.gdb_deserialize(&vec![1; file_size()]).is_ok());
     }
 }
