@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod programs;
+mod remote_tools;
 mod report;
 mod symbol_tools;
 mod tools;
@@ -39,10 +40,12 @@ pub enum Workload {
     Backtrace,
     /// Address-to-symbol lookups per second.
     Lookup,
+    /// Breakpoint hits per second of gdb driving a remote protocol server (oxserve, gdbserver).
+    Remote,
 }
 
 impl Workload {
-    const ALL: [Workload; 7] = [
+    const ALL: [Workload; 8] = [
         Workload::Notifier,
         Workload::Fast,
         Workload::FalseCondition,
@@ -50,11 +53,18 @@ impl Workload {
         Workload::SymbolLoad,
         Workload::Backtrace,
         Workload::Lookup,
+        Workload::Remote,
     ];
 
     /// The symbol rows, compared with gdb rather than with the raw ptrace loop.
     fn is_symbolic(self) -> bool {
         matches!(self, Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup)
+    }
+
+    /// Rows whose ratios are to the gdb column rather than to the raw ptrace loop
+    /// (the symbol rows, and the remote row, whose gdb column is gdbserver).
+    fn is_against_gdb(self) -> bool {
+        self.is_symbolic() || self == Workload::Remote
     }
 
     /// The name in `--tsv` output.
@@ -67,6 +77,7 @@ impl Workload {
             Workload::SymbolLoad => "symbol-load",
             Workload::Backtrace => "backtrace-1000",
             Workload::Lookup => "addr-to-symbol",
+            Workload::Remote => "remote-breakpoint",
         }
     }
 
@@ -80,6 +91,7 @@ impl Workload {
             Workload::SymbolLoad => "symbol loads/s, prog + libc",
             Workload::Backtrace => "1,000-frame backtraces/s",
             Workload::Lookup => "addr-to-symbol lookups/s",
+            Workload::Remote => "hits/s, gdb via RSP server",
         }
     }
 
@@ -161,6 +173,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Sub {
+    /// Serve PROGRAM ARGS over the GDB remote protocol to one client (used by the remote row).
+    #[command(hide = true)]
+    Serve {
+        program: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Measure one figure in this process and print it (used by the driver).
     #[command(hide = true)]
     Measure {
@@ -176,8 +195,20 @@ enum Sub {
 
 fn main() {
     let cli = Cli::parse();
-    if let Some(Sub::Measure { tool, workload, dir, hits, steps }) = cli.command {
+    if let Some(Sub::Serve { program, args }) = &cli.command {
+        if let Err(e) = remote_tools::serve(program, args) {
+            eprintln!("oxbench serve: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if let Some(Sub::Measure { tool, workload, ref dir, hits, steps }) = cli.command {
         let rate = Programs::open(&dir).and_then(|programs| match tool {
+            _ if workload == Workload::Remote => match tool {
+                Tool::Oxtrace => remote_tools::measure(remote_tools::Server::Oxserve, &programs, hits),
+                Tool::Gdb => remote_tools::measure(remote_tools::Server::Gdbserver, &programs, hits),
+                _ => Err("n/a".into()),
+            },
             _ if workload.is_symbolic() => match tool {
                 Tool::Oxtrace => symbol_tools::oxtrace(workload, &programs),
                 Tool::Gdb => symbol_tools::gdb(workload, &programs),
@@ -276,5 +307,6 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::SymbolLoad => "symbol-load",
         Workload::Backtrace => "backtrace",
         Workload::Lookup => "lookup",
+        Workload::Remote => "remote",
     }
 }

@@ -41,7 +41,7 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
                 })
                 .map_err(|e| e.to_string())?;
         }
-        Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup => return Err("n/a".into()),
+        Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup | Workload::Remote => return Err("n/a".into()),
         Workload::SingleStep => {
             trace.run_until(target).map_err(|e| e.to_string())?;
             trace.set_mode(Mode::FastStep, true);
@@ -148,7 +148,7 @@ pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Ra
             vec![s("break target"), s("run"), s("delete"), s("stepi 1"), s("kill")],
             steps,
         ),
-        Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup => return Err("n/a".into()),
+        Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup | Workload::Remote => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {
@@ -188,7 +188,7 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
             vec![s("breakpoint set -n target"), s("run"), s("thread step-inst"), s("kill")],
             steps,
         ),
-        Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup => return Err("n/a".into()),
+        Workload::SymbolLoad | Workload::Backtrace | Workload::Lookup | Workload::Remote => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {

@@ -59,7 +59,7 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
                 wait_for_end(trace.pid());
             }
         }
-        SessionEnd::Detached | SessionEnd::Killed | SessionEnd::TargetExited => {}
+        SessionEnd::Detached | SessionEnd::Killed => {}
         SessionEnd::ClientGone => eprintln!("oxdb serve: the client left"),
     }
     // Dropping the trace kills a started process and lets an attached one go.

@@ -28,12 +28,14 @@ struct Inner {
     nonblocking: bool,
     /// Set once the client closed the connection.
     closed: bool,
+    /// Bytes written and not sent yet.
+    out: Vec<u8>,
 }
 
 impl GuardedConnection {
     /// Wraps `stream`; packets larger than `limit` bytes are refused.
     pub fn new(stream: TcpStream, limit: usize) -> GuardedConnection {
-        let inner = Inner { stream, framer: Framer::new(limit), nonblocking: false, closed: false };
+        let inner = Inner { stream, framer: Framer::new(limit), nonblocking: false, closed: false, out: Vec::new() };
         GuardedConnection { inner: Rc::new(RefCell::new(inner)) }
     }
 
@@ -42,15 +44,25 @@ impl GuardedConnection {
         self.inner.borrow().framer.dropped
     }
 
-    /// Sends raw bytes to the client, outside any gdbstub session.
+    /// Sends raw bytes to the client at once, after anything not sent yet.
     pub fn send_raw(&self, bytes: &[u8]) -> std::io::Result<()> {
         let mut inner = self.inner.borrow_mut();
-        inner.set_nonblocking(false)?;
-        Write::write_all(&mut inner.stream, bytes)
+        inner.out.extend_from_slice(bytes);
+        inner.send()
     }
 }
 
 impl Inner {
+    /// Sends what was written.
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        self.set_nonblocking(false)?;
+        let out = std::mem::take(&mut self.out);
+        Write::write_all(&mut self.stream, &out)
+    }
+
     fn set_nonblocking(&mut self, on: bool) -> std::io::Result<()> {
         if self.nonblocking != on {
             self.stream.set_nonblocking(on)?;
@@ -89,15 +101,17 @@ impl Connection for GuardedConnection {
     type Error = std::io::Error;
 
     fn write(&mut self, byte: u8) -> Result<(), Self::Error> {
-        self.send_raw(&[byte])
+        self.inner.borrow_mut().out.push(byte);
+        Ok(())
     }
 
     fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
-        self.send_raw(buf)
+        self.inner.borrow_mut().out.extend_from_slice(buf);
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), Self::Error> {
-        Write::flush(&mut self.inner.borrow_mut().stream)
+        self.inner.borrow_mut().send()
     }
 
     fn on_session_start(&mut self) -> Result<(), Self::Error> {
@@ -117,6 +131,7 @@ impl ConnectionExt for GuardedConnection {
 
 impl Inner {
     fn read_byte(&mut self) -> std::io::Result<u8> {
+        self.send()?;
         loop {
             if let Some(byte) = self.framer.next_byte() {
                 return Ok(byte);
@@ -127,6 +142,7 @@ impl Inner {
     }
 
     fn peek_byte(&mut self) -> std::io::Result<Option<u8>> {
+        self.send()?;
         if let Some(byte) = self.framer.peek_byte() {
             return Ok(Some(byte));
         }

@@ -61,7 +61,7 @@ pub use stops::TraceEventLoop;
 pub use target::{Launch, TraceTarget};
 
 /// The largest packet accepted (and advertised as `PacketSize`), in bytes.
-pub const PACKET_SIZE: usize = 0x4000;
+pub const PACKET_SIZE: usize = 0x1000;
 
 /// How many protocol errors one connection may cause before it is closed.
 const MAX_PROTOCOL_ERRORS: u32 = 1000;
@@ -73,8 +73,6 @@ pub enum SessionEnd {
     Detached,
     /// The client killed the process and left (`k` outside extended mode).
     Killed,
-    /// The process ended and the client left.
-    TargetExited,
     /// The client closed the connection.
     ClientGone,
 }
@@ -116,7 +114,8 @@ pub fn listen(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
 ///
 /// A packet gdbstub refuses as a protocol error ends only that gdbstub session:
 /// a new one takes the connection over (the client's next packet is answered).
-/// If the process was running then, it is stopped first.
+/// If the process was running then, it is stopped first. After the process
+/// ends, the session goes on too (extended mode: the client may start another).
 pub fn serve_connection(target: &mut TraceTarget, stream: TcpStream) -> Result<SessionEnd, ServeError> {
     let conn = GuardedConnection::new(stream, PACKET_SIZE);
     let mut errors = 0;
@@ -128,9 +127,9 @@ pub fn serve_connection(target: &mut TraceTarget, stream: TcpStream) -> Result<S
         match stub.run_blocking::<TraceEventLoop>(target) {
             Ok(DisconnectReason::Disconnect) => return Ok(SessionEnd::Detached),
             Ok(DisconnectReason::Kill) => return Ok(SessionEnd::Killed),
-            Ok(DisconnectReason::TargetExited(_) | DisconnectReason::TargetTerminated(_)) => {
-                return Ok(SessionEnd::TargetExited)
-            }
+            // gdbstub ends its session after reporting an exit, even in extended
+            // mode; the client stays and may `run` again, so a new session goes on.
+            Ok(DisconnectReason::TargetExited(_) | DisconnectReason::TargetTerminated(_)) => {}
             Err(e) if e.is_connection_error() => {
                 let (error, _) = e.into_connection_error().expect("a connection error");
                 return match error.kind() {
