@@ -203,7 +203,7 @@ fn main() {
         return;
     }
     if let Some(Sub::Measure { tool, workload, ref dir, hits, steps }) = cli.command {
-        let rate = Programs::open(&dir).and_then(|programs| match tool {
+        let rate = Programs::open(dir).and_then(|programs| match tool {
             _ if workload == Workload::Remote => match tool {
                 Tool::Oxtrace => remote_tools::measure(remote_tools::Server::Oxserve, &programs, hits),
                 Tool::Gdb => remote_tools::measure(remote_tools::Server::Gdbserver, &programs, hits),
