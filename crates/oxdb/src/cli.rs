@@ -1,7 +1,8 @@
 //! Command-line arguments of `oxdb`.
 //!
 //! `oxdb PROGRAM [ARGS...]` starts a program, `oxdb -p PID` attaches to one,
-//! and `oxdb demo` runs the README's demo. `-x FILE` and `-ex CMD` give
+//! `oxdb --remote HOST:PORT` debugs through a GDB remote protocol stub,
+//! `oxdb serve` serves a program to gdb, and `oxdb demo` runs the README's demo. `-x FILE` and `-ex CMD` give
 //! commands to run first (gdb spells the latter with one dash, so it is
 //! accepted that way too), and `--batch` exits after them.
 
@@ -21,6 +22,10 @@ pub struct Cli {
     /// Attach to the running process PID.
     #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with_all = ["program", "core"])]
     pub pid: Option<i32>,
+
+    /// Debug the process a GDB remote protocol stub holds (gdbserver, `oxdb serve`, qemu -g) at HOST:PORT.
+    #[arg(long = "remote", value_name = "HOST:PORT", conflicts_with_all = ["pid", "core"])]
+    pub remote: Option<String>,
 
     /// Debug a core file (not supported yet).
     #[arg(long = "core", value_name = "FILE")]
@@ -103,7 +108,8 @@ pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
                 out.push(name.into());
             }
             None => {
-                takes_value = matches!(text.as_ref(), "-p" | "--pid" | "--core" | "-x" | "--command" | "--ex");
+                takes_value =
+                    matches!(text.as_ref(), "-p" | "--pid" | "--core" | "--remote" | "-x" | "--command" | "--ex");
                 if text == "--" || !text.starts_with('-') {
                     in_options = false;
                 }
@@ -128,6 +134,13 @@ mod tests {
         assert_eq!(cli.commands, ["bt"]);
         assert!(cli.batch);
         assert_eq!(cli.program, ["prog", "-ex", "-x"]);
+    }
+
+    #[test]
+    fn remote_takes_an_address_and_a_local_program() {
+        let cli = parse(&["oxdb", "--remote", "127.0.0.1:1234", "-ex", "bt", "prog"]);
+        assert_eq!(cli.remote.as_deref(), Some("127.0.0.1:1234"));
+        assert_eq!(cli.program, ["prog"]);
     }
 
     #[test]

@@ -21,7 +21,12 @@ fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
     if cli.core.is_some() {
         return Err("core files are not supported yet".into());
     }
-    let mut trace = if let Some(pid) = cli.pid {
+    let mut trace = if let Some(addr) = &cli.remote {
+        // The program, if named, is the stub's: its symbols come from the process's maps and files.
+        let trace = Trace::connect(addr).map_err(|e| e.to_string())?;
+        let _ = write!(out, "[process {}] connected to {addr}", trace.pid());
+        trace
+    } else if let Some(pid) = cli.pid {
         let trace = Trace::attach(pid).map_err(|e| e.to_string())?;
         let _ = write!(out, "[process {pid}] attached");
         trace

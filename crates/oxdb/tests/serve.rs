@@ -389,6 +389,13 @@ fn attach_serve_detach_leaves_the_process_running_untraced() {
     let program = fixture("spin");
     let mut spinner = Command::new(&program).arg("30").spawn().unwrap();
     let pid = spinner.id().to_string();
+    // Attach once the dynamic linker has loaded libc (before that, its list is empty).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default().contains("libc.so") {
+        assert!(Instant::now() < deadline, "libc never loaded");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(50));
     let server = Server::start(&["--pid", &pid]);
     let mut client = RawClient::connect(&server.address());
     assert!(client.ask("?").starts_with("T05thread:"));
@@ -418,4 +425,40 @@ fn a_wider_listen_address_gets_a_warning() {
     let (_, stdout, stderr) = server.finish();
     assert!(stdout.starts_with("listening on 0.0.0.0:"), "{stdout}");
     assert!(stderr.lines().any(|l| l.starts_with("warning: listening on 0.0.0.0:")), "{stderr}");
+}
+
+#[test]
+fn oxdb_remote_debugs_through_oxdb_serve() {
+    let program = fixture("calls");
+    let server = Server::start(&[program.to_str().unwrap()]);
+    let address = server.address();
+    let run = crate::support::oxdb(&[
+        "--remote",
+        &address,
+        "--batch",
+        "-ex",
+        "break d",
+        "-ex",
+        "continue",
+        "-ex",
+        "bt",
+        "-ex",
+        "regs rdi",
+        "-ex",
+        "x/s marker",
+        "-ex",
+        "stepi",
+        "-ex",
+        "kill",
+    ]);
+    let (_, _, stderr) = server.finish();
+    assert!(run.stdout.contains(&format!("connected to {address}")), "{run}\n{stderr}");
+    for (n, name) in ["d", "c", "b", "a", "main"].iter().enumerate() {
+        let line =
+            run.lines_starting(&format!("#{n} ")).first().copied().unwrap_or_else(|| panic!("no frame {n}:\n{run}"));
+        assert!(line.contains(&format!(" in {name}")), "{line}\n{run}");
+    }
+    assert!(run.stdout.lines().any(|l| l == "rdi       0x0000000000000004  4"), "{run}");
+    assert!(run.stdout.contains("\"OXTRACE_MARKER_1234567\""), "{run}");
+    assert!(run.stdout.contains(" in d+0x1 from calls"), "{run}");
 }

@@ -44,6 +44,7 @@ mod breakpoints;
 pub mod connection;
 mod extended;
 pub mod framing;
+mod host_io;
 pub mod registers;
 mod resume;
 pub mod signals;

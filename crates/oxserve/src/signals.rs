@@ -1,81 +1,17 @@
-//! Signal numbers: Linux's and the GDB remote protocol's differ.
-//!
-//! The protocol numbers signals the way gdb's `enum gdb_signal` does, which
-//! agrees with Linux only for 1-6, 8, 9, 11 and 13-15. Every signal crossing
-//! the connection goes through [`to_gdb`] or [`from_gdb`].
+//! Signal numbers: Linux's and the GDB remote protocol's differ; the table is
+//! oxtrace's ([`oxtrace::platform::remote::signals`]), shared with its client.
 
 use gdbstub::common::Signal;
+use oxtrace::platform::remote::signals;
 
-/// Linux signal number → gdb signal number, for signals 1-31.
-const LINUX_TO_GDB: [u8; 32] = [
-    0,  // 0
-    1,  // SIGHUP
-    2,  // SIGINT
-    3,  // SIGQUIT
-    4,  // SIGILL
-    5,  // SIGTRAP
-    6,  // SIGABRT
-    10, // SIGBUS
-    8,  // SIGFPE
-    9,  // SIGKILL
-    30, // SIGUSR1
-    11, // SIGSEGV
-    31, // SIGUSR2
-    13, // SIGPIPE
-    14, // SIGALRM
-    15, // SIGTERM
-    0,  // SIGSTKFLT: gdb has no number for it
-    20, // SIGCHLD
-    19, // SIGCONT
-    17, // SIGSTOP
-    18, // SIGTSTP
-    21, // SIGTTIN
-    22, // SIGTTOU
-    16, // SIGURG
-    24, // SIGXCPU
-    25, // SIGXFSZ
-    26, // SIGVTALRM
-    27, // SIGPROF
-    28, // SIGWINCH
-    23, // SIGIO
-    32, // SIGPWR
-    12, // SIGSYS
-];
-
-/// gdb's numbers for real-time signals 33 and 34-63 (`GDB_SIGNAL_REALTIME_33` = 45).
-const GDB_REALTIME_33: u8 = 45;
-/// gdb's number for `GDB_SIGNAL_REALTIME_32`.
-const GDB_REALTIME_32: u8 = 77;
-/// gdb's number for `GDB_SIGNAL_REALTIME_64`.
-const GDB_REALTIME_64: u8 = 78;
-
-/// The protocol's number for Linux signal `signo` (`0`, "no signal", for numbers gdb lacks).
+/// The protocol's signal for Linux signal `signo` (signal 0 for numbers gdb lacks).
 pub fn to_gdb(signo: i32) -> Signal {
-    let number = match signo {
-        1..=31 => LINUX_TO_GDB[signo as usize],
-        32 => GDB_REALTIME_32,
-        33..=63 => GDB_REALTIME_33 + (signo - 33) as u8,
-        64 => GDB_REALTIME_64,
-        _ => 0,
-    };
-    Signal(number)
+    Signal(signals::to_gdb(signo))
 }
 
 /// The Linux signal number for a protocol signal, if Linux has it.
 pub fn from_gdb(signal: Signal) -> Option<i32> {
-    let number = signal.0;
-    if number == 0 {
-        return None;
-    }
-    if let Some(linux) = LINUX_TO_GDB.iter().position(|&g| g == number) {
-        return Some(linux as i32);
-    }
-    match number {
-        GDB_REALTIME_32 => Some(32),
-        GDB_REALTIME_64 => Some(64),
-        n if (GDB_REALTIME_33..GDB_REALTIME_33 + 31).contains(&n) => Some(33 + i32::from(n - GDB_REALTIME_33)),
-        _ => None,
-    }
+    signals::from_gdb(signal.0)
 }
 
 #[cfg(test)]
@@ -83,24 +19,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn well_known_signals() {
+    fn gdbstub_names_agree() {
         assert_eq!(to_gdb(11), Signal::SIGSEGV);
-        assert_eq!(to_gdb(5), Signal::SIGTRAP);
         assert_eq!(to_gdb(10), Signal::SIGUSR1);
         assert_eq!(to_gdb(17), Signal::SIGCHLD);
-        assert_eq!(to_gdb(7), Signal::SIGBUS);
+        assert_eq!(to_gdb(34), Signal::SIG34);
         assert_eq!(from_gdb(Signal::SIGINT), Some(2));
-    }
-
-    #[test]
-    fn every_linux_signal_round_trips() {
-        for signo in (1..=64).filter(|&s| s != 16) {
-            assert_eq!(from_gdb(to_gdb(signo)), Some(signo), "signal {signo}");
-        }
-        for raw in 0..=255u8 {
-            let _ = from_gdb(Signal(raw));
-        }
-        assert_eq!(to_gdb(-1), Signal(0));
-        assert_eq!(to_gdb(1000), Signal(0));
     }
 }

@@ -61,6 +61,8 @@ pub struct TraceTarget {
     pub(crate) pending_stop: Option<MultiThreadStopReason<u64>>,
     /// The library list XML, built on first request after each stop.
     pub(crate) libraries_xml: RefCell<Option<Vec<u8>>>,
+    /// Files the client opened through `vFile`.
+    pub(crate) open_files: crate::host_io::OpenFiles,
 }
 
 impl TraceTarget {
@@ -77,6 +79,7 @@ impl TraceTarget {
             actions: Vec::new(),
             pending_stop: None,
             libraries_xml: RefCell::new(None),
+            open_files: Default::default(),
         }
     }
 
@@ -206,6 +209,10 @@ impl Target for TraceTarget {
     }
 
     fn support_auxv(&mut self) -> Option<gdbstub::target::ext::auxv::AuxvOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_host_io(&mut self) -> Option<gdbstub::target::ext::host_io::HostIoOps<'_, Self>> {
         Some(self)
     }
 

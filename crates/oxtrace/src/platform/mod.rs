@@ -21,6 +21,7 @@ use crate::memory::MemoryMap;
 
 #[cfg(target_os = "linux")]
 pub mod linux;
+pub mod remote;
 
 /// Why a thread stopped, as the backend sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@ mod libraries;
 mod lifecycle;
 mod memory;
 mod registers;
+mod remote;
 mod run_control;
 mod signals;
 mod stepping;
