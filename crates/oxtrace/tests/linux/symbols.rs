@@ -67,13 +67,13 @@ fn symbols_plt_stubs_and_lines_match_gdb() {
     ];
     let ours: Vec<String> = addrs.iter().map(|&a| trace.sym_by_addr(a, false).unwrap().unwrap()).collect();
     assert_eq!(ours[1], "printf@plt");
-    let line_addrs = trace.addrs_for_line("stacks.c", 23).unwrap();
+    let line_addrs = trace.addrs_for_line("stacks.c", 25).unwrap();
     let (file, line) = trace.line_for_addr(line_addrs[0]).unwrap().unwrap();
-    assert!(file.ends_with("stacks.c") && line == 23, "{file}:{line}");
+    assert!(file.ends_with("stacks.c") && line == 25, "{file}:{line}");
     assert!(trace.addrs_for_line("stacks.c", 100_000).is_err());
 
     let mut commands: Vec<String> = addrs.iter().map(|a| format!("info symbol {a:#x}")).collect();
-    commands.push("info line stacks.c:23".into());
+    commands.push("info line stacks.c:25".into());
     let out = gdb_on_the_same_stop(&mut trace, &commands);
     for (addr, ours) in addrs.iter().zip(&ours) {
         // gdb: "malloc + 3 in section .text of /lib/.../libc.so.6"; ours: "malloc+0x3".
@@ -87,7 +87,7 @@ fn symbols_plt_stubs_and_lines_match_gdb() {
     }
     assert!(
         out.contains(&format!("starts at address {:#x}", line_addrs[0])),
-        "line 23 at {:#x}:\n{out}",
+        "line 25 at {:#x}:\n{out}",
         line_addrs[0]
     );
 }
