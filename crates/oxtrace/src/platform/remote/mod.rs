@@ -14,7 +14,7 @@
 //!   it has none (then symbols come from the program alone);
 //! * breakpoints: the trace writes its break instruction into memory (it works
 //!   with every stub); hardware watchpoints: the trace's debug-register writes
-//!   become `Z1`-`Z4`/`z` requests ([`debug`]), and a `watch` stop sets DR6;
+//!   become `Z1`-`Z4`/`z` requests (the `debug` module), and a `watch` stop sets DR6;
 //! * run control: `vCont` with per-thread continue, step and signals; the
 //!   interrupter sends `0x03`; a stop is all-stop, as the trait wants.
 //!
