@@ -22,8 +22,13 @@ fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
         return Err("core files are not supported yet".into());
     }
     let mut trace = if let Some(addr) = &cli.remote {
-        // The program, if named, is the stub's: its symbols come from the process's maps and files.
-        let trace = Trace::connect(addr).map_err(|e| e.to_string())?;
+        // A program named too is the stub's, as a local file: its symbols are used
+        // when the stub cannot show the process's maps (qemu).
+        let trace = match cli.program.first() {
+            Some(program) => Trace::connect_with_program(addr, &program.to_string_lossy()),
+            None => Trace::connect(addr),
+        }
+        .map_err(|e| e.to_string())?;
         let _ = write!(out, "[process {}] connected to {addr}", trace.pid());
         trace
     } else if let Some(pid) = cli.pid {

@@ -1,8 +1,8 @@
-//! The remote protocol backend against Debian's gdbserver: the same scenario
-//! (break in `d`, registers, backtrace, memory, a step) gives the same answers
-//! as the native backend; watchpoints through `Z2`, an interrupt with `0x03`,
-//! and running to the end. Skipped, saying so, where gdbserver is not installed
-//! (`.ci/run` installs it).
+//! The remote protocol backend against Debian's gdbserver and qemu-user's
+//! stub: the same scenario (break in `d`, registers, backtrace, memory, a step)
+//! gives the same answers as the native backend; watchpoints through `Z2`, an
+//! interrupt with `0x03`, and running to the end. Skipped, saying so, where
+//! gdbserver or qemu-x86_64 is not installed (`.ci/run` installs them).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -164,4 +164,59 @@ fn gdbserver_watchpoints_interrupts_and_registers() {
     assert_eq!(event.kind, EventKind::Interrupted);
     assert!(trace.pc().is_ok());
     trace.kill().unwrap();
+}
+
+/// `tests/fixtures/calls.c` built static (qemu-user's stub runs it without a dynamic linker).
+fn static_calls() -> std::path::PathBuf {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/calls.c");
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("calls-static-{}", std::process::id()));
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-g", "-O0", "-fno-omit-frame-pointer", "-static", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .expect("run the C compiler");
+    assert!(status.success(), "compiling calls.c -static");
+    out
+}
+
+#[test]
+fn qemu_user_stub_with_the_local_program() {
+    if Command::new("qemu-x86_64").arg("--version").output().is_err() {
+        eprintln!("qemu-x86_64 is not installed: qemu-user test skipped");
+        return;
+    }
+    let program = static_calls();
+    let mut native = Trace::spawn({
+        let mut c = Command::new(&program);
+        c.stdout(Stdio::null());
+        c
+    })
+    .unwrap();
+    let expected = scenario(&mut native);
+    drop(native);
+
+    // A free port (qemu takes a number, not 0).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut qemu = Command::new("qemu-x86_64")
+        .args(["-g", &port.to_string()])
+        .arg(&program)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let address = format!("127.0.0.1:{port}");
+    let mut trace = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            Trace::connect_with_program(&address, program.to_str().unwrap()).ok()
+        })
+        .expect("connect to qemu's stub");
+    // qemu writes no code: the breakpoint goes in with Z0, and the scenario is the same.
+    let seen = scenario(&mut trace);
+    assert_eq!(seen, expected);
+    trace.kill().unwrap();
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    let _ = std::fs::remove_file(&program);
 }

@@ -10,8 +10,9 @@
 //! * registers: `Hg` + `g`/`G` in the stub's layout, mapped by name onto
 //!   oxtrace's register blocks (the x86_64 general and vector groups);
 //! * memory: `m`/`M` in pieces that fit the stub's packet size; the maps are
-//!   `/proc/PID/maps` read through the stub's file access (`vFile`), empty when
-//!   it has none (then symbols come from the program alone);
+//!   `/proc/PID/maps` read through the stub's file access (`vFile`); without
+//!   it (qemu), the segments of the program named to [`Trace::connect_with_program`]
+//!   (symbols then come from the program alone);
 //! * breakpoints: the trace writes its break instruction into memory (it works
 //!   with every stub); hardware watchpoints: the trace's debug-register writes
 //!   become `Z1`-`Z4`/`z` requests (the `debug` module), and a `watch` stop sets DR6;
@@ -27,6 +28,7 @@ mod connection;
 mod debug;
 mod files;
 pub mod packet;
+mod program;
 pub mod signals;
 pub mod stop;
 pub mod tdesc;
@@ -61,7 +63,15 @@ impl Trace {
     /// traces the process it holds, stopped where the stub has it. Dropping
     /// the trace detaches (the stub decides what then happens to the process).
     pub fn connect(addr: &str) -> Result<Trace> {
-        let process = RemoteProcess::connect(addr)?;
+        let process = RemoteProcess::connect(addr, None)?;
+        Ok(Trace::from_platform(Box::new(process), false))
+    }
+
+    /// [`Trace::connect`], naming the program the stub runs (a local path).
+    /// For stubs that cannot show the process's maps or program (qemu's), the
+    /// maps are made up from this file, so that its symbols are found.
+    pub fn connect_with_program(addr: &str, program: &str) -> Result<Trace> {
+        let process = RemoteProcess::connect(addr, Some(program.to_owned()))?;
         Ok(Trace::from_platform(Box::new(process), false))
     }
 }
@@ -93,6 +103,10 @@ pub struct RemoteProcess {
     /// Whether the stub reads files for us (`vFile`), once tried.
     files: Option<bool>,
     interrupter: Interrupter,
+    /// The program's local path, as given to `connect`.
+    program: Option<String>,
+    /// Breakpoints placed with `Z0` because the stub would not write the break instruction.
+    z0: std::collections::BTreeSet<u64>,
 }
 
 /// Sends `0x03` on the connection: the stub stops the process.
@@ -118,8 +132,9 @@ impl InterruptSource for RemoteInterrupter {
 }
 
 impl RemoteProcess {
-    /// Connects and reads the stub's state; see the module docs.
-    pub fn connect(addr: &str) -> Result<RemoteProcess> {
+    /// Connects and reads the stub's state; see the module docs. `program`
+    /// is the local path of the program the stub runs, if known.
+    pub fn connect(addr: &str, program: Option<String>) -> Result<RemoteProcess> {
         let mut conn = Connection::connect(addr)?;
         // A stub may send a `+` first; nothing else is expected before our first packet.
         let features = conn.request("qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;xmlRegisters=i386")?;
@@ -182,6 +197,8 @@ impl RemoteProcess {
             debug: debug::DebugRegisters::default(),
             files: None,
             interrupter,
+            program,
+            z0: Default::default(),
         };
         process.refresh_threads()?;
         Ok(process)
@@ -341,6 +358,11 @@ impl RemoteProcess {
                             StopReason::Trap
                         }
                         _ if stepping == Some(tid) => StopReason::Step,
+                        // A `Z0` breakpoint: the stub stops before the instruction.
+                        _ if self.at_z0_breakpoint(tid)? => {
+                            self.undo_pc_adjustment(tid)?;
+                            StopReason::Trap
+                        }
                         _ => StopReason::Trap,
                     },
                     GDB_SIGINT | GDB_SIGSTOP if interrupted => StopReason::Interrupted,
@@ -407,6 +429,34 @@ impl RemoteProcess {
             }
         }
         info
+    }
+
+    /// Whether `tid` stopped on one of the `Z0` breakpoints.
+    fn at_z0_breakpoint(&mut self, tid: Tid) -> Result<bool> {
+        if self.z0.is_empty() {
+            return Ok(false);
+        }
+        let pc = self.pc(tid)?;
+        Ok(self.z0.contains(&pc))
+    }
+
+    /// Writes memory with `M` in pieces the stub takes.
+    fn write_pieces(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        let piece = (self.packet_size.saturating_sub(40) / 2).max(16);
+        for (i, chunk) in data.chunks(piece).enumerate() {
+            let at = addr.wrapping_add((i * piece) as u64);
+            let reply = self.conn.request(&format!("M{at:x},{:x}:{}", chunk.len(), packet::to_hex(chunk)))?;
+            if reply != b"OK" {
+                return Err(Error::Memory {
+                    pid: self.pid,
+                    access: "write",
+                    addr: at,
+                    len: chunk.len(),
+                    reason: format!("the stub answered {}", String::from_utf8_lossy(&reply)),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Reads memory in pieces the stub can send.
@@ -527,39 +577,43 @@ impl Platform for RemoteProcess {
 
     fn write_memory(&mut self, addr: u64, data: &[u8]) -> Result<()> {
         self.require_alive()?;
-        let piece = (self.packet_size.saturating_sub(40) / 2).max(16);
-        for (i, chunk) in data.chunks(piece).enumerate() {
-            let at = addr.wrapping_add((i * piece) as u64);
-            let reply = self.conn.request(&format!("M{at:x},{:x}:{}", chunk.len(), packet::to_hex(chunk)))?;
-            if reply != b"OK" {
-                return Err(Error::Memory {
-                    pid: self.pid,
-                    access: "write",
-                    addr: at,
-                    len: chunk.len(),
-                    reason: format!("the stub answered {}", String::from_utf8_lossy(&reply)),
-                });
+        // The trace's breakpoints on a stub that will not write code (qemu): `Z0` and `z0`.
+        if self.z0.contains(&addr) && data.len() == X86_64.break_instruction.len() {
+            if data != X86_64.break_instruction {
+                self.conn.request_ok(&format!("z0,{addr:x},1"))?;
+                self.z0.remove(&addr);
             }
+            return Ok(());
         }
-        Ok(())
+        match self.write_pieces(addr, data) {
+            Err(e) if data == X86_64.break_instruction => {
+                if self.conn.request(&format!("Z0,{addr:x},1"))? == b"OK" {
+                    self.z0.insert(addr);
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            other => other,
+        }
     }
 
     fn memory_maps(&mut self) -> Result<Vec<MemoryMap>> {
         self.require_alive()?;
-        if self.files == Some(false) {
-            return Ok(Vec::new());
-        }
-        let path = format!("/proc/{}/maps", self.pid);
-        match files::read_file(&mut self.conn, &path) {
-            Ok(text) => {
-                self.files = Some(true);
-                crate::memory::parse_proc_maps(&String::from_utf8_lossy(&text))
-            }
-            Err(_) => {
-                self.files = Some(false);
-                Ok(Vec::new())
+        if self.files != Some(false) {
+            let path = format!("/proc/{}/maps", self.pid);
+            match files::read_file(&mut self.conn, &path) {
+                Ok(text) => {
+                    self.files = Some(true);
+                    return crate::memory::parse_proc_maps(&String::from_utf8_lossy(&text));
+                }
+                Err(_) => self.files = Some(false),
             }
         }
+        // No file access: the program's own segments, if it was named.
+        let Some(program) = self.program.clone() else { return Ok(Vec::new()) };
+        let entry = self.conn.read_xfer("auxv", "", 0x800).ok().and_then(|auxv| program::auxv_entry(&auxv));
+        program::program_maps(&program, entry)
     }
 
     fn read_registers(&mut self, tid: Tid, group: RegisterGroup, buf: &mut [u8]) -> Result<()> {
@@ -663,7 +717,9 @@ impl Platform for RemoteProcess {
 
     fn exe_path(&mut self) -> Option<String> {
         let annex = format!("{:x}", self.pid);
-        let path = self.conn.read_xfer("exec-file", &annex, 0x1000).ok()?;
-        Some(String::from_utf8_lossy(&path).into_owned()).filter(|p| !p.is_empty())
+        match self.conn.read_xfer("exec-file", &annex, 0x1000) {
+            Ok(path) if !path.is_empty() => Some(String::from_utf8_lossy(&path).into_owned()),
+            _ => self.program.clone(),
+        }
     }
 }
