@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod programs;
+mod remote_tools;
 mod report;
 mod snapshot_tools;
 mod symbol_tools;
@@ -47,10 +48,12 @@ pub enum Workload {
     Snapshot,
     /// Peak resident memory of the tracer while saving that core file, in MiB.
     SnapshotMemory,
+    /// Breakpoint hits per second of gdb driving a remote protocol server (oxserve, gdbserver).
+    Remote,
 }
 
 impl Workload {
-    const ALL: [Workload; 10] = [
+    const ALL: [Workload; 11] = [
         Workload::Notifier,
         Workload::Fast,
         Workload::Displaced,
@@ -61,6 +64,7 @@ impl Workload {
         Workload::Lookup,
         Workload::Snapshot,
         Workload::SnapshotMemory,
+        Workload::Remote,
     ];
 
     /// The symbol and snapshot rows, compared with gdb rather than with the raw ptrace loop.
@@ -71,6 +75,12 @@ impl Workload {
     /// The snapshot rows (oxtrace's `save_snapshot` against gdb's `gcore`).
     fn is_snapshot(self) -> bool {
         matches!(self, Workload::Snapshot | Workload::SnapshotMemory)
+    }
+
+    /// Rows whose ratios are to the gdb column rather than to the raw ptrace loop
+    /// (the symbol rows, and the remote row, whose gdb column is gdbserver).
+    fn is_against_gdb(self) -> bool {
+        self.is_symbolic() || self == Workload::Remote
     }
 
     /// The name in `--tsv` output.
@@ -86,6 +96,7 @@ impl Workload {
             Workload::Lookup => "addr-to-symbol",
             Workload::Snapshot => "snapshot-1gib",
             Workload::SnapshotMemory => "snapshot-1gib-peak-rss",
+            Workload::Remote => "remote-breakpoint",
         }
     }
 
@@ -102,6 +113,7 @@ impl Workload {
             Workload::Lookup => "addr-to-symbol lookups/s",
             Workload::Snapshot => "snapshot of 1 GiB heap, GiB/s",
             Workload::SnapshotMemory => "snapshot tracer peak RSS, MiB",
+            Workload::Remote => "hits/s, gdb via RSP server",
         }
     }
 
@@ -188,6 +200,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Sub {
+    /// Serve PROGRAM ARGS over the GDB remote protocol to one client (used by the remote row).
+    #[command(hide = true)]
+    Serve {
+        program: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Measure one figure in this process and print it (used by the driver).
     #[command(hide = true)]
     Measure {
@@ -203,11 +222,23 @@ enum Sub {
 
 fn main() {
     let cli = Cli::parse();
-    if let Some(Sub::Measure { tool, workload, dir, hits, steps }) = cli.command {
-        let rate = Programs::open(&dir).and_then(|programs| match tool {
+    if let Some(Sub::Serve { program, args }) = &cli.command {
+        if let Err(e) = remote_tools::serve(program, args) {
+            eprintln!("oxbench serve: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if let Some(Sub::Measure { tool, workload, ref dir, hits, steps }) = cli.command {
+        let rate = Programs::open(dir).and_then(|programs| match tool {
             _ if workload.is_snapshot() => match tool {
                 Tool::Oxtrace => snapshot_tools::oxtrace(workload, &programs),
                 Tool::Gdb => snapshot_tools::gdb(workload, &programs),
+                _ => Err("n/a".into()),
+            },
+            _ if workload == Workload::Remote => match tool {
+                Tool::Oxtrace => remote_tools::measure(remote_tools::Server::Oxserve, &programs, hits),
+                Tool::Gdb => remote_tools::measure(remote_tools::Server::Gdbserver, &programs, hits),
                 _ => Err("n/a".into()),
             },
             _ if workload.is_symbolic() => match tool {
@@ -311,5 +342,6 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::Lookup => "lookup",
         Workload::Snapshot => "snapshot",
         Workload::SnapshotMemory => "snapshot-memory",
+        Workload::Remote => "remote",
     }
 }

@@ -20,7 +20,7 @@ fn placement_key(placement: Placement) -> &'static str {
 
 /// What a row's ratios are to: the raw ptrace loop, or gdb for the symbol rows.
 fn base(workload: Workload) -> Tool {
-    if workload.is_symbolic() {
+    if workload.is_against_gdb() {
         Tool::Gdb
     } else {
         Tool::RawPtrace
@@ -143,4 +143,9 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
     println!("gdb, libdebug and python-ptrace have no fast breakpoints: their fast row repeats their plain loop.");
     println!("The symbol rows (symbol loads, backtraces, lookups) compare oxtrace with gdb: their ratios are to gdb.");
     println!("The snapshot rows compare save_snapshot with gdb's gcore on a 1 GiB heap (ratios to gdb; for peak RSS lower is better).");
+    println!(
+        "The remote row is gdb driving a remote protocol server ({} hits): oxserve (`oxdb serve`) in the oxtrace column, \
+         gdbserver in the gdb column; its ratio is to gdbserver.",
+        crate::remote_tools::remote_hits(cli.hits)
+    );
 }

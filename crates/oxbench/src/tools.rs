@@ -45,7 +45,8 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
         | Workload::Backtrace
         | Workload::Lookup
         | Workload::Snapshot
-        | Workload::SnapshotMemory => return Err("n/a".into()),
+        | Workload::SnapshotMemory
+        | Workload::Remote => return Err("n/a".into()),
         Workload::SingleStep => {
             trace.run_until(target).map_err(|e| e.to_string())?;
             trace.set_mode(Mode::FastStep, true);
@@ -161,7 +162,8 @@ pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Ra
         | Workload::Backtrace
         | Workload::Lookup
         | Workload::Snapshot
-        | Workload::SnapshotMemory => return Err("n/a".into()),
+        | Workload::SnapshotMemory
+        | Workload::Remote => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {
@@ -210,7 +212,8 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         | Workload::Backtrace
         | Workload::Lookup
         | Workload::Snapshot
-        | Workload::SnapshotMemory => return Err("n/a".into()),
+        | Workload::SnapshotMemory
+        | Workload::Remote => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {

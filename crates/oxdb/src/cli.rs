@@ -1,7 +1,9 @@
 //! Command-line arguments of `oxdb`.
 //!
 //! `oxdb PROGRAM [ARGS...]` starts a program, `oxdb -p PID` attaches to one,
-//! `oxdb --core FILE [PROGRAM]` opens a core file, and `oxdb demo` runs the
+//! `oxdb --core FILE [PROGRAM]` opens a core file, `oxdb --remote HOST:PORT`
+//! debugs through a GDB remote protocol stub, `oxdb serve` serves a program to
+//! gdb, and `oxdb demo` runs the
 //! README's demo. `-x FILE` and `-ex CMD` give
 //! commands to run first (gdb spells the latter with one dash, so it is
 //! accepted that way too), and `--batch` exits after them.
@@ -22,6 +24,10 @@ pub struct Cli {
     /// Attach to the running process PID.
     #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with_all = ["program", "core"])]
     pub pid: Option<i32>,
+
+    /// Debug the process a GDB remote protocol stub holds (gdbserver, `oxdb serve`, qemu -g) at HOST:PORT.
+    #[arg(long = "remote", value_name = "HOST:PORT", conflicts_with_all = ["pid", "core"])]
+    pub remote: Option<String>,
 
     /// Open a core file (an oxtrace snapshot, a kernel core dump or gdb's gcore);
     /// PROGRAM, if given, is the executable it came from.
@@ -50,6 +56,24 @@ pub struct Cli {
 pub enum Command {
     /// Compile a small program, stop it in d() (called by c, b, a, main) and show registers and the call stack.
     Demo,
+    /// Serve a program (or a running process) to gdb or lldb over the GDB remote protocol.
+    Serve(ServeArgs),
+}
+
+/// Arguments of `oxdb serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0 picks a free port). Anything but a loopback address lets other machines in.
+    #[arg(long = "listen", value_name = "ADDR:PORT", default_value = "127.0.0.1:0")]
+    pub listen: String,
+
+    /// Attach to the running process PID instead of starting a program.
+    #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "program")]
+    pub pid: Option<i32>,
+
+    /// The program to start, stopped before its first instruction, and its arguments.
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+    pub program: Vec<OsString>,
 }
 
 impl Cli {
@@ -106,7 +130,8 @@ pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
                 out.push(name.into());
             }
             None => {
-                takes_value = matches!(text.as_ref(), "-p" | "--pid" | "--core" | "-x" | "--command" | "--ex");
+                takes_value =
+                    matches!(text.as_ref(), "-p" | "--pid" | "--core" | "--remote" | "-x" | "--command" | "--ex");
                 if text == "--" || !text.starts_with('-') {
                     in_options = false;
                 }
@@ -140,6 +165,25 @@ mod tests {
         assert_eq!(cli.program, ["prog"]);
         assert_eq!(cli.commands, ["bt", "regs rip"]);
         assert!(cli.batch);
+    }
+
+    #[test]
+    fn remote_takes_an_address_and_a_local_program() {
+        let cli = parse(&["oxdb", "--remote", "127.0.0.1:1234", "-ex", "bt", "prog"]);
+        assert_eq!(cli.remote.as_deref(), Some("127.0.0.1:1234"));
+        assert_eq!(cli.program, ["prog"]);
+    }
+
+    #[test]
+    fn serve_takes_a_program_and_its_arguments() {
+        let Some(Command::Serve(args)) = parse(&["oxdb", "serve", "--listen", "0.0.0.0:1234", "prog", "--x"]).command
+        else {
+            panic!("not serve");
+        };
+        assert_eq!(args.listen, "0.0.0.0:1234");
+        assert_eq!(args.program, ["prog", "--x"]);
+        let Some(Command::Serve(args)) = parse(&["oxdb", "serve", "--pid", "12"]).command else { panic!("not serve") };
+        assert_eq!((args.pid, args.listen.as_str()), (Some(12), "127.0.0.1:0"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! instruction, `oxdb -p PID` attaches to a running one; then commands come
 //! from `-x` files, `-ex` arguments and an interactive prompt (see `help`).
 //! `oxdb demo` compiles a small program, stops it inside a nested call and
-//! shows its registers and call stack.
+//! shows its registers and call stack. `oxdb serve` serves a program to gdb
+//! or lldb over the GDB remote protocol.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ mod events;
 mod interrupt;
 mod repl;
 mod script;
+mod serve;
 mod session;
 
 use cli::{Cli, Command};
@@ -27,6 +29,9 @@ fn main() {
             std::process::exit(1);
         }
         return;
+    }
+    if let Some(Command::Serve(args)) = &cli.command {
+        std::process::exit(serve::main(args));
     }
     std::process::exit(script::main(cli));
 }

@@ -33,6 +33,16 @@ fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
             let _ = write!(out, ", signal {}", crate::commands::signals::signal_name(signal));
         }
         trace
+    } else if let Some(addr) = &cli.remote {
+        // A program named too is the stub's, as a local file: its symbols are used
+        // when the stub cannot show the process's maps (qemu).
+        let trace = match cli.program.first() {
+            Some(program) => Trace::connect_with_program(addr, &program.to_string_lossy()),
+            None => Trace::connect(addr),
+        }
+        .map_err(|e| e.to_string())?;
+        let _ = write!(out, "[process {}] connected to {addr}", trace.pid());
+        trace
     } else if let Some(pid) = cli.pid {
         let trace = Trace::attach(pid).map_err(|e| e.to_string())?;
         let _ = write!(out, "[process {pid}] attached");

@@ -1,10 +1,12 @@
 //! oxdb end to end: the binary run in batch mode against C fixtures, the
-//! `demo` subcommand, and the prompt driven through a terminal by tmux.
+//! `demo` subcommand, the prompt driven through a terminal by tmux, and
+//! `oxdb serve` driven by gdb and by a raw protocol client.
 
 mod batch;
 mod change;
 mod demo;
 mod errors;
 mod repl;
+mod serve;
 mod snapshots;
 mod support;

@@ -155,6 +155,14 @@ pub enum Error {
     /// The backend does not offer this capability.
     #[error("{0} is not supported by this backend")]
     Unsupported(&'static str),
+    /// A GDB remote protocol stub could not be reached or answered wrongly.
+    #[error("remote stub at {addr}: {what}")]
+    Remote {
+        /// The stub's address (`host:port`).
+        addr: String,
+        /// What went wrong (the request and the reply, or the I/O error).
+        what: String,
+    },
 }
 
 /// The library's result type.

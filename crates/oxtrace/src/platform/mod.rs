@@ -22,6 +22,7 @@ use crate::memory::MemoryMap;
 pub mod core;
 #[cfg(target_os = "linux")]
 pub mod linux;
+pub mod remote;
 
 /// Why a thread stopped, as the backend sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

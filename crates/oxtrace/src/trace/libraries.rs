@@ -30,6 +30,8 @@ const MAX_LINK_MAP: usize = 4096;
 /// One object in the dynamic linker's list (`struct link_map`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkMapEntry {
+    /// Where this entry (the `struct link_map`) sits in the debuggee's memory.
+    pub addr: u64,
     /// Its load bias (`l_addr`): runtime address minus file address.
     pub bias: u64,
     /// Its path as the linker opened it (`l_name`; empty for the program).
@@ -97,7 +99,7 @@ impl Trace {
                 0 => String::new(),
                 at => String::from_utf8_lossy(&self.read_c_string(at, 4096)?).into_owned(),
             };
-            entries.push(LinkMapEntry { bias, name, dynamic });
+            entries.push(LinkMapEntry { addr: next, bias, name, dynamic });
             next = following;
         }
         Ok(entries)

@@ -17,6 +17,7 @@ mod lifecycle;
 mod memory;
 mod page_watches;
 mod registers;
+mod remote;
 mod run_control;
 mod signals;
 mod snapshots;

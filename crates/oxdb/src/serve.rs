@@ -1,0 +1,97 @@
+//! `oxdb serve`: one program or process served to gdb or lldb over the GDB
+//! remote protocol (the `oxserve` crate does the protocol).
+//!
+//! It starts the program (or attaches to `--pid`), listens, prints
+//! `listening on ADDR:PORT` on one line of stdout (a port of 0 becomes the one
+//! picked), warns on stderr when the address is not a loopback one, and serves
+//! the first client. When the client detaches, the process runs on untraced
+//! and `oxdb serve` waits for a started program to end (it would die with its
+//! parent otherwise); after a kill or the client's departure it ends the
+//! process it started, or lets an attached one go.
+
+use std::io::Write;
+use std::process::Command;
+use std::time::Duration;
+
+use oxserve::{is_loopback, Launch, SessionEnd, TraceTarget};
+use oxtrace::Trace;
+
+use crate::cli::ServeArgs;
+use crate::script::ERROR_EXIT;
+
+/// Runs `oxdb serve`; returns the exit code.
+pub fn main(args: &ServeArgs) -> i32 {
+    match serve(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ERROR_EXIT
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> Result<(), String> {
+    let (trace, launch) = start(args)?;
+    let pid = trace.pid();
+    let spawned = launch.is_some();
+    let mut target = TraceTarget::new(trace, spawned, launch);
+    let listener = oxserve::listen(&args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    if !is_loopback(&addr) {
+        eprintln!(
+            "warning: listening on {addr}, which other machines can reach: whoever connects controls process {pid} \
+             and can run code as this user"
+        );
+    }
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on {addr}");
+    let _ = stdout.flush();
+    let (stream, peer) = listener.accept().map_err(|e| format!("accepting a client on {addr}: {e}"))?;
+    drop(listener);
+    eprintln!("oxdb serve: client {peer} connected");
+    let end = oxserve::serve_connection(&mut target, stream).map_err(|e| e.to_string())?;
+    let mut trace = target.into_trace();
+    match end {
+        SessionEnd::Detached if trace.is_attached() => {
+            trace.detach().map_err(|e| format!("detaching from process {pid}: {e}"))?;
+            eprintln!("oxdb serve: detached from process {pid}");
+            if spawned {
+                wait_for_end(trace.pid());
+            }
+        }
+        SessionEnd::Detached | SessionEnd::Killed => {}
+        SessionEnd::ClientGone => eprintln!("oxdb serve: the client left"),
+    }
+    // Dropping the trace kills a started process and lets an attached one go.
+    drop(trace);
+    Ok(())
+}
+
+/// Starts the program or attaches to the process the arguments name.
+fn start(args: &ServeArgs) -> Result<(Trace, Option<Launch>), String> {
+    if let Some(pid) = args.pid {
+        let trace = Trace::attach(pid).map_err(|e| e.to_string())?;
+        return Ok((trace, None));
+    }
+    let Some((program, rest)) = args.program.split_first() else {
+        return Err("nothing to serve: give a program (oxdb serve PROGRAM [ARGS...]) or --pid PID".into());
+    };
+    let mut command = Command::new(program);
+    command.args(rest);
+    let trace = Trace::spawn(command).map_err(|e| format!("cannot start {}: {e}", program.to_string_lossy()))?;
+    let launch = Launch { program: program.clone(), args: rest.to_vec() };
+    Ok((trace, Some(launch)))
+}
+
+/// Waits until process `pid` (a detached child of ours) has ended: it is a zombie or gone.
+fn wait_for_end(pid: i32) {
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()));
+        match state {
+            None | Some('Z') | Some('X') => return,
+            Some(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}

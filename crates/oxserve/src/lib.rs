@@ -1,0 +1,168 @@
+//! oxserve: a GDB Remote Serial Protocol server over an oxtrace [`Trace`].
+//!
+//! gdb (`target extended-remote HOST:PORT`) and lldb (`gdb-remote HOST:PORT`)
+//! debug through it: registers with a target description, memory, software and
+//! hardware breakpoints, watchpoints, single-step, continue, threads, Ctrl-C,
+//! the library list (`qXfer:libraries-svr4:read`), the auxiliary vector, the
+//! program's path, and extended mode's run, attach, kill and detach.
+//!
+//! The protocol engine is the `gdbstub` crate; this crate is the target it
+//! drives ([`TraceTarget`]), the blocking event loop that waits for the trace
+//! and the connection at once, and a guard in front of gdbstub
+//! ([`framing`]) that drops malformed and oversized packets, so no input
+//! ends a session or reaches the process. Everything the trace does (its
+//! breakpoints, stepping over them, watchpoints in every thread) applies.
+//!
+//! # Use
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use oxserve::{listen, serve_connection, SessionEnd, TraceTarget};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let trace = oxtrace::Trace::spawn(Command::new("/bin/true"))?;
+//! let mut target = TraceTarget::new(trace, true, None);
+//! let listener = listen("127.0.0.1:0")?;
+//! println!("listening on {}", listener.local_addr()?);
+//! let (stream, _) = listener.accept()?;
+//! match serve_connection(&mut target, stream)? {
+//!     SessionEnd::Detached => target.trace_mut().detach()?,
+//!     _ => {}
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The caller owns the listener and decides what a session's end means (the
+//! `oxdb serve` command detaches or kills and exits). A [`Trace`] is pinned to
+//! its thread, so the server runs on the thread that created the trace.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod breakpoints;
+pub mod connection;
+mod extended;
+pub mod framing;
+mod host_io;
+pub mod registers;
+mod resume;
+pub mod signals;
+mod stops;
+mod target;
+pub mod xfer;
+
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+
+use gdbstub::stub::{DisconnectReason, GdbStub};
+pub use oxtrace::Trace;
+
+pub use connection::GuardedConnection;
+pub use stops::TraceEventLoop;
+pub use target::{Launch, TraceTarget};
+
+/// The largest packet accepted (and advertised as `PacketSize`), in bytes.
+pub const PACKET_SIZE: usize = 0x1000;
+
+/// How many protocol errors one connection may cause before it is closed.
+const MAX_PROTOCOL_ERRORS: u32 = 1000;
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The client detached (`D`): the caller should detach the trace.
+    Detached,
+    /// The client killed the process and left (`k` outside extended mode).
+    Killed,
+    /// The client closed the connection.
+    ClientGone,
+}
+
+/// Why serving failed.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The trace failed in a way the session cannot go on from.
+    Trace(oxtrace::Error),
+    /// The connection failed.
+    Io(std::io::Error),
+    /// The client caused more than a thousand protocol errors.
+    TooManyErrors,
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Trace(e) => write!(f, "the traced process: {e}"),
+            ServeError::Io(e) => write!(f, "the client connection: {e}"),
+            ServeError::TooManyErrors => write!(f, "the client sent more than {MAX_PROTOCOL_ERRORS} bad packets"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Whether an address is on the loopback interface (anything else can be reached from other machines).
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// Binds a listener on `addr` (`HOST:PORT`; port 0 picks a free one).
+pub fn listen(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr)
+}
+
+/// Serves `target` to the client on `stream` until it detaches, kills or leaves.
+///
+/// A packet gdbstub refuses as a protocol error ends only that gdbstub session:
+/// a new one takes the connection over (the client's next packet is answered).
+/// If the process was running then, it is stopped first. After the process
+/// ends, the session goes on too (extended mode: the client may start another).
+pub fn serve_connection(target: &mut TraceTarget, stream: TcpStream) -> Result<SessionEnd, ServeError> {
+    let conn = GuardedConnection::new(stream, PACKET_SIZE);
+    let mut errors = 0;
+    loop {
+        let stub = GdbStub::<TraceTarget, GuardedConnection>::builder(conn.clone())
+            .packet_buffer_size(PACKET_SIZE)
+            .build()
+            .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
+        match stub.run_blocking::<TraceEventLoop>(target) {
+            Ok(DisconnectReason::Disconnect) => return Ok(SessionEnd::Detached),
+            Ok(DisconnectReason::Kill) => return Ok(SessionEnd::Killed),
+            // gdbstub ends its session after reporting an exit, even in extended
+            // mode; the client stays and may `run` again, so a new session goes on.
+            Ok(DisconnectReason::TargetExited(_) | DisconnectReason::TargetTerminated(_)) => {}
+            Err(e) if e.is_connection_error() => {
+                let (error, _) = e.into_connection_error().expect("a connection error");
+                return match error.kind() {
+                    std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe => Ok(SessionEnd::ClientGone),
+                    _ => Err(ServeError::Io(error)),
+                };
+            }
+            Err(e) if e.is_target_error() => {
+                return Err(ServeError::Trace(e.into_target_error().expect("a target error")));
+            }
+            Err(e) => {
+                errors += 1;
+                if errors > MAX_PROTOCOL_ERRORS {
+                    return Err(ServeError::TooManyErrors);
+                }
+                eprintln!("oxserve: bad packet ({e}); the session goes on");
+                settle(target)?;
+                // The refused packet gets an error reply, so the client is not left waiting.
+                conn.send_raw(&framing::frame(b"E01")).map_err(ServeError::Io)?;
+            }
+        }
+    }
+}
+
+/// Stops a process left running by a session that ended on a protocol error.
+fn settle(target: &mut TraceTarget) -> Result<(), ServeError> {
+    let trace = target.trace_mut();
+    if trace.is_running() {
+        trace.interrupter().interrupt().map_err(ServeError::Trace)?;
+        trace.wait().map_err(ServeError::Trace)?;
+    }
+    Ok(())
+}
