@@ -10,6 +10,10 @@
 
 use std::collections::VecDeque;
 
+use oxtrace::platform::remote::packet::hex_value;
+/// Checksums and framing are the client's (oxtrace's remote backend): one implementation for both ends.
+pub use oxtrace::platform::remote::packet::{checksum, frame};
+
 /// The interrupt byte gdb sends while the target runs.
 pub const INTERRUPT: u8 = 0x03;
 
@@ -94,11 +98,11 @@ impl Framer {
                     State::Body
                 }
             },
-            State::Check1 => match hex_digit(byte) {
+            State::Check1 => match hex_value(byte) {
                 Some(high) => State::Check2(high),
                 None => self.reject(),
             },
-            State::Check2(high) => match hex_digit(byte) {
+            State::Check2(high) => match hex_value(byte) {
                 Some(low) if checksum(&self.body) == (high << 4 | low) => {
                     self.out.push_back(b'$');
                     self.out.extend(self.body.iter().copied());
@@ -147,28 +151,9 @@ impl Framer {
     }
 }
 
-fn hex_digit(byte: u8) -> Option<u8> {
-    (byte as char).to_digit(16).map(|d| d as u8)
-}
-
 fn hex_pair(value: u8) -> [u8; 2] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     [DIGITS[usize::from(value >> 4)], DIGITS[usize::from(value & 15)]]
-}
-
-/// The protocol checksum: the sum of the body's bytes modulo 256.
-pub fn checksum(body: &[u8]) -> u8 {
-    body.iter().fold(0u8, |sum, &b| sum.wrapping_add(b))
-}
-
-/// `body` framed as a packet: `$body#cc`.
-pub fn frame(body: &[u8]) -> Vec<u8> {
-    let mut packet = Vec::with_capacity(body.len() + 4);
-    packet.push(b'$');
-    packet.extend_from_slice(body);
-    packet.push(b'#');
-    packet.extend(hex_pair(checksum(body)));
-    packet
 }
 
 #[cfg(test)]

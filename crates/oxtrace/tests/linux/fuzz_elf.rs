@@ -12,23 +12,7 @@ use std::path::Path;
 use oxtrace::symbols::ElfImage;
 use oxtrace::unwind::{CfiTables, UnwindRegs, RIP, RSP};
 
-use crate::support::{fixture, Opt};
-
-/// xorshift64*: small, seeded, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use crate::support::{fixture, Opt, Rng};
 
 fn mutate(original: &[u8], rng: &mut Rng) -> Vec<u8> {
     let mut data = original.to_vec();

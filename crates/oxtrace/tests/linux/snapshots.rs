@@ -15,7 +15,9 @@ use std::process::Command;
 use oxtrace::{BacktraceFrame, Error, EventKind, Trace};
 
 use crate::spawn_quiet;
-use crate::support::{fixture, gdb_available, gdb_batch, gdb_on_the_same_stop, parse_gdb_backtrace, GdbFrame, Opt};
+use crate::support::{
+    fixture, gdb_available, gdb_batch, gdb_on_the_same_stop, parse_gdb_backtrace, GdbFrame, Opt, Rng,
+};
 
 /// A fresh directory for one test's files.
 fn temp_dir(name: &str) -> PathBuf {
@@ -310,22 +312,6 @@ fn snapshot_breakpoints_save_every_hit_and_diff_finds_the_changes() {
         assert_eq!(range.end % 4096, 0);
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// xorshift64*: seeded mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// Opens a core and uses it (symbols and stacks too when `deep`); a failure must be an error, never a panic.
