@@ -72,21 +72,15 @@ pub fn run(out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
     }
 
     writeln!(out, "\ncall stack:")?;
-    let frames = trace.stack_trace(event.tid)?;
-    let mut names: Vec<String> = Vec::new();
-    for (n, frame) in frames.iter().enumerate() {
-        // Return addresses point after the call: look up the call itself.
-        let lookup = if n == 0 { frame.pc } else { frame.pc - 1 };
-        let symbols = trace.symbols()?;
-        let name = match symbols.sym_by_addr(lookup) {
-            Some(hit) => format!("{}+{:#x}", hit.symbol.name, frame.pc - hit.addr),
-            None => "??".to_string(),
-        };
-        let module = symbols.module_by_addr(lookup).map_or("?", |m| m.name.as_str());
-        writeln!(out, "#{n} {:#018x} in {name} from {module}", frame.pc)?;
-        names.push(name);
+    // One line a frame, in `bt`'s format; the chain ends at main, as gdb's does.
+    let mut chain: Vec<String> = Vec::new();
+    for frame in trace.backtrace(event.tid)? {
+        writeln!(out, "{frame}")?;
+        let function = frame.function.clone().unwrap_or_else(|| "??".into());
+        if !chain.contains(&"main".to_string()) {
+            chain.push(function);
+        }
     }
-    let chain: Vec<&str> = names.iter().map(|n| n.split('+').next().unwrap_or(n)).take_while(|n| *n != "??").collect();
     writeln!(out, "\n{}", chain.join(" \u{2190} "))?;
 
     trace.remove_breakpoint(id)?;
