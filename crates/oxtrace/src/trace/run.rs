@@ -202,22 +202,24 @@ impl Trace {
                 continue;
             }
             let Some(id) = self.breakpoints.inserted_at(addr) else { continue };
+            // One stop per hit: resume the thread at a copy of the instruction run
+            // out of line (one system call fewer than emulating a push, whose
+            // write would be one more). Not under watchpoints, which must see
+            // the access at its real pc.
+            if self.watchpoints.is_empty() {
+                if let Some(slot) = self.displaced_copy(addr) {
+                    self.context_with(tid, RegisterGroup::General)?.set_pc(slot)?;
+                    continue;
+                }
+            }
             if let Some(insn) = self.breakpoint_emulation(id) {
-                // One stop per hit: do the instruction's work here, leave the breakpoint in place.
+                // Otherwise (no scratch page, watchpoints set): do the instruction's work here.
                 let mut regs = self.context_with(tid, RegisterGroup::General)?.clone();
                 let write = insn.apply(&mut regs)?;
                 // A push onto a watched or unmapped slot must happen for real: then step it instead.
                 let watched = write.is_some_and(|(at, _)| self.watches_range(at, 8));
                 if !watched && write.is_none_or(|(at, bytes)| self.write_around_breaks(at, &bytes).is_ok()) {
                     self.registers.insert(tid, regs);
-                    continue;
-                }
-            }
-            // One stop per hit for other instructions too: run a copy out of line
-            // (not under watchpoints, which must see the access at its real pc).
-            if self.watchpoints.is_empty() {
-                if let Some(slot) = self.displaced_copy(addr) {
-                    self.context_with(tid, RegisterGroup::General)?.set_pc(slot)?;
                     continue;
                 }
             }
