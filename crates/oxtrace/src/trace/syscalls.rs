@@ -76,6 +76,12 @@ impl Trace {
         // first and are kept, in order, to be reported before anything runs again.
         let tid = self.current_tid;
         self.flush_registers()?;
+        // The backend resumes nothing while it holds stops not yet reported:
+        // take them first (they are reported later, in order), or the step
+        // below would never come.
+        while let Some(stop) = self.platform.wait(Some(std::time::Duration::ZERO))? {
+            self.deferred_stops.push_back(stop);
+        }
         self.platform.resume(&[ResumeAction { tid, kind: ResumeKind::Step, signal: None }])?;
         self.stops += 1; // the maps may change
         let stop = loop {
