@@ -164,7 +164,7 @@ mod tests {
             module: Some("calls".into()),
             file: Some("calls.c".into()),
             line: Some(14),
-            regs: UnwindRegs::default(),
+            regs: UnwindRegs::new(&oxtrace::arch::x86_64::X86_64.unwind),
         };
         assert_eq!(frame.to_string(), "#1 0x000055d0c3a0116d in c+0x12 (calls.c:14) from calls");
         frame.offset = 0;

@@ -14,6 +14,7 @@
 
 use std::sync::OnceLock;
 
+pub mod aarch64;
 pub mod emulate;
 pub mod x86_64;
 pub mod x86_64_syscalls;
@@ -114,9 +115,60 @@ pub struct Arch {
     /// Whether a call pushes the return address on the stack (x86) rather than
     /// putting it in a link register.
     pub return_address_on_stack: bool,
+    /// The registers a stack unwinder tracks, by DWARF number.
+    pub unwind: UnwindLayout,
     /// Register index by lower-case name, built on first use (lookups are on
     /// the hot path of every breakpoint hit: a scan of the table cost more than the hit).
     pub by_name: OnceLock<rustc_hash::FxHashMap<&'static str, usize>>,
+}
+
+/// What a stack unwinder needs of an architecture: the registers it tracks
+/// (by DWARF number) and the roles some of them play.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnwindLayout {
+    /// Register names by DWARF number, `0..names.len()` (at most
+    /// [`UnwindLayout::MAX_REGISTERS`]); every name is one of the [`Arch`]'s registers.
+    pub names: &'static [&'static str],
+    /// The column of the program counter.
+    pub pc: u16,
+    /// The column of the stack pointer.
+    pub sp: u16,
+    /// The column of the frame pointer.
+    pub fp: u16,
+    /// The call frame information's return-address column: the program
+    /// counter itself on x86_64 (16), the link register on aarch64 (30).
+    pub return_address: u16,
+    /// Whether calls leave the return address in a register (aarch64's `x30`):
+    /// where the call frame information gives it no rule, it still holds the
+    /// return address (a leaf function does not save it). Without a link
+    /// register, no rule means the outermost frame.
+    pub link_register: bool,
+    /// Registers a callee must preserve: where the call frame information
+    /// says nothing of them, the caller has the same value.
+    pub callee_saved: &'static [u16],
+}
+
+impl UnwindLayout {
+    /// The most registers any architecture's unwinder tracks.
+    pub const MAX_REGISTERS: usize = 33;
+}
+
+/// The architecture of an ELF file's machine number (`e_machine`), if oxtrace knows it.
+pub fn by_elf_machine(machine: u16) -> Option<&'static Arch> {
+    match machine {
+        62 => Some(&x86_64::X86_64),
+        183 => Some(&aarch64::AARCH64),
+        _ => None,
+    }
+}
+
+/// The architecture a GDB target description names (`i386:x86-64`, `aarch64`), if oxtrace knows it.
+pub fn by_gdb_name(name: &str) -> Option<&'static Arch> {
+    match name.trim() {
+        "i386:x86-64" | "x86-64" | "x86_64" => Some(&x86_64::X86_64),
+        "aarch64" => Some(&aarch64::AARCH64),
+        _ => None,
+    }
 }
 
 impl Arch {

@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use super::{Arch, Piece, RegisterDef, RegisterGroup, RegisterKind};
+use super::{Arch, Piece, RegisterDef, RegisterGroup, RegisterKind, UnwindLayout};
 
 /// Order of the words in `user_regs_struct`.
 const GENERAL: [&str; 27] = [
@@ -319,6 +319,20 @@ pub static X86_64: Arch = Arch {
     stack_args_offset: 8,
     return_value: "rax",
     return_address_on_stack: true,
+    unwind: UnwindLayout {
+        // The 16 general registers and the return address column (`rip`).
+        names: &[
+            "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+            "rip",
+        ],
+        pc: 16,
+        sp: 7,
+        fp: 6,
+        return_address: 16,
+        link_register: false,
+        // rbx, rbp, r12-r15.
+        callee_saved: &[3, 6, 12, 13, 14, 15],
+    },
     by_name: OnceLock::new(),
 };
 

@@ -14,6 +14,10 @@ use super::{Symbol, SymbolKind};
 
 /// The PLT stubs of a file as `name@plt` function symbols (file addresses).
 pub fn plt_symbols(file: &object::File) -> Vec<Symbol> {
+    // The stubs are decoded as x86 code.
+    if file.architecture() != object::Architecture::X86_64 {
+        return Vec::new();
+    }
     let (Some(relocations), Some(dynsym)) = (file.dynamic_relocations(), file.dynamic_symbol_table()) else {
         return Vec::new();
     };

@@ -73,6 +73,9 @@ impl Trace {
     /// process's end before the return is an [`Error::CallInterrupted`].
     pub fn call(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
         self.require_stopped()?;
+        if self.arch.name != "x86_64" {
+            return Err(Error::Unsupported("calling functions in the debuggee on this architecture"));
+        }
         let tid = self.current_tid;
         let saved = self.save_registers()?;
         let pending = self.pending_signals.get(&tid).copied();

@@ -4,7 +4,7 @@
 use iced_x86::{Decoder, DecoderOptions, Formatter, FormatterOutput, FormatterTextKind, IntelFormatter};
 
 use super::Trace;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One decoded instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,9 @@ impl Trace {
     /// Decodes `count` instructions from `addr` (fewer where memory ends or
     /// the bytes stop decoding). Breakpoint bytes are not seen.
     pub fn disassemble(&mut self, addr: u64, count: usize) -> Result<Vec<Instruction>> {
+        if self.arch.name != "x86_64" {
+            return Err(Error::Unsupported("disassembly on this architecture"));
+        }
         let want = count.saturating_mul(15).min(1 << 16);
         // Near the end of a map fewer bytes are readable.
         let mut len = want;

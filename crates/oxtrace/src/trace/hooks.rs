@@ -51,9 +51,6 @@ impl Trace {
     /// `argc` arguments, `post` (if given) when that call returns, with the return value.
     /// Neither stops the trace. Returns the id of the entry breakpoint (remove it to unhook).
     pub fn add_hook(&mut self, func: u64, argc: usize, pre: Option<PreHook>, post: Option<PostHook>) -> Result<u32> {
-        if !self.arch.return_address_on_stack {
-            return Err(Error::Unsupported("function hooks on this architecture"));
-        }
         let state =
             Rc::new(RefCell::new(HookState { argc, pre, post, pending: HashMap::new(), returns: HashMap::new() }));
         let callback = Box::new(move |trace: &mut Trace, event: &Event| {
@@ -65,7 +62,12 @@ impl Trace {
     fn hook_entry(&mut self, state: &Rc<RefCell<HookState>>, tid: Tid, func: u64) -> Result<()> {
         let arch = self.arch;
         let sp = self.sp()?;
-        let return_addr = self.read_ptr(sp)?;
+        // On the stack (x86), or in the link register (aarch64's x30).
+        let return_addr = if arch.return_address_on_stack {
+            self.read_ptr(sp)?
+        } else {
+            self.register_u64(arch.unwind.names[usize::from(arch.unwind.return_address)])?
+        };
         let argc = state.borrow().argc;
         let mut args = Vec::with_capacity(argc);
         for i in 0..argc {
@@ -87,8 +89,10 @@ impl Trace {
         if state.borrow().post.is_none() {
             return Ok(());
         }
-        // After `ret`, the caller's stack pointer is one slot above the entry's.
-        let key = (tid, sp + arch.pointer_size as u64);
+        // After `ret`, the caller's stack pointer is one slot above the entry's
+        // on x86; with a link register, the same as at entry.
+        let popped = if arch.return_address_on_stack { arch.pointer_size as u64 } else { 0 };
+        let key = (tid, sp + popped);
         state.borrow_mut().pending.insert(key, call);
         if !state.borrow().returns.contains_key(&return_addr) {
             let id = self.add_return_breakpoint(state, return_addr)?;

@@ -11,7 +11,7 @@ use regex::Regex;
 use super::Trace;
 use crate::error::{Error, Result, Tid};
 use crate::symbols::{SymbolHit, SymbolResolver};
-use crate::unwind::{unwind, Frame, UnwindRegs, DWARF_REGISTER_NAMES};
+use crate::unwind::{unwind, Frame, UnwindRegs};
 
 /// The deepest stack [`Trace::stack_trace`] walks.
 pub const MAX_FRAMES: usize = 65536;
@@ -137,9 +137,10 @@ impl Trace {
     /// signal frames, then frame pointers where there is no CFI; each frame
     /// with its pc, sp, CFA and recovered registers.
     pub fn stack_trace(&mut self, tid: Tid) -> Result<Vec<Frame>> {
+        let layout = &self.arch.unwind;
         let ctx = self.register_context(tid)?;
-        let mut initial = UnwindRegs::default();
-        for (number, name) in DWARF_REGISTER_NAMES.iter().enumerate() {
+        let mut initial = UnwindRegs::new(layout);
+        for (number, name) in layout.names.iter().enumerate() {
             initial.set(number as u16, Some(ctx.get_u64(name)?));
         }
         self.symbols()?;
@@ -165,6 +166,7 @@ impl Trace {
     /// frame listed as frames of their own (as gdb does).
     pub fn backtrace(&mut self, tid: Tid) -> Result<Vec<BacktraceFrame>> {
         let frames = self.stack_trace(tid)?;
+        let layout = &self.arch.unwind;
         let symbols = self.symbols()?;
         let mut lines = Vec::with_capacity(frames.len());
         for (physical, frame) in frames.iter().enumerate() {
@@ -172,7 +174,7 @@ impl Trace {
             if let Some(callee) = physical.checked_sub(1).map(|i| &frames[i]).filter(|_| !frame.exact_pc) {
                 if let Some(start) = symbols.sym_by_addr(callee.lookup_pc()).map(|hit| hit.addr) {
                     for pc in symbols.tail_call_chain(frame.pc, start) {
-                        let regs = UnwindRegs::default();
+                        let regs = UnwindRegs::new(layout);
                         push_lines(&mut lines, symbols, physical, pc, pc.wrapping_sub(1), None, regs, false, true);
                     }
                 }

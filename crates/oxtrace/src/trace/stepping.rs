@@ -15,21 +15,48 @@ use crate::event::{Event, EventKind};
 /// The longest x86 instruction.
 const MAX_INSN: usize = 15;
 
+/// Whether an aarch64 instruction is a call: `bl label`, or `blr`, `blraa`,
+/// `blrab`, `blraaz`, `blrabz` on a register (all leave the return address in `x30`).
+/// Decoded by hand: two bit patterns do not justify a disassembler.
+fn is_aarch64_call(insn: u32) -> bool {
+    let bl = insn & 0xfc00_0000 == 0x9400_0000;
+    // BLR Xn: 1101011 0 0 01 11111 000000 nnnnn 00000; the pointer-authenticating
+    // forms differ in bits 24 (BLRAA/BLRAB), 11 and 10 (A/B, Z) and the low five.
+    let blr = insn & 0xfeff_f800 == 0xd63f_0800 || insn & 0xffff_fc1f == 0xd63f_0000;
+    bl || blr
+}
+
 impl Trace {
     /// Executes one instruction of the current thread; a call is run to its
     /// return (gdb's `nexti`). Reports `Step` when it gets there.
     pub fn step_over(&mut self) -> Result<Event> {
         self.require_stopped()?;
         let pc = self.pc()?;
-        let mut code = [0u8; MAX_INSN];
-        // Near the end of a map fewer bytes may be readable.
-        let len = (1..=MAX_INSN).rev().find(|&n| self.read_into(pc, &mut code[..n]).is_ok()).unwrap_or(0);
-        let insn = Decoder::with_ip(64, &code[..len], pc, DecoderOptions::NONE).decode();
-        if insn.is_invalid() || !matches!(insn.flow_control(), FlowControl::Call | FlowControl::IndirectCall) {
+        let Some(return_to) = self.call_return_address_at(pc) else {
             return self.stepi();
-        }
+        };
         let sp = self.sp()?;
-        self.run_to_frame(insn.next_ip(), sp)
+        self.run_to_frame(return_to, sp)
+    }
+
+    /// Where the call instruction at `pc` returns to; `None` when it is not a call.
+    fn call_return_address_at(&mut self, pc: u64) -> Option<u64> {
+        match self.arch.name {
+            "x86_64" => {
+                let mut code = [0u8; MAX_INSN];
+                // Near the end of a map fewer bytes may be readable.
+                let len = (1..=MAX_INSN).rev().find(|&n| self.read_into(pc, &mut code[..n]).is_ok())?;
+                let insn = Decoder::with_ip(64, &code[..len], pc, DecoderOptions::NONE).decode();
+                let call = !insn.is_invalid() && matches!(insn.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
+                call.then(|| insn.next_ip())
+            }
+            "aarch64" => {
+                let mut code = [0u8; 4];
+                self.read_into(pc, &mut code).ok()?;
+                is_aarch64_call(u32::from_le_bytes(code)).then(|| pc.wrapping_add(4))
+            }
+            _ => None,
+        }
     }
 
     /// Runs the current thread until its function returns to its caller
@@ -67,5 +94,23 @@ impl Trace {
             self.last_event = Some(event.clone());
         }
         Ok(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_aarch64_call;
+
+    #[test]
+    fn aarch64_calls_are_told_from_other_branches() {
+        assert!(is_aarch64_call(0x9400_0010)); // bl .+0x40
+        assert!(is_aarch64_call(0x97ff_fff0)); // bl .-0x40
+        assert!(is_aarch64_call(0xd63f_0020)); // blr x1
+        assert!(is_aarch64_call(0xd63f_081f)); // blraaz x0
+        assert!(is_aarch64_call(0xd73f_0841)); // blraa x2, x1
+        assert!(!is_aarch64_call(0x1400_0010)); // b .+0x40
+        assert!(!is_aarch64_call(0xd61f_0020)); // br x1
+        assert!(!is_aarch64_call(0xd65f_03c0)); // ret
+        assert!(!is_aarch64_call(0xd420_0000)); // brk #0
     }
 }

@@ -41,6 +41,9 @@ impl Trace {
     /// returns its result, or the error it returned (named `name`).
     pub fn inject_syscall(&mut self, name: &'static str, number: u64, args: &[u64]) -> Result<u64> {
         self.require_stopped()?;
+        if self.arch.name != "x86_64" {
+            return Err(Error::Unsupported("system calls injected into the debuggee on this architecture"));
+        }
         if args.len() > SYSCALL_ARGS.len() {
             return Err(Error::InvalidArgument(format!("{name}: at most 6 arguments, not {}", args.len())));
         }

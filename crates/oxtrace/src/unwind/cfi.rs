@@ -13,7 +13,7 @@ use gimli::{
 };
 use object::{Object, ObjectSection};
 
-use super::regs::{UnwindRegs, CALLEE_SAVED, RIP, RSP};
+use super::regs::UnwindRegs;
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
 
@@ -160,11 +160,9 @@ fn apply_row<'a, S: UnwindSection<Slice<'a>>>(
         CfaRule::RegisterAndOffset { register, offset } => regs.get(register.0)?.wrapping_add_signed(*offset),
         CfaRule::Expression(expr) => evaluate(expr.get(section).ok()?, regs, read, None)?,
     };
-    let mut caller = UnwindRegs::default();
-    for number in CALLEE_SAVED {
-        caller.set(number, regs.get(number));
-    }
-    caller.set(RSP, Some(cfa));
+    let mut caller = regs.callee_saved();
+    let layout = regs.layout();
+    caller.set_sp(Some(cfa));
     for (register, rule) in row.registers() {
         let value = match rule {
             RegisterRule::Undefined | RegisterRule::Architectural => None,
@@ -180,10 +178,18 @@ fn apply_row<'a, S: UnwindSection<Slice<'a>>>(
         };
         caller.set(register.0, value);
     }
-    if row.register(Register(RIP)).is_none() {
+    let return_address = Register(layout.return_address);
+    let return_to = match row.register(return_address) {
+        Some(_) => caller.get(return_address.0),
+        // A link register without a rule still holds the return address (a leaf function).
+        None if layout.link_register => {
+            caller.set(return_address.0, regs.get(return_address.0));
+            regs.get(return_address.0)
+        }
         // No rule for the return address: the frame is the outermost.
-        caller.set(RIP, None);
-    }
+        None => None,
+    };
+    caller.set_pc(return_to);
     Some(CfiStep { caller, cfa, signal_trampoline })
 }
 

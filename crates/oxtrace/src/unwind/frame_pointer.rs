@@ -5,9 +5,13 @@
 //! (`push %rbp; mov %rsp,%rbp`), so the innermost frame is handled by looking
 //! at the prologue: stopped at a function's first instruction, the return
 //! address is at `[rsp]` (vtrace reads `[rbp+8]` there and loses the caller).
+//!
+//! aarch64 keeps the same record (`x29` points at the caller's `x29`, the
+//! return address above it); at a function's first instruction the return
+//! address is still in the link register.
 
 use super::cfi::read_u64;
-use super::regs::{UnwindRegs, CALLEE_SAVED, RBP, RIP, RSP};
+use super::regs::UnwindRegs;
 
 const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
 const PUSH_RBP: u8 = 0x55;
@@ -17,6 +21,8 @@ const MOV_RSP_RBP: [u8; 3] = [0x48, 0x89, 0xe5];
 enum Prologue {
     /// Nothing pushed yet: the return address is at `[sp]`.
     BeforePush,
+    /// At the first instruction of a function called through a link register.
+    AtLinkEntry,
     /// `rbp` pushed, not yet moved: the return address is at `[sp + 8]`, the caller's `rbp` at `[sp]`.
     AfterPush,
     /// The frame is set up.
@@ -49,24 +55,28 @@ pub fn step_frame_pointer(
     read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
 ) -> Option<(UnwindRegs, u64)> {
     let (pc, sp) = (regs.pc()?, regs.sp()?);
+    let layout = regs.layout();
     let prologue = match function_start {
-        Some(start) if innermost => prologue_state(pc, start, read),
+        Some(start) if innermost && layout.link_register && pc == start => Prologue::AtLinkEntry,
+        Some(start) if innermost && !layout.link_register => prologue_state(pc, start, read),
         _ => Prologue::Done,
     };
-    let (cfa, caller_fp) = match prologue {
-        Prologue::BeforePush => (sp.checked_add(8)?, regs.fp()),
-        Prologue::AfterPush => (sp.checked_add(16)?, Some(read_u64(read, sp)?)),
+    // (the frame's CFA, the caller's frame pointer, the return address)
+    let (cfa, caller_fp, return_to) = match prologue {
+        Prologue::AtLinkEntry => (sp, regs.fp(), regs.get(layout.return_address)?),
+        Prologue::BeforePush => (sp.checked_add(8)?, regs.fp(), read_u64(read, sp)?),
+        Prologue::AfterPush => (sp.checked_add(16)?, Some(read_u64(read, sp)?), read_u64(read, sp + 8)?),
         Prologue::Done => {
             let fp = regs.fp().filter(|&fp| fp != 0 && fp >= sp)?;
-            (fp.checked_add(16)?, Some(read_u64(read, fp)?))
+            (fp.checked_add(16)?, Some(read_u64(read, fp)?), read_u64(read, fp + 8)?)
         }
     };
-    let mut caller = UnwindRegs::default();
-    for number in CALLEE_SAVED {
-        caller.set(number, regs.get(number));
+    let mut caller = regs.callee_saved();
+    caller.set(layout.fp, caller_fp);
+    caller.set_sp(Some(cfa));
+    if layout.link_register {
+        caller.set(layout.return_address, Some(return_to));
     }
-    caller.set(RBP, caller_fp);
-    caller.set(RSP, Some(cfa));
-    caller.set(RIP, Some(read_u64(read, cfa - 8)?));
+    caller.set_pc(Some(return_to));
     Some((caller, cfa))
 }

@@ -12,7 +12,7 @@ mod signal;
 
 pub use cfi::{CfiStep, CfiTables};
 pub use frame_pointer::step_frame_pointer;
-pub use regs::{UnwindRegs, CALLEE_SAVED, DWARF_REGISTER_NAMES, RBP, RIP, RSP};
+pub use regs::UnwindRegs;
 pub use signal::{interrupted_registers, is_signal_restorer};
 
 /// How a frame's registers were found.
@@ -96,9 +96,14 @@ pub fn unwind(
         frame.signal_trampoline = caller_method == UnwindMethod::SignalContext;
         frames.push(frame);
         // The stack grows down: a caller below its callee is garbage (signal
-        // frames may sit on another stack).
+        // frames may sit on another stack). A call pushes its return address
+        // on x86, so the caller is strictly above; with a link register, a
+        // function that has not touched the stack yet (the innermost, or one
+        // a signal interrupted) shares its caller's stack pointer.
         let caller_sp = caller.sp().unwrap_or(0);
-        if !frame.signal_trampoline && (caller_sp <= sp || caller.pc() == Some(pc) && caller_sp == sp) {
+        let same_sp_ok = regs.layout().link_register && exact_pc && caller.pc() != Some(pc);
+        let below = caller_sp < sp || (caller_sp == sp && !same_sp_ok);
+        if !frame.signal_trampoline && below {
             break;
         }
         exact_pc = frame.signal_trampoline;
@@ -121,7 +126,7 @@ fn step(
             return Some((step.caller, step.cfa, method));
         }
     }
-    if is_signal_restorer(frame.pc, read) {
+    if is_signal_restorer(&frame.regs, read) {
         let caller = interrupted_registers(frame.sp, read)?;
         return Some((caller, frame.sp, UnwindMethod::SignalContext));
     }

@@ -7,7 +7,8 @@
 //! (static binaries built without it, other C libraries).
 
 use super::cfi::read_u64;
-use super::regs::{UnwindRegs, RIP, RSP};
+use super::regs::UnwindRegs;
+use crate::arch::x86_64::X86_64;
 
 /// `mov $15, %rax; syscall`: the restorer's code (15 is `rt_sigreturn`).
 const RESTORER: [u8; 9] = [0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05];
@@ -17,17 +18,18 @@ const MCONTEXT: u64 = 40;
 
 /// DWARF numbers of the general registers in `struct sigcontext` order:
 /// r8-r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip.
-const SIGCONTEXT_ORDER: [u16; 17] = [8, 9, 10, 11, 12, 13, 14, 15, 5, 4, 6, 3, 1, 0, 2, RSP, RIP];
+const SIGCONTEXT_ORDER: [u16; 17] = [8, 9, 10, 11, 12, 13, 14, 15, 5, 4, 6, 3, 1, 0, 2, 7, 16];
 
-/// Whether `pc` is at a signal restorer.
-pub fn is_signal_restorer(pc: u64, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> bool {
+/// Whether the frame of `regs` is at a signal restorer (x86_64's only: on
+/// other architectures the C library describes its restorer in its CFI).
+pub fn is_signal_restorer(regs: &UnwindRegs, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> bool {
     let mut code = [0u8; 9];
-    read(pc, &mut code) && code == RESTORER
+    regs.layout() == &X86_64.unwind && regs.pc().is_some_and(|pc| read(pc, &mut code) && code == RESTORER)
 }
 
-/// The interrupted registers saved in the signal frame at `sp`.
+/// The interrupted registers saved in the x86_64 signal frame at `sp`.
 pub fn interrupted_registers(sp: u64, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> Option<UnwindRegs> {
-    let mut regs = UnwindRegs::default();
+    let mut regs = UnwindRegs::new(&X86_64.unwind);
     for (i, number) in SIGCONTEXT_ORDER.iter().enumerate() {
         regs.set(*number, Some(read_u64(read, sp.wrapping_add(MCONTEXT + 8 * i as u64))?));
     }

@@ -10,7 +10,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use oxtrace::symbols::ElfImage;
-use oxtrace::unwind::{CfiTables, UnwindRegs, RIP, RSP};
+use oxtrace::arch::{aarch64::AARCH64, x86_64::X86_64};
+use oxtrace::unwind::{CfiTables, UnwindRegs};
 
 use crate::support::{fixture, Opt, Rng};
 
@@ -51,17 +52,20 @@ fn exercise(image: &ElfImage) {
     let _ = symbols.by_name("main");
     let _ = symbols.by_name("printf@plt");
     let cfi: &CfiTables = image.cfi();
-    let mut regs = UnwindRegs::default();
-    for number in 0..=RIP {
-        regs.set(number, Some(0x7000 + u64::from(number) * 8));
-    }
-    regs.set(RSP, Some(0x7000));
     let mut read = |_addr: u64, buf: &mut [u8]| {
         buf.fill(0x41);
         true
     };
-    for s in symbols.symbols().iter().take(64) {
-        let _ = cfi.step(s.addr.wrapping_add(1), 0, &regs, &mut read);
+    // The tables run against both architectures' registers (a mutated file may claim either).
+    for layout in [&X86_64.unwind, &AARCH64.unwind] {
+        let mut regs = UnwindRegs::new(layout);
+        for number in 0..layout.names.len() as u16 {
+            regs.set(number, Some(0x7000 + u64::from(number) * 8));
+        }
+        regs.set_sp(Some(0x7000));
+        for s in symbols.symbols().iter().take(64) {
+            let _ = cfi.step(s.addr.wrapping_add(1), 0, &regs, &mut read);
+        }
     }
     if let Some(lines) = image.lines() {
         for s in symbols.symbols().iter().take(64) {

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod aarch64;
+
 mod backtraces;
 mod bad_input;
 mod breakpoint_kinds;

@@ -62,6 +62,17 @@ fn build_fixture(name: &str, opt: Opt, extra: &[&str], prefix: &str) -> PathBuf 
     compile(&format!("{name}.c"), &out_name, &compiler, &args, &["-ldl"])
 }
 
+/// The cross compiler for the aarch64 fixtures (Debian's gcc-aarch64-linux-gnu).
+pub const AARCH64_CC: &str = "aarch64-linux-gnu-gcc";
+
+/// `tests/fixtures/NAME.c` built static for aarch64 at `opt` (qemu-aarch64
+/// runs it without a dynamic linker or libraries of that architecture).
+pub fn fixture_aarch64(name: &str, opt: Opt) -> PathBuf {
+    let mut args = vec!["-Wall", "-g", "-static"];
+    args.extend(opt.flags());
+    compile(&format!("{name}.c"), &format!("{name}-aarch64-{}", opt.suffix()), AARCH64_CC, &args, &[])
+}
+
 /// `tests/fixtures/NAME.cpp` built with the C++ compiler at -O2 with debug information.
 pub fn fixture_cpp(name: &str) -> PathBuf {
     compile(&format!("{name}.cpp"), &format!("{name}-cpp"), "c++", &["-g", "-O2"], &[])

@@ -8,7 +8,7 @@
 //! layout (the target description). Then:
 //!
 //! * registers: `Hg` + `g`/`G` in the stub's layout, mapped by name onto
-//!   oxtrace's register blocks (the x86_64 general and vector groups);
+//!   oxtrace's register blocks (the general and vector groups of the [`Arch`]);
 //! * memory: `m`/`M` in pieces that fit the stub's packet size; the maps are
 //!   `/proc/PID/maps` read through the stub's file access (`vFile`); without
 //!   it (qemu), the segments of the program named to [`Trace::connect_with_program`]
@@ -22,7 +22,9 @@
 //! The caller must keep the trace on one thread (the connection is not shared)
 //! and knows that what the protocol does not carry is missing: thread creation
 //! and exit events (the thread list is read again at each stop), system call
-//! stops, and a signal given to detach. Only x86_64 stubs are accepted.
+//! stops, and a signal given to detach. The architecture is the one the
+//! target description names: x86_64 or aarch64 (others are refused); a stub
+//! without a description is taken to be x86_64.
 
 mod connection;
 mod debug;
@@ -44,6 +46,7 @@ use stop::{StopReply, ThreadId, Trigger};
 use tdesc::Layout;
 
 use crate::arch::{x86_64::X86_64, Arch, RegisterGroup};
+
 use crate::error::{Error, Pid, Result, Tid};
 use crate::event::{ExitStatus, SignalInfo};
 use crate::memory::MemoryMap;
@@ -84,6 +87,8 @@ pub struct RemoteProcess {
     multiprocess: bool,
     packet_size: usize,
     layout: Layout,
+    /// The architecture the layout names.
+    arch: &'static Arch,
     threads: Vec<Tid>,
     /// The thread `Hg` last selected.
     selected: Option<Tid>,
@@ -166,11 +171,16 @@ impl RemoteProcess {
         let pid = Pid::try_from(pid).map_err(|_| conn.error(format!("process id {pid:#x} is out of range")))?;
         // After `?`: gdbserver describes the registers of its current thread, and has none before.
         let layout = if has("qXfer:features:read") { read_layout(&mut conn)? } else { tdesc::amd64_default() };
-        if !layout.architecture.is_empty() && !layout.architecture.contains("x86-64") {
-            return Err(
-                conn.error(format!("the stub's architecture is {}; only x86_64 is supported", layout.architecture))
-            );
-        }
+        let arch = if layout.architecture.is_empty() {
+            &X86_64
+        } else {
+            crate::arch::by_gdb_name(&layout.architecture).ok_or_else(|| {
+                conn.error(format!(
+                    "the stub's architecture is {}; only x86_64 and aarch64 are supported",
+                    layout.architecture
+                ))
+            })?
+        };
         let running = Arc::new(AtomicBool::new(false));
         let interrupted = Arc::new(AtomicBool::new(false));
         let interrupter = Interrupter::new(Arc::new(RemoteInterrupter {
@@ -185,6 +195,7 @@ impl RemoteProcess {
             multiprocess,
             packet_size,
             layout,
+            arch,
             threads: Vec::new(),
             selected: None,
             images: HashMap::new(),
@@ -377,16 +388,21 @@ impl RemoteProcess {
     }
 
     /// A stub that reports `swbreak` has moved the pc back onto the break
-    /// instruction; the trace, like the CPU, expects it after the instruction.
-    /// The pc is put there, in the stub too (so a break that is not the
-    /// trace's is not executed again).
+    /// instruction; on x86 the trace, like the CPU, expects it after the
+    /// instruction. The pc is put there, in the stub too (so a break that is
+    /// not the trace's is not executed again). Where the CPU leaves the pc on
+    /// the break instruction (aarch64) there is nothing to undo.
     fn undo_pc_adjustment(&mut self, tid: Tid) -> Result<()> {
+        if !self.arch.pc_after_break {
+            return Ok(());
+        }
         let pc = self.pc(tid)?;
-        let after = pc.wrapping_add(X86_64.break_instruction.len() as u64);
+        let after = pc.wrapping_add(self.arch.break_instruction.len() as u64);
+        let pc_name = self.arch.pc;
         let Some((rip, at, size)) =
-            self.layout.offsets().find(|(r, ..)| r.name == "rip").map(|(r, at, size)| (r.regnum, at, size))
+            self.layout.offsets().find(|(r, ..)| r.name == pc_name).map(|(r, at, size)| (r.regnum, at, size))
         else {
-            return Err(self.conn.error("the register layout has no rip"));
+            return Err(self.conn.error(format!("the register layout has no {pc_name}")));
         };
         let bytes = after.to_le_bytes();
         let n = size.min(8);
@@ -407,9 +423,9 @@ impl RemoteProcess {
 
     /// The program counter of a stopped thread.
     fn pc(&mut self, tid: Tid) -> Result<u64> {
-        let mut general = vec![0u8; X86_64.group_size(RegisterGroup::General)];
+        let mut general = vec![0u8; self.arch.group_size(RegisterGroup::General)];
         self.read_registers(tid, RegisterGroup::General, &mut general)?;
-        let def = X86_64.register("rip").expect("x86_64 has rip");
+        let def = self.arch.register(self.arch.pc).expect("an architecture has its pc");
         let piece = def.pieces[0];
         let bytes = &general[piece.offset as usize..piece.offset as usize + 8];
         Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
@@ -489,7 +505,7 @@ impl RemoteProcess {
 
 impl Platform for RemoteProcess {
     fn arch(&self) -> &'static Arch {
-        &X86_64
+        self.arch
     }
 
     fn pid(&self) -> Pid {
@@ -578,16 +594,19 @@ impl Platform for RemoteProcess {
     fn write_memory(&mut self, addr: u64, data: &[u8]) -> Result<()> {
         self.require_alive()?;
         // The trace's breakpoints on a stub that will not write code (qemu): `Z0` and `z0`.
-        if self.z0.contains(&addr) && data.len() == X86_64.break_instruction.len() {
-            if data != X86_64.break_instruction {
-                self.conn.request_ok(&format!("z0,{addr:x},1"))?;
+        let brk = self.arch.break_instruction;
+        // The kind of a `Z0` breakpoint is the length of the break instruction.
+        let kind = brk.len();
+        if self.z0.contains(&addr) && data.len() == brk.len() {
+            if data != brk {
+                self.conn.request_ok(&format!("z0,{addr:x},{kind:x}"))?;
                 self.z0.remove(&addr);
             }
             return Ok(());
         }
         match self.write_pieces(addr, data) {
-            Err(e) if data == X86_64.break_instruction => {
-                if self.conn.request(&format!("Z0,{addr:x},1"))? == b"OK" {
+            Err(e) if data == brk => {
+                if self.conn.request(&format!("Z0,{addr:x},{kind:x}"))? == b"OK" {
                     self.z0.insert(addr);
                     Ok(())
                 } else {
@@ -625,7 +644,7 @@ impl Platform for RemoteProcess {
         let layout = self.layout.clone();
         let image = self.image(tid)?.clone();
         for (reg, at, size) in layout.offsets() {
-            let Some(def) = X86_64.register(&reg.name).filter(|d| d.group == group && d.parent.is_none()) else {
+            let Some(def) = self.arch.register(&reg.name).filter(|d| d.group == group && d.parent.is_none()) else {
                 continue;
             };
             let Some(value) = image.get(at..at + size) else { continue };
@@ -656,7 +675,7 @@ impl Platform for RemoteProcess {
         let layout = self.layout.clone();
         let mut image = self.image(tid)?.clone();
         for (reg, at, size) in layout.offsets() {
-            let Some(def) = X86_64.register(&reg.name).filter(|d| d.group == group && d.parent.is_none()) else {
+            let Some(def) = self.arch.register(&reg.name).filter(|d| d.group == group && d.parent.is_none()) else {
                 continue;
             };
             let Some(value) = image.get_mut(at..at + size) else { continue };
