@@ -13,10 +13,23 @@ fn build_lock(name: &str) -> Arc<Mutex<()>> {
 
 /// `tests/fixtures/NAME.c` compiled with `-O0 -g` and frame pointers, compiled if needed.
 pub fn fixture(name: &str) -> PathBuf {
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    compile(name, name, &compiler, &["-Wall", "-g", "-pthread", "-O0", "-fno-omit-frame-pointer"])
+}
+
+/// `tests/fixtures/NAME.c` built static for aarch64 at `-O2` (Debian's
+/// gcc-aarch64-linux-gnu), to run under qemu-aarch64.
+pub fn fixture_aarch64(name: &str) -> PathBuf {
+    compile(name, &format!("{name}-aarch64"), "aarch64-linux-gnu-gcc", &["-Wall", "-g", "-static", "-O2"])
+}
+
+/// Compiles `tests/fixtures/NAME.c` to `OUT_NAME` in the fixture directory
+/// (`COMPILER FLAGS -o OUT SOURCE`) unless it is up to date.
+fn compile(name: &str, out_name: &str, compiler: &str, flags: &[&str]) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(format!("{name}.c"));
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
-    let binary = out_dir.join(name);
-    let lock = build_lock(name);
+    let binary = out_dir.join(out_name);
+    let lock = build_lock(out_name);
     let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
     let fresh = match (std::fs::metadata(&source), std::fs::metadata(&binary)) {
         (Ok(src), Ok(bin)) => bin.modified().unwrap() >= src.modified().unwrap(),
@@ -28,10 +41,10 @@ pub fn fixture(name: &str) -> PathBuf {
     }
     std::fs::create_dir_all(&out_dir).unwrap();
     // Compile to a private name, then rename: other test processes never see half a binary.
-    let temporary = out_dir.join(format!(".{name}.{}", std::process::id()));
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let output = Command::new(&compiler)
-        .args(["-Wall", "-g", "-pthread", "-O0", "-fno-omit-frame-pointer", "-o"])
+    let temporary = out_dir.join(format!(".{out_name}.{}", std::process::id()));
+    let output = Command::new(compiler)
+        .args(flags)
+        .arg("-o")
         .arg(&temporary)
         .arg(&source)
         .output()

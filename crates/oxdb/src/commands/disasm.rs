@@ -29,8 +29,17 @@ fn read_code(trace: &mut Trace, addr: u64, len: usize) -> Result<Vec<u8>, CmdErr
     Ok(trace.read_memory(addr, len.min(to_page_end))?)
 }
 
+/// Refuses code that is not x86_64's (iced decodes only x86).
+fn require_x86(trace: &Trace) -> CmdResult {
+    match trace.arch().name {
+        "x86_64" => Ok(()),
+        other => Err(CmdError(format!("disassembly of {other} code is not supported"))),
+    }
+}
+
 /// Decodes up to `count` instructions at `addr`.
 fn decode(trace: &mut Trace, addr: u64, count: usize) -> Result<Vec<Instruction>, CmdError> {
+    require_x86(trace)?;
     let bytes = read_code(trace, addr, count.saturating_mul(MAX_INSN))?;
     let mut decoder = Decoder::with_ip(64, &bytes, addr, DecoderOptions::NONE);
     let mut list = Vec::new();
@@ -120,6 +129,7 @@ fn start_before(trace: &mut Trace, pc: u64) -> u64 {
 pub fn disassemble(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let frame = session.selected_frame;
     let trace = session.trace()?;
+    require_x86(trace)?;
     let pc = trace.pc()?;
     if args.rest.trim().is_empty() {
         // Around pc (or the selected frame's pc).

@@ -322,8 +322,8 @@ pub static X86_64: Arch = Arch {
     unwind: UnwindLayout {
         // The 16 general registers and the return address column (`rip`).
         names: &[
-            "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-            "rip",
+            "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+            "r15", "rip",
         ],
         pc: 16,
         sp: 7,

@@ -12,7 +12,9 @@ struct TraceContext<'a>(&'a mut Trace);
 impl ExprContext for TraceContext<'_> {
     fn name(&mut self, name: &str) -> Option<u64> {
         let trace = &mut *self.0;
-        if let Some(value) = trace.arch.register(name).and_then(|_| trace.register_u64(name).ok()) {
+        // `$rax`, as in gdb, or plain `rax`.
+        let register = name.strip_prefix('$').unwrap_or(name);
+        if let Some(value) = trace.arch.register(register).and_then(|_| trace.register_u64(register).ok()) {
             return Some(value);
         }
         trace.variable(name).or_else(|| trace.sym_by_name(name).ok())

@@ -47,7 +47,8 @@ impl Trace {
                 // Near the end of a map fewer bytes may be readable.
                 let len = (1..=MAX_INSN).rev().find(|&n| self.read_into(pc, &mut code[..n]).is_ok())?;
                 let insn = Decoder::with_ip(64, &code[..len], pc, DecoderOptions::NONE).decode();
-                let call = !insn.is_invalid() && matches!(insn.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
+                let call =
+                    !insn.is_invalid() && matches!(insn.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
                 call.then(|| insn.next_ip())
             }
             "aarch64" => {

@@ -9,8 +9,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use oxtrace::symbols::ElfImage;
 use oxtrace::arch::{aarch64::AARCH64, x86_64::X86_64};
+use oxtrace::symbols::ElfImage;
 use oxtrace::unwind::{CfiTables, UnwindRegs};
 
 use crate::support::{fixture, Opt, Rng};
