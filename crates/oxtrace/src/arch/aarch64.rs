@@ -15,17 +15,21 @@ use std::sync::OnceLock;
 
 use super::{Arch, Piece, RegisterDef, RegisterGroup, RegisterKind, UnwindLayout};
 
+/// A register of `len` bytes at `offset` in `group`'s block: shown as a
+/// vector when 16 bytes wide, as an integer otherwise, in the class of its group.
 const fn def(
     name: &'static str,
     group: RegisterGroup,
     offset: u16,
     len: u16,
-    kind: RegisterKind,
-    class: &'static str,
     parent: Option<&'static str>,
     dwarf: Option<u16>,
 ) -> RegisterDef {
-    // The pieces live in a static table; a one-piece slice is built from a reference to a constant.
+    let kind = if len == 16 { RegisterKind::Vector } else { RegisterKind::Integer };
+    let class = match group {
+        RegisterGroup::Vector => "fpsimd",
+        _ => "general",
+    };
     RegisterDef { name, group, pieces: piece_table(offset, len), kind, class, parent, dwarf }
 }
 
@@ -60,9 +64,8 @@ static PIECES_16: [Piece; 136] = pieces::<16>();
 macro_rules! general {
     ($($n:literal)*) => {
         (
-            [$(def(concat!("x", $n), RegisterGroup::General, 8 * $n, 8, RegisterKind::Integer, "general", None, Some($n)),)*],
-            [$(def(concat!("w", $n), RegisterGroup::General, 8 * $n, 4, RegisterKind::Integer, "general",
-                Some(concat!("x", $n)), None),)*],
+            [$(def(concat!("x", $n), RegisterGroup::General, 8 * $n, 8, None, Some($n)),)*],
+            [$(def(concat!("w", $n), RegisterGroup::General, 8 * $n, 4, Some(concat!("x", $n)), None),)*],
         )
     };
 }
@@ -71,12 +74,10 @@ macro_rules! general {
 macro_rules! vectors {
     ($($n:literal)*) => {
         (
-            [$(def(concat!("v", $n), RegisterGroup::Vector, 16 * $n, 16, RegisterKind::Vector, "fpsimd", None,
+            [$(def(concat!("v", $n), RegisterGroup::Vector, 16 * $n, 16, None,
                 Some(64 + $n)),)*],
-            [$(def(concat!("d", $n), RegisterGroup::Vector, 16 * $n, 8, RegisterKind::Integer, "fpsimd",
-                Some(concat!("v", $n)), None),)*],
-            [$(def(concat!("s", $n), RegisterGroup::Vector, 16 * $n, 4, RegisterKind::Integer, "fpsimd",
-                Some(concat!("v", $n)), None),)*],
+            [$(def(concat!("d", $n), RegisterGroup::Vector, 16 * $n, 8, Some(concat!("v", $n)), None),)*],
+            [$(def(concat!("s", $n), RegisterGroup::Vector, 16 * $n, 4, Some(concat!("v", $n)), None),)*],
         )
     };
 }
@@ -87,17 +88,17 @@ const VECTORS: ([RegisterDef; 32], [RegisterDef; 32], [RegisterDef; 32]) =
     vectors!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
 
 const SPECIAL: [RegisterDef; 5] = [
-    def("sp", RegisterGroup::General, 248, 8, RegisterKind::Integer, "general", None, Some(31)),
-    def("pc", RegisterGroup::General, 256, 8, RegisterKind::Integer, "general", None, None),
-    def("cpsr", RegisterGroup::General, 264, 8, RegisterKind::Integer, "general", None, None),
-    def("fpsr", RegisterGroup::Vector, 512, 4, RegisterKind::Integer, "fpsimd", None, None),
-    def("fpcr", RegisterGroup::Vector, 516, 4, RegisterKind::Integer, "fpsimd", None, None),
+    def("sp", RegisterGroup::General, 248, 8, None, Some(31)),
+    def("pc", RegisterGroup::General, 256, 8, None, None),
+    def("cpsr", RegisterGroup::General, 264, 8, None, None),
+    def("fpsr", RegisterGroup::Vector, 512, 4, None, None),
+    def("fpcr", RegisterGroup::Vector, 516, 4, None, None),
 ];
 
 /// The usual aliases: `fp` is `x29`, `lr` is `x30`.
 const ALIASES: [RegisterDef; 2] = [
-    def("fp", RegisterGroup::General, 8 * 29, 8, RegisterKind::Integer, "general", Some("x29"), None),
-    def("lr", RegisterGroup::General, 8 * 30, 8, RegisterKind::Integer, "general", Some("x30"), None),
+    def("fp", RegisterGroup::General, 8 * 29, 8, Some("x29"), None),
+    def("lr", RegisterGroup::General, 8 * 30, 8, Some("x30"), None),
 ];
 
 const fn concat<const N: usize>(parts: [&[RegisterDef]; 7]) -> [RegisterDef; N] {
