@@ -13,8 +13,9 @@
 //!   `/proc/PID/maps` read through the stub's file access (`vFile`); without
 //!   it (qemu), the segments of the program named to [`Trace::connect_with_program`]
 //!   (symbols then come from the program alone);
-//! * breakpoints: the trace writes its break instruction into memory (it works
-//!   with every stub); hardware watchpoints: the trace's debug-register writes
+//! * breakpoints: `Z0` where the stub has it (a system emulator's stub must
+//!   see them, qemu-user's writes no code), the break instruction written into
+//!   memory otherwise; hardware watchpoints: the trace's debug-register writes
 //!   become `Z1`-`Z4`/`z` requests (the `debug` module), and a `watch` stop sets DR6;
 //! * run control: `vCont` with per-thread continue, step and signals; the
 //!   interrupter sends `0x03`; a stop is all-stop, as the trait wants.
@@ -110,8 +111,10 @@ pub struct RemoteProcess {
     interrupter: Interrupter,
     /// The program's local path, as given to `connect`.
     program: Option<String>,
-    /// Breakpoints placed with `Z0` because the stub would not write the break instruction.
+    /// Breakpoints placed with `Z0`.
     z0: std::collections::BTreeSet<u64>,
+    /// Whether the stub takes `Z0`, once tried.
+    z0_supported: Option<bool>,
 }
 
 /// Sends `0x03` on the connection: the stub stops the process.
@@ -210,6 +213,7 @@ impl RemoteProcess {
             interrupter,
             program,
             z0: Default::default(),
+            z0_supported: None,
         };
         process.refresh_threads()?;
         Ok(process)
@@ -593,7 +597,10 @@ impl Platform for RemoteProcess {
 
     fn write_memory(&mut self, addr: u64, data: &[u8]) -> Result<()> {
         self.require_alive()?;
-        // The trace's breakpoints on a stub that will not write code (qemu): `Z0` and `z0`.
+        // The trace's breakpoints go to the stub as `Z0` / `z0` where it has
+        // them: a system emulator's stub (`qemu-system -s`) must see a break
+        // instruction coming, or the guest takes it as its own exception, and
+        // qemu-user's stub writes no code. Elsewhere, the instruction is written.
         let brk = self.arch.break_instruction;
         // The kind of a `Z0` breakpoint is the length of the break instruction.
         let kind = brk.len();
@@ -604,17 +611,20 @@ impl Platform for RemoteProcess {
             }
             return Ok(());
         }
-        match self.write_pieces(addr, data) {
-            Err(e) if data == brk => {
-                if self.conn.request(&format!("Z0,{addr:x},{kind:x}"))? == b"OK" {
+        if data == brk && self.z0_supported != Some(false) {
+            match self.conn.request(&format!("Z0,{addr:x},{kind:x}"))?.as_slice() {
+                b"OK" => {
+                    self.z0_supported = Some(true);
                     self.z0.insert(addr);
-                    Ok(())
-                } else {
-                    Err(e)
+                    return Ok(());
                 }
+                // Not supported: written into memory from now on.
+                b"" => self.z0_supported = Some(false),
+                // Refused here (an address it cannot patch): the write below says why.
+                _ => {}
             }
-            other => other,
         }
+        self.write_pieces(addr, data)
     }
 
     fn memory_maps(&mut self) -> Result<Vec<MemoryMap>> {
