@@ -107,7 +107,7 @@ impl SymbolTable {
                 !matches!(s.kind(), object::SymbolKind::Section | object::SymbolKind::File | object::SymbolKind::Label)
             })
             .filter_map(|s| {
-                let raw = s.name().ok().filter(|n| !n.is_empty())?;
+                let raw = s.name().ok().filter(|n| !n.is_empty() && !is_arm_mapping_symbol(n))?;
                 let kind = match s.kind() {
                     _ if is_indirect_function(&s) => SymbolKind::IndirectFunction,
                     object::SymbolKind::Text => SymbolKind::Function,
@@ -216,6 +216,14 @@ impl SymbolTable {
         }
         Some((symbol, addr - at))
     }
+}
+
+/// ARM's mapping symbols (`$x`, `$d`, `$x.42`...) mark where code and data
+/// start in a section; they name no function.
+fn is_arm_mapping_symbol(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('$') else { return false };
+    let kind = rest.split('.').next().unwrap_or("");
+    matches!(kind, "x" | "d" | "a" | "t")
 }
 
 #[cfg(test)]

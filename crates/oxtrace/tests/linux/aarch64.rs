@@ -4,8 +4,11 @@
 //! that keeps its return address in the link register), memory, a step and a
 //! step out, each compared with gdb-multiarch on the same program and stop.
 //!
-//! Needs Debian's gcc-aarch64-linux-gnu, qemu-user and gdb-multiarch
-//! (`.ci/run` installs them); a missing one fails the test, naming it.
+//! Then the same program with no operating system under qemu-system-aarch64's
+//! stub (`-s`): breakpoints through `Z0`, registers, backtrace, memory, steps.
+//!
+//! Needs Debian's gcc-aarch64-linux-gnu, qemu-user, qemu-system-arm and
+//! gdb-multiarch (`.ci/run` installs them); a missing one fails the test, naming it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,25 +17,42 @@ use std::time::Duration;
 
 use oxtrace::{EventKind, ExitStatus, Trace};
 
-use crate::support::{fixture_aarch64, parse_gdb_backtrace, Opt, AARCH64_CC};
+use crate::support::{fixture_aarch64, fixture_aarch64_baremetal, parse_gdb_backtrace, Opt, AARCH64_CC};
 
-/// `qemu-aarch64 -g PORT PROGRAM`, killed when dropped.
+/// A qemu with its gdb stub listening, killed when dropped.
 struct Qemu {
     child: Child,
     address: String,
 }
 
 impl Qemu {
+    /// `qemu-aarch64 -g PORT PROGRAM`.
     fn start(program: &Path) -> Qemu {
-        // A free port (qemu takes a number, not 0).
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("qemu-aarch64")
-            .args(["-g", &port.to_string()])
-            .arg(program)
+        let port = free_port();
+        let mut command = Command::new("qemu-aarch64");
+        command.args(["-g", &port.to_string()]).arg(program);
+        Qemu::spawn(command, port, "qemu-aarch64 (Debian's qemu-user)")
+    }
+
+    /// `qemu-system-aarch64 -M virt -kernel PROGRAM`, stopped before its first instruction.
+    fn start_system(program: &Path) -> Qemu {
+        let port = free_port();
+        let mut command = Command::new("qemu-system-aarch64");
+        command
+            .args(["-M", "virt", "-cpu", "cortex-a57", "-m", "128", "-nodefaults", "-display", "none"])
+            .args(["-serial", "null", "-monitor", "none", "-S", "-gdb", &format!("tcp:127.0.0.1:{port}")])
+            .arg("-kernel")
+            .arg(program);
+        Qemu::spawn(command, port, "qemu-system-aarch64 (Debian's qemu-system-arm)")
+    }
+
+    fn spawn(mut command: Command, port: u16, what: &str) -> Qemu {
+        let child = command
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("qemu-aarch64 (Debian's qemu-user) is needed for the aarch64 tests");
+            .unwrap_or_else(|e| panic!("{what} is needed for the aarch64 tests: {e}"));
         Qemu { child, address: format!("127.0.0.1:{port}") }
     }
 
@@ -52,6 +72,11 @@ impl Drop for Qemu {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A free port (qemu takes a number, not 0).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn require_tools() {
@@ -195,4 +220,59 @@ fn aarch64_under_qemu_at_o0() {
 #[test]
 fn aarch64_under_qemu_at_o2_without_frame_pointers() {
     break_in_a_nested_function(Opt::O2);
+}
+
+#[test]
+fn aarch64_without_an_operating_system_under_qemu_system() {
+    require_tools();
+    let program = fixture_aarch64_baremetal("baremetal");
+    let qemu = Qemu::start_system(&program);
+    let mut trace = qemu.connect(&program);
+    assert_eq!(trace.arch().name, "aarch64");
+    // Stopped at reset, on the program's first instruction.
+    let start = trace.sym_by_name("_start").unwrap();
+    assert_eq!(trace.pc().unwrap(), start);
+    assert_eq!(trace.backtrace(trace.current_thread()).unwrap()[0].symbol.as_deref(), Some("_start"));
+
+    // A breakpoint (through `Z0`: a `brk` in memory would be the guest's own exception).
+    let inner = trace.sym_by_name("inner").unwrap();
+    let breakpoint = trace.add_break_by_addr(inner).unwrap();
+    let event = trace.run().unwrap();
+    assert!(matches!(event.kind, EventKind::Breakpoint { .. }), "{event:?}");
+    assert_eq!(trace.pc().unwrap(), inner);
+    assert_eq!(trace.register_u64("x0").unwrap(), 41);
+    let stack = trace.sym_by_name("stack").unwrap();
+    let sp = trace.register_u64("sp").unwrap();
+    assert!(sp > stack && sp <= stack + 16384, "sp {sp:#x} in the program's stack at {stack:#x}");
+
+    // The backtrace down to the start code, by CFI.
+    let frames = trace.backtrace(event.tid).unwrap();
+    let names: Vec<&str> = frames.iter().map(|f| f.function.as_deref().unwrap_or("??")).collect();
+    assert_eq!(names, ["inner", "middle", "outer", "entry", "_start"], "{frames:#?}");
+    assert_eq!(frames[1].pc, trace.register_u64("lr").unwrap());
+
+    // Memory, a step, and out to middle with the return value.
+    let message = trace.sym_by_name("message").unwrap();
+    assert_eq!(trace.read_c_string(message, 64).unwrap(), b"hello from bare metal");
+    assert_eq!(trace.stepi().unwrap().kind, EventKind::Step);
+    assert_eq!(trace.pc().unwrap(), inner + 4);
+    assert_eq!(trace.step_out().unwrap().kind, EventKind::Step);
+    assert_eq!(trace.pc().unwrap(), frames[1].pc);
+    assert_eq!(trace.register_u64("x0").unwrap(), 100);
+    let counter = trace.sym_by_name("counter").unwrap();
+    assert_eq!(trace.read_u64(counter).unwrap(), 7 + 43);
+
+    // The breakpoint is gone from the stub once removed: the program runs on
+    // to its wait loop, where an interrupt stops it.
+    trace.remove_breakpoint(breakpoint).unwrap();
+    let interrupter = trace.interrupter();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        interrupter.interrupt().unwrap();
+    });
+    let stopped = trace.run().unwrap();
+    stopper.join().unwrap();
+    assert_eq!(stopped.kind, EventKind::Interrupted, "{stopped:?}");
+    assert_eq!(trace.read_u64(counter).unwrap(), 100 + 2 + 1);
+    trace.kill().unwrap();
 }

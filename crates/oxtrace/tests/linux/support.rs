@@ -73,6 +73,25 @@ pub fn fixture_aarch64(name: &str, opt: Opt) -> PathBuf {
     compile(&format!("{name}.c"), &format!("{name}-aarch64-{}", opt.suffix()), AARCH64_CC, &args, &[])
 }
 
+/// `tests/fixtures/NAME.c` built for aarch64 with no operating system:
+/// freestanding, linked at 0x40080000 (RAM on qemu-system-aarch64's `virt`
+/// machine), starting at `_start`.
+pub fn fixture_aarch64_baremetal(name: &str) -> PathBuf {
+    let args = [
+        "-Wall",
+        "-g",
+        "-O2",
+        "-ffreestanding",
+        "-nostdlib",
+        "-static",
+        "-no-pie",
+        "-mgeneral-regs-only",
+        "-Wl,-Ttext=0x40080000",
+        "-Wl,-e,_start",
+    ];
+    compile(&format!("{name}.c"), &format!("{name}-aarch64-baremetal"), AARCH64_CC, &args, &[])
+}
+
 /// `tests/fixtures/NAME.cpp` built with the C++ compiler at -O2 with debug information.
 pub fn fixture_cpp(name: &str) -> PathBuf {
     compile(&format!("{name}.cpp"), &format!("{name}-cpp"), "c++", &["-g", "-O2"], &[])
