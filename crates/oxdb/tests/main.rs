@@ -1,6 +1,6 @@
 //! oxdb end to end: the binary run in batch mode against C fixtures, the
 //! `demo` subcommand, the prompt driven through a terminal by tmux, and
-//! `oxdb serve` driven by gdb and by a raw protocol client.
+//! `oxdb serve` driven by gdb, lldb and a raw protocol client.
 
 mod batch;
 mod change;

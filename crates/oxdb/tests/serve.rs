@@ -1,4 +1,4 @@
-//! `oxdb serve`: gdb debugging through the server gives the answers gdb gives
+//! `oxdb serve`: gdb and lldb debugging through the server give the answers gdb gives
 //! natively; a raw client's truncated, oversized and garbage packets leave the
 //! server answering and the debuggee intact; Ctrl-C, attach and detach.
 
@@ -461,4 +461,190 @@ fn oxdb_remote_debugs_through_oxdb_serve() {
     assert!(run.stdout.lines().any(|l| l == "rdi       0x0000000000000004  4"), "{run}");
     assert!(run.stdout.contains("\"OXTRACE_MARKER_1234567\""), "{run}");
     assert!(run.stdout.contains(" in d+0x1 from calls"), "{run}");
+}
+
+/// Runs lldb in batch mode on `program` with `commands` (`-o` each); stdout and stderr.
+/// Fails with a clear message when lldb is not installed.
+fn lldb(program: &str, commands: &[&str]) -> String {
+    match Command::new("lldb").arg("--version").output() {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => panic!("lldb --version failed: {}", String::from_utf8_lossy(&output.stderr)),
+        Err(e) => panic!("lldb is needed for this test and cannot be run ({e}): install it (.ci/run does)"),
+    }
+    // lldb in batch mode gives up neither on a server that never answers nor on a
+    // process that never stops: `timeout` ends it.
+    let mut command = Command::new("timeout");
+    command.args(["120", "lldb", "--no-lldbinit", "--batch"]);
+    for c in commands {
+        command.args(["-o", c]);
+    }
+    let output = command.arg(program).output().expect("run lldb");
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+/// What lldb printed for `command`: the lines after its echo `(lldb) COMMAND`, up to the next command.
+fn lldb_answer<'a>(output: &'a str, command: &str) -> Vec<&'a str> {
+    let echo = format!("(lldb) {command}");
+    output.lines().skip_while(|l| *l != echo).skip(1).take_while(|l| !l.starts_with("(lldb) ")).collect()
+}
+
+/// `(pc, module, function)` of each frame of lldb's `bt`
+/// (`  * frame #0: 0x000055d0c2f6e149 calls`d(x=0) at calls.c:9:42`).
+fn lldb_frames(answer: &[&str]) -> Vec<(u64, String, String)> {
+    answer
+        .iter()
+        .filter_map(|line| {
+            let rest = line.trim_start().trim_start_matches("* ").strip_prefix("frame #")?;
+            let (pc, rest) = rest.split_once(": ")?.1.split_once(' ')?;
+            let pc = u64::from_str_radix(pc.strip_prefix("0x")?, 16).ok()?;
+            let (module, function) = rest.split_once('`')?;
+            Some((pc, module.to_owned(), function.split(['(', ' ']).next()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The pc of each frame of gdb's `bt` (`#1  0x0000555555555191 in c (x=3) at ...`); none for
+/// a frame shown without one (frame 0 at the start of a line).
+fn gdb_frame_pcs(output: &str) -> Vec<Option<u64>> {
+    output
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|line| {
+            let address = line.split_whitespace().nth(1)?.strip_prefix("0x")?;
+            u64::from_str_radix(address, 16).ok()
+        })
+        .collect()
+}
+
+/// The values of gdb's `info registers rip` lines (`rip  0x555555555149  0x555555555149 <d>`).
+fn gdb_rips(output: &str) -> Vec<u64> {
+    output
+        .lines()
+        .filter(|l| l.starts_with("rip "))
+        .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?.strip_prefix("0x")?, 16).ok())
+        .collect()
+}
+
+/// The value of lldb's `register read rip` (`     rip = 0x000055d0c2f6e149  calls`d at calls.c:9:42`).
+fn lldb_rip(answer: &[&str]) -> u64 {
+    answer
+        .iter()
+        .find_map(|l| l.trim_start().strip_prefix("rip = 0x"))
+        .and_then(|rest| u64::from_str_radix(rest.split_whitespace().next()?, 16).ok())
+        .unwrap_or_else(|| panic!("no rip in {answer:?}"))
+}
+
+#[test]
+fn lldb_through_oxdb_serve_answers_as_gdb_natively() {
+    let program = fixture("calls");
+    let program = program.to_str().unwrap();
+    // lldb's `breakpoint set -n d` stops at d's first instruction here: gdb's `break *d`.
+    let native = gdb(&[
+        "-ex",
+        "set backtrace past-main on",
+        "-ex",
+        "break *d",
+        "-ex",
+        "run",
+        "-ex",
+        "bt",
+        "-ex",
+        "info registers rip",
+        "-ex",
+        "x/8xb marker",
+        "-ex",
+        "stepi",
+        "-ex",
+        "info registers rip",
+        "-ex",
+        "kill",
+        program,
+    ]);
+
+    let server = Server::start(&[program]);
+    let connect = format!("gdb-remote {}", server.address());
+    let memory = "memory read --size 1 --format x --count 8 &marker";
+    let remote = lldb(
+        program,
+        &[
+            &connect,
+            "breakpoint set -n d",
+            "continue",
+            "bt",
+            "register read rip",
+            memory,
+            "thread step-inst",
+            "register read rip",
+            "detach",
+        ],
+    );
+    let (code, stdout, stderr) = server.finish();
+    let both = format!("--- gdb natively\n{native}\n--- lldb remote\n{remote}\n--- server stderr\n{stderr}");
+
+    // The same frames, by name, down to _start (the libraries are known to lldb).
+    let names = backtrace_functions(&native);
+    assert_eq!(
+        names,
+        ["d", "c", "b", "a", "main", "__libc_start_call_main", "__libc_start_main_impl", "_start"],
+        "{both}"
+    );
+    let frames = lldb_frames(&lldb_answer(&remote, "bt"));
+    assert_eq!(frames.iter().map(|(_, _, name)| name.as_str()).collect::<Vec<_>>(), names, "{both}");
+
+    // The same pcs: ASLR may place each module elsewhere, so each module's
+    // frames are shifted by one page-aligned distance.
+    let native_rips = gdb_rips(&native);
+    assert_eq!(native_rips.len(), 2, "{both}");
+    let mut native_pcs = gdb_frame_pcs(&native);
+    native_pcs[0] = native_pcs[0].or(Some(native_rips[0]));
+    let mut shifts: std::collections::HashMap<&str, u64> = Default::default();
+    for ((pc, module, name), native_pc) in frames.iter().zip(&native_pcs) {
+        let native_pc = native_pc.unwrap_or_else(|| panic!("no pc for {name} natively\n{both}"));
+        let shift = pc.wrapping_sub(native_pc);
+        assert_eq!(shift % 0x1000, 0, "{name}: {pc:#x} vs {native_pc:#x}\n{both}");
+        assert_eq!(*shifts.entry(module).or_insert(shift), shift, "{name} in {module}\n{both}");
+    }
+    let program_shift = shifts[frames[0].1.as_str()];
+
+    // rip before and after one instruction step: gdb's values, shifted alike.
+    let rip = lldb_rip(&lldb_answer(&remote, "register read rip"));
+    assert_eq!(rip, frames[0].0, "{both}");
+    assert_eq!(rip.wrapping_sub(native_rips[0]), program_shift, "{both}");
+    let after_step = lldb_answer(&remote, "thread step-inst");
+    assert!(after_step.iter().any(|l| l.contains("instruction step into")), "{both}");
+    let stepped =
+        remote.split("(lldb) thread step-inst").nth(1).map(|rest| lldb_rip(&lldb_answer(rest, "register read rip")));
+    assert_eq!(stepped.map(|r| r.wrapping_sub(native_rips[1])), Some(program_shift), "{both}");
+    assert_ne!(native_rips[1], native_rips[0], "{both}");
+
+    // Memory: the bytes gdb reads.
+    let bytes = lldb_answer(&remote, memory);
+    let bytes = bytes.first().and_then(|l| l.split_once(": ")).map(|(_, b)| b.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(bytes.map(|b| b.join(" ")), Some(memory_bytes(&native, "marker")), "{both}");
+
+    // Detached, the program ran to its end with the server waiting for it.
+    assert!(lldb_answer(&remote, "detach").iter().any(|l| l.ends_with("detached")), "{both}");
+    assert_eq!(code, Some(0), "{both}");
+    assert!(stdout.contains("result 15") && stdout.contains("marker=OXTRACE_MARKER_1234567"), "{stdout}\n{both}");
+}
+
+#[test]
+fn lldb_kills_through_oxdb_serve() {
+    let program = fixture("calls");
+    let program = program.to_str().unwrap();
+    let server = Server::start(&[program]);
+    let connect = format!("gdb-remote {}", server.address());
+    let remote = lldb(program, &[&connect, "breakpoint set -n d", "continue", "kill"]);
+    let (_, stdout, stderr) = server.finish();
+    let both = format!("--- lldb\n{remote}\n--- server stdout\n{stdout}\n--- server stderr\n{stderr}");
+    assert!(lldb_answer(&remote, "continue").iter().any(|l| l.contains("stop reason = breakpoint 1.1")), "{both}");
+    // Killed by SIGKILL, as natively, and before it printed anything.
+    let kill = lldb_answer(&remote, "kill");
+    assert!(
+        kill.iter().any(|l| l.ends_with("exited with status = 9 (0x00000009) ")
+            || l.ends_with("exited with status = 9 (0x00000009)")),
+        "{both}"
+    );
+    assert!(!kill.iter().any(|l| l.contains("unexpected")), "{both}");
+    assert!(!stdout.contains("result"), "{both}");
 }

@@ -44,6 +44,36 @@ impl GuardedConnection {
         self.inner.borrow().framer.dropped
     }
 
+    /// Takes the next packet from the client if it is whole, already received
+    /// and `wanted` accepts its body (nothing is read from the socket here).
+    /// The server answers it itself with [`GuardedConnection::reply`].
+    pub fn take_packet_if(&self, wanted: impl FnOnce(&[u8]) -> bool) -> Option<Vec<u8>> {
+        self.inner.borrow_mut().framer.take_packet_if(wanted)
+    }
+
+    /// Sends what was written, then blocks until the client's next vetted byte
+    /// has arrived (without taking it).
+    pub fn wait_for_input(&self) -> std::io::Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        inner.send()?;
+        while inner.framer.peek_byte().is_none() {
+            inner.set_nonblocking(false)?;
+            inner.fill()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the reply to a packet taken with [`GuardedConnection::take_packet_if`],
+    /// acknowledged first unless the client turned acknowledgements off.
+    pub fn reply(&self, body: &[u8]) -> std::io::Result<()> {
+        let mut bytes = Vec::with_capacity(body.len() + 5);
+        if !self.inner.borrow().framer.no_ack() {
+            bytes.push(b'+');
+        }
+        bytes.extend(crate::framing::frame(body));
+        self.send_raw(&bytes)
+    }
+
     /// Sends raw bytes to the client at once, after anything not sent yet.
     pub fn send_raw(&self, bytes: &[u8]) -> std::io::Result<()> {
         let mut inner = self.inner.borrow_mut();

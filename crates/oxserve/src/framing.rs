@@ -45,6 +45,8 @@ pub struct Framer {
     replies: Vec<u8>,
     /// How many packets were dropped.
     pub dropped: u64,
+    /// Whether the client asked for no-ack mode (`QStartNoAckMode`): replies then go without `+`.
+    no_ack: bool,
 }
 
 impl Framer {
@@ -57,6 +59,7 @@ impl Framer {
             out: VecDeque::new(),
             replies: Vec::new(),
             dropped: 0,
+            no_ack: false,
         }
     }
 
@@ -104,6 +107,10 @@ impl Framer {
             },
             State::Check2(high) => match hex_value(byte) {
                 Some(low) if checksum(&self.body) == (high << 4 | low) => {
+                    // gdbstub accepts it (the server advertises `QStartNoAckMode+`).
+                    if self.body == b"QStartNoAckMode" {
+                        self.no_ack = true;
+                    }
                     self.out.push_back(b'$');
                     self.out.extend(self.body.iter().copied());
                     self.out.push_back(b'#');
@@ -143,6 +150,30 @@ impl Framer {
     /// The next vetted byte without taking it.
     pub fn peek_byte(&self) -> Option<u8> {
         self.out.front().copied()
+    }
+
+    /// Takes the next vetted packet's body if the vetted bytes start with a
+    /// whole packet and `wanted` accepts its body; otherwise leaves everything.
+    pub fn take_packet_if(&mut self, wanted: impl FnOnce(&[u8]) -> bool) -> Option<Vec<u8>> {
+        if self.out.front() != Some(&b'$') {
+            return None;
+        }
+        // Vetted bodies hold no `$` or `#`: the first `#` ends the body, two checksum digits follow.
+        let end = self.out.iter().position(|&b| b == b'#')?;
+        if self.out.len() < end + 3 {
+            return None;
+        }
+        let body: Vec<u8> = self.out.iter().skip(1).take(end - 1).copied().collect();
+        if !wanted(&body) {
+            return None;
+        }
+        self.out.drain(..end + 3);
+        Some(body)
+    }
+
+    /// Whether the client turned acknowledgements off (`QStartNoAckMode`).
+    pub fn no_ack(&self) -> bool {
+        self.no_ack
     }
 
     /// Takes the bytes to send back to the client.
@@ -185,6 +216,24 @@ mod tests {
         assert_eq!(drain(&mut framer), frame(b"?"));
         assert_eq!(framer.take_replies(), b"--");
         assert_eq!(framer.dropped, 2);
+    }
+
+    #[test]
+    fn packets_taken_whole_and_only_when_wanted() {
+        let mut framer = Framer::new(64);
+        framer.push(b"+");
+        framer.push(&frame(b"qShlibInfoAddr"));
+        assert_eq!(framer.take_packet_if(|_| true), None, "a `+` comes first");
+        assert_eq!(framer.next_byte(), Some(b'+'));
+        assert_eq!(framer.take_packet_if(|body| body == b"g"), None);
+        assert_eq!(framer.take_packet_if(|body| body == b"qShlibInfoAddr").as_deref(), Some(&b"qShlibInfoAddr"[..]));
+        assert_eq!(framer.next_byte(), None);
+        assert!(!framer.no_ack());
+        framer.push(&frame(b"QStartNoAckMode"));
+        assert!(framer.no_ack());
+        // Part of a packet already taken: no packet boundary at the front.
+        assert_eq!(framer.next_byte(), Some(b'$'));
+        assert_eq!(framer.take_packet_if(|_| true), None);
     }
 
     #[test]

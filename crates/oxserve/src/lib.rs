@@ -45,6 +45,7 @@ pub mod connection;
 mod extended;
 pub mod framing;
 mod host_io;
+mod local;
 pub mod registers;
 mod resume;
 pub mod signals;
@@ -54,7 +55,8 @@ pub mod xfer;
 
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 
-use gdbstub::stub::{DisconnectReason, GdbStub};
+use gdbstub::conn::ConnectionExt;
+use gdbstub::stub::{DisconnectReason, GdbStub, GdbStubError};
 pub use oxtrace::Trace;
 
 pub use connection::GuardedConnection;
@@ -125,25 +127,22 @@ pub fn serve_connection(target: &mut TraceTarget, stream: TcpStream) -> Result<S
             .packet_buffer_size(PACKET_SIZE)
             .build()
             .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
-        match stub.run_blocking::<TraceEventLoop>(target) {
+        match run_session(stub, target) {
             Ok(DisconnectReason::Disconnect) => return Ok(SessionEnd::Detached),
             Ok(DisconnectReason::Kill) => return Ok(SessionEnd::Killed),
             // gdbstub ends its session after reporting an exit, even in extended
             // mode; the client stays and may `run` again, so a new session goes on.
             Ok(DisconnectReason::TargetExited(_) | DisconnectReason::TargetTerminated(_)) => {}
-            Err(e) if e.is_connection_error() => {
+            Err(SessionError::Io(error)) => return connection_end(error),
+            Err(SessionError::Target(error)) => return Err(ServeError::Trace(error)),
+            Err(SessionError::Stub(e)) if e.is_connection_error() => {
                 let (error, _) = e.into_connection_error().expect("a connection error");
-                return match error.kind() {
-                    std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::BrokenPipe => Ok(SessionEnd::ClientGone),
-                    _ => Err(ServeError::Io(error)),
-                };
+                return connection_end(error);
             }
-            Err(e) if e.is_target_error() => {
+            Err(SessionError::Stub(e)) if e.is_target_error() => {
                 return Err(ServeError::Trace(e.into_target_error().expect("a target error")));
             }
-            Err(e) => {
+            Err(SessionError::Stub(e)) => {
                 errors += 1;
                 if errors > MAX_PROTOCOL_ERRORS {
                     return Err(ServeError::TooManyErrors);
@@ -154,6 +153,67 @@ pub fn serve_connection(target: &mut TraceTarget, stream: TcpStream) -> Result<S
                 conn.send_raw(&framing::frame(b"E01")).map_err(ServeError::Io)?;
             }
         }
+    }
+}
+
+/// How a session ends on the client's connection: its closing is the client leaving.
+fn connection_end(error: std::io::Error) -> Result<SessionEnd, ServeError> {
+    match error.kind() {
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+            Ok(SessionEnd::ClientGone)
+        }
+        _ => Err(ServeError::Io(error)),
+    }
+}
+
+/// Why one gdbstub session stopped short.
+enum SessionError {
+    /// gdbstub's own error (protocol, connection or target).
+    Stub(GdbStubError<oxtrace::Error, std::io::Error>),
+    /// Waiting for the process failed.
+    Target(oxtrace::Error),
+    /// The connection failed while the server answered a packet itself.
+    Io(std::io::Error),
+}
+
+/// One gdbstub session: gdbstub's blocking loop, except that between packets
+/// the ones gdbstub does not know ([`local`]) are answered here, with the target at hand.
+fn run_session(
+    stub: GdbStub<'_, TraceTarget, GuardedConnection>,
+    target: &mut TraceTarget,
+) -> Result<DisconnectReason, SessionError> {
+    use gdbstub::stub::run_blocking::{BlockingEventLoop, Event, WaitForStopReasonError};
+    use gdbstub::stub::state_machine::GdbStubStateMachine;
+
+    let mut gdb = stub.run_state_machine(target).map_err(SessionError::Stub)?;
+    loop {
+        gdb = match gdb {
+            GdbStubStateMachine::Idle(mut gdb) => {
+                let conn = gdb.borrow_conn();
+                conn.wait_for_input().map_err(SessionError::Io)?;
+                if let Some(body) = conn.take_packet_if(local::handles) {
+                    let reply = local::answer(target, &body);
+                    gdb.borrow_conn().reply(&reply).map_err(SessionError::Io)?;
+                    GdbStubStateMachine::Idle(gdb)
+                } else {
+                    let byte = conn.read().map_err(SessionError::Io)?;
+                    gdb.incoming_data(target, byte).map_err(SessionError::Stub)?
+                }
+            }
+            GdbStubStateMachine::Disconnected(gdb) => return Ok(gdb.get_reason()),
+            GdbStubStateMachine::CtrlCInterrupt(gdb) => {
+                let stop = TraceEventLoop::on_interrupt(target).map_err(SessionError::Target)?;
+                gdb.interrupt_handled(target, stop).map_err(SessionError::Stub)?
+            }
+            GdbStubStateMachine::Running(mut gdb) => {
+                match TraceEventLoop::wait_for_stop_reason(target, gdb.borrow_conn()) {
+                    Ok(Event::TargetStopped(stop)) => gdb.report_stop(target, stop).map_err(SessionError::Stub)?,
+                    Ok(Event::IncomingData(byte)) => gdb.incoming_data(target, byte).map_err(SessionError::Stub)?,
+                    Err(WaitForStopReasonError::Target(e)) => return Err(SessionError::Target(e)),
+                    Err(WaitForStopReasonError::Connection(e)) => return Err(SessionError::Io(e)),
+                }
+            }
+        };
     }
 }
 
