@@ -135,6 +135,8 @@ impl Workload {
 pub enum Tool {
     /// A minimal C ptrace loop: the limit.
     RawPtrace,
+    /// The same loop polling before each blocking wait, as oxtrace does.
+    RawPolling,
     /// This project.
     Oxtrace,
     /// GNU gdb in batch mode.
@@ -148,11 +150,13 @@ pub enum Tool {
 }
 
 impl Tool {
-    const ALL: [Tool; 6] = [Tool::RawPtrace, Tool::Oxtrace, Tool::Gdb, Tool::Lldb, Tool::Libdebug, Tool::PythonPtrace];
+    const ALL: [Tool; 7] =
+        [Tool::RawPtrace, Tool::RawPolling, Tool::Oxtrace, Tool::Gdb, Tool::Lldb, Tool::Libdebug, Tool::PythonPtrace];
 
     fn key(self) -> &'static str {
         match self {
             Tool::RawPtrace => "raw-ptrace",
+            Tool::RawPolling => "raw-polling",
             Tool::Oxtrace => "oxtrace",
             Tool::Gdb => "gdb",
             Tool::Lldb => "lldb",
@@ -246,7 +250,8 @@ fn main() {
                 Tool::Gdb => symbol_tools::gdb(workload, &programs),
                 _ => Err("n/a".into()),
             },
-            Tool::RawPtrace => tools::raw_ptrace(workload, &programs, hits, steps),
+            Tool::RawPtrace => tools::raw_ptrace(workload, &programs, hits, steps, false),
+            Tool::RawPolling => tools::raw_ptrace(workload, &programs, hits, steps, true),
             Tool::Oxtrace => tools::oxtrace(workload, &programs, hits, steps),
             Tool::Gdb => tools::gdb(workload, &programs, hits, steps),
             Tool::Lldb => tools::lldb(workload, &programs, hits, steps),

@@ -140,6 +140,10 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
     if !missing.is_empty() {
         println!("not installed: {} (their columns show -)", missing.join(", "));
     }
+    println!(
+        "raw-polling is the raw loop polling waitpid for up to 200 us before it blocks, as oxtrace's waits do \
+         (only where the tracer may use more than one CPU: oxtrace never polls pinned to one)."
+    );
     println!("gdb, libdebug and python-ptrace have no fast breakpoints: their fast row repeats their plain loop.");
     println!("The symbol rows (symbol loads, backtraces, lookups) compare oxtrace with gdb: their ratios are to gdb.");
     println!("The snapshot rows compare save_snapshot with gdb's gcore on a 1 GiB heap (ratios to gdb; for peak RSS lower is better).");

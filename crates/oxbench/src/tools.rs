@@ -13,6 +13,9 @@ use oxtrace::{BreakpointKind, EventKind, EventType, Mode, Trace};
 use crate::programs::Programs;
 use crate::Workload;
 
+/// The most single steps lldb is asked for in one figure.
+const LLDB_MAX_STEPS: u64 = 5000;
+
 /// Events per second, or why there is no figure.
 pub type Rate = Result<f64, String>;
 
@@ -67,10 +70,16 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
     Ok(hits as f64 / elapsed)
 }
 
-/// The minimal C tracer (the same loop for every breakpoint row).
-pub fn raw_ptrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Rate {
+/// The minimal C tracer (the same loop for every breakpoint row); with
+/// `poll`, its waits poll for a while before they block, as oxtrace's do.
+pub fn raw_ptrace(workload: Workload, programs: &Programs, hits: u64, steps: u64, poll: bool) -> Rate {
     let addr = format!("{:#x}", programs.break_addr(workload));
     let mut command = Command::new(&programs.raw_ptrace);
+    if poll {
+        command.env("RAW_PTRACE_POLL", "1");
+    } else {
+        command.env_remove("RAW_PTRACE_POLL");
+    }
     match workload {
         Workload::SingleStep => command.args(["step", &addr, &steps.to_string()]),
         _ => command.args(["break", &addr]),
@@ -203,11 +212,19 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
             vec![s("breakpoint set -n target -d"), s("run")],
             hits,
         ),
-        Workload::SingleStep => (
-            vec![s("breakpoint set -n target"), s("run"), format!("thread step-inst -c {steps}"), s("kill")],
-            vec![s("breakpoint set -n target"), s("run"), s("thread step-inst"), s("kill")],
-            steps,
-        ),
+        Workload::SingleStep => {
+            // lldb 14's `thread step-inst -c N` steps once: the steps are a
+            // command file of single steps, fewer of them (lldb is slow at it).
+            let steps = steps.min(LLDB_MAX_STEPS);
+            let file = std::env::temp_dir().join(format!("oxbench-lldb-steps-{}", std::process::id()));
+            std::fs::write(&file, "thread step-inst\n".repeat(steps as usize)).map_err(|e| e.to_string())?;
+            let source = format!("command source -s true {}", file.display());
+            (
+                vec![s("breakpoint set -n target"), s("run"), source, s("kill")],
+                vec![s("breakpoint set -n target"), s("run"), s("thread step-inst"), s("kill")],
+                steps,
+            )
+        }
         Workload::SymbolLoad
         | Workload::Backtrace
         | Workload::Lookup
@@ -216,6 +233,7 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         | Workload::Remote => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
+    let _ = std::fs::remove_file(std::env::temp_dir().join(format!("oxbench-lldb-steps-{}", std::process::id())));
     if elapsed <= 0.0 {
         return Err("lldb's session was not longer than its baseline".into());
     }

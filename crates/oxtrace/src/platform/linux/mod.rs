@@ -89,6 +89,9 @@ pub struct LinuxProcess {
     xstate_size: Option<usize>,
     /// Whether the process was started by us (it is killed, not detached, on drop).
     spawned: bool,
+    /// Whether waits poll before blocking: the tracer may use more than one
+    /// CPU (read when the trace starts; see `status.rs`).
+    poll_before_blocking: bool,
 }
 
 impl LinuxProcess {
@@ -100,6 +103,7 @@ impl LinuxProcess {
             mem: None,
             interrupt_flag: Arc::new(AtomicBool::new(false)),
             gone: false,
+            poll_before_blocking: sys::cpus_allowed() > 1,
             xstate_size: None,
             spawned,
         }

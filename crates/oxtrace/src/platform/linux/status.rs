@@ -44,6 +44,9 @@ pub(super) fn exit_status(status: i32) -> Option<ExitStatus> {
     }
 }
 
+/// How long a wait polls before it blocks (see `spin_for_status`).
+const SPIN_BUDGET: Duration = Duration::from_micros(200);
+
 impl LinuxProcess {
     fn is_ours(&self, tid: Tid) -> bool {
         self.threads.contains_key(&tid) || thread_group_of(tid) == Some(self.pid)
@@ -58,6 +61,11 @@ impl LinuxProcess {
         });
         if mine.is_some() {
             return Ok(mine);
+        }
+        if deadline.is_none() {
+            if let Some(found) = self.spin_for_status()? {
+                return Ok(Some(found));
+            }
         }
         let mut nap = Duration::from_micros(20);
         loop {
@@ -86,6 +94,34 @@ impl LinuxProcess {
                 Err(e) => return Err(self.os_error("waitpid", self.pid, e)),
             }
         }
+    }
+
+    /// Polls for a status of ours for a short while before the caller blocks.
+    /// A blocked tracer is woken by the debuggee's stop through the scheduler,
+    /// which on a virtual machine with the two on different CPUs costs as
+    /// much as the stop itself (an idle virtual CPU is woken by the host);
+    /// polling keeps the tracer's CPU awake for the next stop of a debuggee
+    /// that stops often. Never done where the tracer may use one CPU only:
+    /// there polling would keep the debuggee from running.
+    fn spin_for_status(&mut self) -> Result<Option<(Tid, i32)>> {
+        if !self.poll_before_blocking {
+            return Ok(None);
+        }
+        let start = Instant::now();
+        while start.elapsed() < SPIN_BUDGET {
+            match sys::wait_pid(-1, libc::__WALL | libc::__WNOTHREAD | libc::WNOHANG) {
+                Ok(Some((tid, status))) => {
+                    if self.is_ours(tid) {
+                        return Ok(Some((tid, status)));
+                    }
+                    MAILBOX.with(|m| m.borrow_mut().push((tid, status)));
+                }
+                Ok(None) => std::hint::spin_loop(),
+                // The blocking wait that follows reports it.
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     /// Decodes one status of thread `tid`. `None` means the stop was internal

@@ -225,6 +225,19 @@ pub fn wait_pid(pid: Pid, flags: libc::c_int) -> io::Result<Option<(Tid, i32)>> 
     }
 }
 
+/// How many CPUs this thread may run on (`sched_getaffinity`); 1 when unknown.
+pub fn cpus_allowed() -> usize {
+    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the kernel writes at most `size_of::<cpu_set_t>()` bytes into `set`.
+    let ret = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if ret != 0 {
+        return 1;
+    }
+    // SAFETY: CPU_COUNT only reads the set.
+    (unsafe { libc::CPU_COUNT(&set) }) as usize
+}
+
 /// `kill`.
 pub fn kill(pid: Pid, signal: i32) -> io::Result<()> {
     // SAFETY: kill takes only integers.
