@@ -202,9 +202,21 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
             vec![s("breakpoint set -n target -d"), s("run")],
             hits,
         ),
+        // An address breakpoint set before the launch stays unresolved in
+        // lldb 14: it is set once the program stops in main.
         Workload::Displaced => (
-            vec![format!("breakpoint set -a {:#x} -G true", programs.inner_addr), s("run")],
-            vec![format!("breakpoint set -a {:#x} -d", programs.inner_addr), s("run")],
+            vec![
+                s("breakpoint set -n main -o true"),
+                s("run"),
+                format!("breakpoint set -a {:#x} -G true", programs.inner_addr),
+                s("continue"),
+            ],
+            vec![
+                s("breakpoint set -n main -o true"),
+                s("run"),
+                format!("breakpoint set -a {:#x} -d", programs.inner_addr),
+                s("continue"),
+            ],
             hits,
         ),
         Workload::FalseCondition => (
