@@ -55,7 +55,7 @@ fn oxdb_remote_debugs_an_aarch64_program_under_qemu() {
     let frames: Vec<&str> = run.lines_starting("#");
     let functions: Vec<&str> = frames.iter().filter_map(|l| l.split(" in ").nth(1)?.split([' ', '+']).next()).collect();
     assert_eq!(&functions[..4], ["inner", "middle", "outer", "main"], "{all}");
-    assert!(frames[0].contains("(nested.c:"), "{all}");
+    assert!(frames[0].contains("(nested_calls.h:"), "{all}");
     assert!(run.stdout.contains("0x29 (41)"), "the argument in x0: {all}");
     let register =
         |name: &str| run.lines_starting(name).first().map(|l| l.split_whitespace().nth(1).unwrap().to_owned());

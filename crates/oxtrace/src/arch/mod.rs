@@ -153,6 +153,26 @@ impl UnwindLayout {
     pub const MAX_REGISTERS: usize = 33;
 }
 
+/// Joins register tables into one, in order (a `const fn`, so that an
+/// architecture's table can be a `static` built from its parts). `N` must be
+/// the total length, and the first part must not be empty.
+const fn join_tables<const N: usize>(parts: &[&[RegisterDef]]) -> [RegisterDef; N] {
+    let mut out = [parts[0][0]; N];
+    let mut n = 0;
+    let mut p = 0;
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    assert!(n == N, "register count");
+    out
+}
+
 /// The architecture of an ELF file's machine number (`e_machine`), if oxtrace knows it.
 pub fn by_elf_machine(machine: u16) -> Option<&'static Arch> {
     match machine {
@@ -191,5 +211,39 @@ impl Arch {
     /// The registers that are not sub-registers of another, in table order.
     pub fn full_registers(&self) -> impl Iterator<Item = &'static RegisterDef> {
         self.registers.iter().filter(|r| r.parent.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every architecture's table: unique names, pieces inside their block,
+    /// sub-registers inside their parent, and the unwinder's names all known.
+    #[test]
+    fn register_tables_are_consistent() {
+        for arch in [&x86_64::X86_64, &aarch64::AARCH64] {
+            for (i, r) in arch.registers.iter().enumerate() {
+                assert!(arch.registers[..i].iter().all(|o| o.name != r.name), "{} twice", r.name);
+                for p in r.pieces {
+                    assert!((p.offset + p.len) as usize <= arch.group_size(r.group), "{}", r.name);
+                }
+                let Some(parent) = r.parent else { continue };
+                let parent = arch.register(parent).unwrap();
+                assert_eq!(parent.group, r.group);
+                for p in r.pieces {
+                    assert!(
+                        parent.pieces.iter().any(|q| p.offset >= q.offset && p.offset + p.len <= q.offset + q.len),
+                        "{} outside {}",
+                        r.name,
+                        parent.name
+                    );
+                }
+            }
+            assert!(arch.unwind.names.len() <= UnwindLayout::MAX_REGISTERS);
+            for name in arch.unwind.names {
+                assert!(arch.register(name).is_some(), "{}: unwinder register {name}", arch.name);
+            }
+        }
     }
 }

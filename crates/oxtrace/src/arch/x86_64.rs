@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use super::{Arch, Piece, RegisterDef, RegisterGroup, RegisterKind, UnwindLayout};
+use super::{join_tables, Arch, Piece, RegisterDef, RegisterGroup, RegisterKind, UnwindLayout};
 
 /// Order of the words in `user_regs_struct`.
 const GENERAL: [&str; 27] = [
@@ -280,27 +280,10 @@ const SUB_REGS: [RegisterDef; 69] = [
     ),
 ];
 
-const fn concat<const N: usize>(parts: [&[RegisterDef]; 6]) -> [RegisterDef; N] {
-    let mut out = [GENERAL_REGS[0]; N];
-    let mut n = 0;
-    let mut p = 0;
-    while p < parts.len() {
-        let mut i = 0;
-        while i < parts[p].len() {
-            out[n] = parts[p][i];
-            n += 1;
-            i += 1;
-        }
-        p += 1;
-    }
-    assert!(n == N, "register count");
-    out
-}
-
 const COUNT: usize = GENERAL_REGS.len() + X87_REGS.len() + SIMD_REGS.len() + DEBUG_REGS.len() + SUB_REGS.len();
 
 /// Every x86_64 register: full registers first (general, segment, x87, SSE, AVX, debug), then sub-registers.
-static REGISTERS: [RegisterDef; COUNT] = concat([&GENERAL_REGS, &X87_REGS, &SIMD_REGS, &DEBUG_REGS, &SUB_REGS, &[]]);
+static REGISTERS: [RegisterDef; COUNT] = join_tables(&[&GENERAL_REGS, &X87_REGS, &SIMD_REGS, &DEBUG_REGS, &SUB_REGS]);
 
 /// The x86_64 architecture.
 pub static X86_64: Arch = Arch {
@@ -344,32 +327,6 @@ pub fn register_by_dwarf(number: u16) -> Option<&'static RegisterDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_unique_and_pieces_fit_their_block() {
-        for (i, r) in X86_64.registers.iter().enumerate() {
-            assert!(X86_64.registers[..i].iter().all(|o| o.name != r.name), "{} twice", r.name);
-            for p in r.pieces {
-                assert!((p.offset + p.len) as usize <= X86_64.group_size(r.group), "{}", r.name);
-            }
-        }
-    }
-
-    #[test]
-    fn sub_registers_lie_inside_their_parent() {
-        for r in X86_64.registers.iter().filter(|r| r.parent.is_some()) {
-            let parent = X86_64.register(r.parent.unwrap()).unwrap();
-            assert_eq!(parent.group, r.group);
-            for p in r.pieces {
-                assert!(
-                    parent.pieces.iter().any(|q| p.offset >= q.offset && p.offset + p.len <= q.offset + q.len),
-                    "{} outside {}",
-                    r.name,
-                    parent.name
-                );
-            }
-        }
-    }
 
     #[test]
     fn layout_matches_the_kernel() {

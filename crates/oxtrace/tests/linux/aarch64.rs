@@ -188,7 +188,7 @@ fn break_in_a_nested_function(opt: Opt) {
         }
     }
     assert!(names.iter().any(|n| n.contains("libc_start")), "the walk goes on past main: {names:?}");
-    assert_eq!(frames[0].file.as_deref().map(|f| f.ends_with("nested.c")), Some(true));
+    assert_eq!(frames[0].file.as_deref().map(|f| f.ends_with("nested_calls.h")), Some(true));
 
     // Memory: a global string and a counter.
     let message = trace.sym_by_name("message").unwrap();
