@@ -9,7 +9,8 @@
 
 use gimli::{
     BaseAddresses, CfaRule, DebugFrame, EhFrame, EhFrameHdr, EhFrameOffset, EndianSlice, Evaluation, EvaluationResult,
-    Expression, LittleEndian, Location, Register, RegisterRule, UnwindContext, UnwindSection, UnwindTableRow, Value,
+    Expression, FrameDescriptionEntry, LittleEndian, Location, Register, RegisterRule, UnwindContext, UnwindSection,
+    UnwindTableRow, Value,
 };
 use object::{Object, ObjectSection};
 
@@ -126,9 +127,7 @@ impl CfiTables {
             Some(fde) => fde,
             None => section.fde_for_address(&bases, addr, EhFrame::cie_from_offset).ok()?,
         };
-        let mut ctx = Box::new(UnwindContext::new());
-        let row = fde.unwind_info_for_address(&section, &bases, &mut ctx, addr).ok()?;
-        apply_row(row, &section, regs, read, fde.cie().is_signal_trampoline())
+        step_by_fde(&fde, &section, &bases, addr, regs, read)
     }
 
     fn step_debug_frame(
@@ -142,10 +141,30 @@ impl CfiTables {
         section.set_address_size(8);
         let bases = self.bases();
         let fde = section.fde_for_address(&bases, addr, DebugFrame::cie_from_offset).ok()?;
-        let mut ctx = Box::new(UnwindContext::new());
-        let row = fde.unwind_info_for_address(&section, &bases, &mut ctx, addr).ok()?;
-        apply_row(row, &section, regs, read, fde.cie().is_signal_trampoline())
+        step_by_fde(&fde, &section, &bases, addr, regs, read)
     }
+}
+
+thread_local! {
+    /// gimli's row-program state, one per thread and reused (it is a few
+    /// KiB: a fresh one per frame was an allocation per frame of every walk).
+    static CONTEXT: std::cell::RefCell<Box<UnwindContext<usize>>> = std::cell::RefCell::new(Box::new(UnwindContext::new()));
+}
+
+/// Runs an FDE's row program to `addr` and applies the row.
+fn step_by_fde<'a, S: UnwindSection<Slice<'a>>>(
+    fde: &FrameDescriptionEntry<Slice<'a>>,
+    section: &S,
+    bases: &BaseAddresses,
+    addr: u64,
+    regs: &UnwindRegs,
+    read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
+) -> Option<CfiStep> {
+    CONTEXT.with(|ctx| {
+        let mut ctx = ctx.try_borrow_mut().ok()?;
+        let row = fde.unwind_info_for_address(section, bases, &mut ctx, addr).ok()?;
+        apply_row(row, section, regs, read, fde.cie().is_signal_trampoline())
+    })
 }
 
 /// The caller's registers from one row of the table.
