@@ -6,6 +6,9 @@
 //! calls in DWARF; with them a backtrace can show the missing frame, as gdb
 //! does ("tail call frame").
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use gimli::{AttributeValue, DebuggingInformationEntry, Reader as _, UnitRef};
 
 use super::lines::{LineInfo, Reader};
@@ -24,13 +27,15 @@ impl LineInfo {
     /// when DWARF records one.
     pub fn call_site_target(&self, return_pc: u64) -> Option<CallTarget> {
         let unit = self.unit_at(return_pc.checked_sub(1)?)?;
-        let mut cursor = unit.entries();
-        while let Ok(Some(entry)) = cursor.next_dfs() {
-            if is_call_site(entry) && call_return_pc(&unit, entry) == Some(return_pc) {
-                return call_target(&unit, entry);
-            }
-        }
-        None
+        let key = unit.header.offset();
+        // Indexed once per unit: a deep recursion asks the same unit once per frame.
+        let known = self.call_sites.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+        let index = known.unwrap_or_else(|| {
+            let built = Arc::new(call_site_index(&unit));
+            self.call_sites.lock().unwrap_or_else(|e| e.into_inner()).insert(key, built.clone());
+            built
+        });
+        index.get(&return_pc).cloned()
     }
 
     /// The tail calls made by the function starting at `function_start` (a
@@ -64,6 +69,22 @@ impl LineInfo {
         }
         found
     }
+}
+
+/// The targets of one unit's call sites, by return pc (the first site wins).
+pub(super) type CallSiteIndex = HashMap<u64, CallTarget>;
+
+fn call_site_index(unit: &UnitRef<Reader>) -> CallSiteIndex {
+    let mut index = CallSiteIndex::new();
+    let mut cursor = unit.entries();
+    while let Ok(Some(entry)) = cursor.next_dfs() {
+        if is_call_site(entry) {
+            if let (Some(ret), Some(target)) = (call_return_pc(unit, entry), call_target(unit, entry)) {
+                index.entry(ret).or_insert(target);
+            }
+        }
+    }
+    index
 }
 
 fn is_call_site(entry: &DebuggingInformationEntry<Reader>) -> bool {

@@ -30,6 +30,9 @@ pub struct SourceFrame {
 pub struct LineInfo {
     context: addr2line::Context<Reader>,
     dwarf: Arc<gimli::Dwarf<Reader>>,
+    /// Call sites by unit, indexed on first use (see `call_sites.rs`).
+    pub(super) call_sites:
+        std::sync::Mutex<std::collections::HashMap<gimli::UnitSectionOffset, Arc<super::call_sites::CallSiteIndex>>>,
 }
 
 impl fmt::Debug for LineInfo {
@@ -51,7 +54,7 @@ impl LineInfo {
         };
         let dwarf = Arc::new(gimli::Dwarf::load(load).ok()?);
         let context = addr2line::Context::from_arc_dwarf(dwarf.clone()).ok()?;
-        Some(LineInfo { context, dwarf })
+        Some(LineInfo { context, dwarf, call_sites: Default::default() })
     }
 
     /// The functions at a file address, innermost (inlined) first, with
