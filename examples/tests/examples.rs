@@ -5,17 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `tests/fixtures/NAME.c` compiled at `-O0 -g` into this test's temporary directory.
+/// `tests/fixtures/NAME.c` compiled with `-g` and `flags` into this test's temporary directory.
 fn fixture(name: &str, flags: &[&str]) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(format!("{name}.c"));
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("example-fixtures");
-    std::fs::create_dir_all(&dir).unwrap();
-    let binary = dir.join(format!("{name}{}", flags.concat()));
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let status =
-        Command::new(&compiler).args(["-g", "-pthread"]).args(flags).arg("-o").arg(&binary).arg(&source).status();
-    assert!(status.is_ok_and(|s| s.success()), "compiling {}", source.display());
-    binary
+    let mut args = vec!["-g", "-pthread"];
+    args.extend(flags);
+    let out_name = format!("{name}{}", flags.concat());
+    test_fixtures::compile(&dir, &format!("{name}.c"), &out_name, &test_fixtures::c_compiler(), &args, &[])
 }
 
 /// Runs the example `name` (built by `cargo test` beside this test) with `args`; returns its stdout.

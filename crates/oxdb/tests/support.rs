@@ -1,20 +1,11 @@
 //! Test support: fixtures compiled at test time, and running oxdb.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
-
-/// A lock per fixture, so parallel tests compile each once.
-fn build_lock(name: &str) -> Arc<Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
-    LOCKS.get_or_init(Default::default).lock().unwrap().entry(name.to_owned()).or_default().clone()
-}
 
 /// `tests/fixtures/NAME.c` compiled with `-O0 -g` and frame pointers, compiled if needed.
 pub fn fixture(name: &str) -> PathBuf {
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    compile(name, name, &compiler, &["-Wall", "-g", "-pthread", "-O0", "-fno-omit-frame-pointer"])
+    compile(name, name, &test_fixtures::c_compiler(), &["-Wall", "-g", "-pthread", "-O0", "-fno-omit-frame-pointer"])
 }
 
 /// `tests/fixtures/NAME.c` built static for aarch64 at `-O2` (Debian's
@@ -23,35 +14,10 @@ pub fn fixture_aarch64(name: &str) -> PathBuf {
     compile(name, &format!("{name}-aarch64"), "aarch64-linux-gnu-gcc", &["-Wall", "-g", "-static", "-O2"])
 }
 
-/// Compiles `tests/fixtures/NAME.c` to `OUT_NAME` in the fixture directory
-/// (`COMPILER FLAGS -o OUT SOURCE`) unless it is up to date.
+/// Compiles `tests/fixtures/NAME.c` into this crate's fixture directory as `OUT_NAME`.
 fn compile(name: &str, out_name: &str, compiler: &str, flags: &[&str]) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(format!("{name}.c"));
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
-    let binary = out_dir.join(out_name);
-    let lock = build_lock(out_name);
-    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-    let fresh = match (std::fs::metadata(&source), std::fs::metadata(&binary)) {
-        (Ok(src), Ok(bin)) => bin.modified().unwrap() >= src.modified().unwrap(),
-        (Err(e), _) => panic!("fixture {}: {e}", source.display()),
-        _ => false,
-    };
-    if fresh {
-        return binary;
-    }
-    std::fs::create_dir_all(&out_dir).unwrap();
-    // Compile to a private name, then rename: other test processes never see half a binary.
-    let temporary = out_dir.join(format!(".{out_name}.{}", std::process::id()));
-    let output = Command::new(compiler)
-        .args(flags)
-        .arg("-o")
-        .arg(&temporary)
-        .arg(&source)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
-    assert!(output.status.success(), "compiling {}:\n{}", source.display(), String::from_utf8_lossy(&output.stderr));
-    std::fs::rename(&temporary, &binary).unwrap();
-    binary
+    test_fixtures::compile(&out_dir, &format!("{name}.c"), out_name, compiler, flags, &[])
 }
 
 /// What a run of oxdb printed and how it ended.

@@ -1,10 +1,8 @@
 //! Test support: fixtures compiled at test time, and small /proc readers.
 
-use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
 
 /// Optimisation level of a fixture build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,15 +29,6 @@ impl Opt {
     }
 }
 
-/// A lock per fixture build.
-type BuildLocks = Mutex<HashMap<String, Arc<Mutex<()>>>>;
-
-/// One lock per fixture build (by output name), so parallel tests compile each once.
-fn build_lock(key: String) -> Arc<Mutex<()>> {
-    static LOCKS: OnceLock<BuildLocks> = OnceLock::new();
-    LOCKS.get_or_init(Default::default).lock().unwrap().entry(key).or_default().clone()
-}
-
 /// The path of `tests/fixtures/NAME.c` compiled at `opt`, compiling it if needed.
 pub fn fixture(name: &str, opt: Opt) -> PathBuf {
     build_fixture(name, opt, &[], "")
@@ -55,7 +44,7 @@ fn build_fixture(name: &str, opt: Opt, extra: &[&str], prefix: &str) -> PathBuf 
         "" => format!("{name}-{}", opt.suffix()),
         _ => format!("{}/{prefix}{name}.so", opt.suffix()),
     };
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let compiler = test_fixtures::c_compiler();
     let mut args = vec!["-Wall", "-g", "-pthread"];
     args.extend(opt.flags());
     args.extend(extra);
@@ -102,36 +91,10 @@ pub fn fixture_rust(name: &str) -> PathBuf {
     compile(&format!("{name}.rs"), &format!("{name}-rs"), "rustc", &["-g", "-Copt-level=1", "--edition=2021"], &[])
 }
 
-/// Compiles `tests/fixtures/SOURCE` to the fixture directory as `OUT_NAME`
-/// (`COMPILER ARGS -o OUT SOURCE LIBS`), unless it is already up to date.
+/// Compiles `tests/fixtures/SOURCE` into this crate's fixture directory as `OUT_NAME`.
 fn compile(source: &str, out_name: &str, compiler: &str, args: &[&str], libs: &[&str]) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(source);
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-    let binary = out_dir.join(out_name);
-    let lock = build_lock(out_name.to_owned());
-    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-    let fresh = match (std::fs::metadata(&source), std::fs::metadata(&binary)) {
-        (Ok(src), Ok(bin)) => bin.modified().unwrap() >= src.modified().unwrap(),
-        (Err(e), _) => panic!("fixture {}: {e}", source.display()),
-        _ => false,
-    };
-    if fresh {
-        return binary;
-    }
-    std::fs::create_dir_all(binary.parent().unwrap()).unwrap();
-    // Compile to a private name, then rename: other test processes never see half a binary.
-    let temporary = out_dir.join(format!(".{}.{}", out_name.replace('/', "-"), std::process::id()));
-    let output = Command::new(compiler)
-        .args(args)
-        .arg("-o")
-        .arg(&temporary)
-        .arg(&source)
-        .args(libs)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
-    assert!(output.status.success(), "compiling {}:\n{}", source.display(), String::from_utf8_lossy(&output.stderr));
-    std::fs::rename(&temporary, &binary).unwrap();
-    binary
+    test_fixtures::compile(&out_dir, source, out_name, compiler, args, libs)
 }
 
 /// Whether gdb is installed.

@@ -1,0 +1,66 @@
+//! Test support for the oxtrace workspace: the C (and C++, Rust) fixtures of
+//! `tests/fixtures/` compiled at test time, each once per build directory
+//! even when tests run in parallel threads or processes.
+//!
+//! The caller names its own build directory (its `CARGO_TARGET_TMPDIR`, so
+//! that each test crate keeps its binaries), the compiler and its flags. A
+//! fixture is rebuilt when its source is newer than the binary (headers it
+//! includes are not watched).
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// `tests/fixtures/` of the workspace.
+pub fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// The C compiler: `$CC`, or `cc`.
+pub fn c_compiler() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".into())
+}
+
+/// A lock per output binary.
+type BuildLocks = Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>;
+
+/// One lock per output binary, so parallel tests of one process compile each once.
+fn build_lock(binary: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<BuildLocks> = OnceLock::new();
+    LOCKS.get_or_init(Default::default).lock().unwrap().entry(binary.to_owned()).or_default().clone()
+}
+
+/// Compiles `tests/fixtures/SOURCE` to `OUT_DIR/OUT_NAME` as
+/// `COMPILER ARGS -o OUT SOURCE LIBS`, unless the binary is newer than the
+/// source; returns the binary's path. Panics, with the compiler's errors,
+/// when it fails: a test cannot go on without its fixture.
+pub fn compile(out_dir: &Path, source: &str, out_name: &str, compiler: &str, args: &[&str], libs: &[&str]) -> PathBuf {
+    let source = source_dir().join(source);
+    let binary = out_dir.join(out_name);
+    let lock = build_lock(&binary);
+    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let fresh = match (std::fs::metadata(&source), std::fs::metadata(&binary)) {
+        (Ok(src), Ok(bin)) => bin.modified().unwrap() >= src.modified().unwrap(),
+        (Err(e), _) => panic!("fixture {}: {e}", source.display()),
+        _ => false,
+    };
+    if fresh {
+        return binary;
+    }
+    std::fs::create_dir_all(binary.parent().unwrap()).unwrap();
+    // Compile to a private name, then rename: other test processes never see half a binary.
+    let temporary = out_dir.join(format!(".{}.{}", out_name.replace('/', "-"), std::process::id()));
+    let output = Command::new(compiler)
+        .args(args)
+        .arg("-o")
+        .arg(&temporary)
+        .arg(&source)
+        .args(libs)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    assert!(output.status.success(), "compiling {}:\n{}", source.display(), String::from_utf8_lossy(&output.stderr));
+    std::fs::rename(&temporary, &binary).unwrap();
+    binary
+}
