@@ -8,7 +8,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use oxtrace::{EventKind, ExitStatus, Trace, WatchKind};
+use std::collections::BTreeSet;
+
+use oxtrace::{EventKind, EventType, ExitStatus, Tid, Trace, WatchKind};
 
 use crate::support::{fixture, Opt};
 
@@ -166,27 +168,49 @@ fn gdbserver_watchpoints_interrupts_and_registers() {
     trace.kill().unwrap();
 }
 
-/// `tests/fixtures/calls.c` built static (qemu-user's stub runs it without a dynamic linker).
-fn static_calls() -> std::path::PathBuf {
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/calls.c");
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("calls-static-{}", std::process::id()));
-    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .args(["-g", "-O0", "-fno-omit-frame-pointer", "-static", "-o"])
-        .arg(&out)
-        .arg(&source)
-        .status()
-        .expect("run the C compiler");
-    assert!(status.success(), "compiling calls.c -static");
-    out
+/// `tests/fixtures/NAME.c` built static (qemu-user's stub runs it without a dynamic linker).
+fn static_fixture(name: &str) -> std::path::PathBuf {
+    let out_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    let args = ["-g", "-O0", "-fno-omit-frame-pointer", "-pthread", "-static"];
+    test_fixtures::compile(
+        &out_dir,
+        &format!("{name}.c"),
+        &format!("{name}-static"),
+        &test_fixtures::c_compiler(),
+        &args,
+        &[],
+    )
+}
+
+/// A qemu-x86_64 stub holding `program`, and a trace connected to it.
+fn qemu_user(program: &std::path::Path, args: &[&str]) -> Option<(Child, Trace)> {
+    if Command::new("qemu-x86_64").arg("--version").output().is_err() {
+        eprintln!("qemu-x86_64 is not installed: qemu-user test skipped");
+        return None;
+    }
+    // A free port (qemu takes a number, not 0).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let qemu = Command::new("qemu-x86_64")
+        .args(["-g", &port.to_string()])
+        .arg(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let address = format!("127.0.0.1:{port}");
+    let trace = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            Trace::connect_with_program(&address, program.to_str().unwrap()).ok()
+        })
+        .expect("connect to qemu's stub");
+    Some((qemu, trace))
 }
 
 #[test]
 fn qemu_user_stub_with_the_local_program() {
-    if Command::new("qemu-x86_64").arg("--version").output().is_err() {
-        eprintln!("qemu-x86_64 is not installed: qemu-user test skipped");
-        return;
-    }
-    let program = static_calls();
+    let program = static_fixture("calls");
     let mut native = Trace::spawn({
         let mut c = Command::new(&program);
         c.stdout(Stdio::null());
@@ -196,27 +220,50 @@ fn qemu_user_stub_with_the_local_program() {
     let expected = scenario(&mut native);
     drop(native);
 
-    // A free port (qemu takes a number, not 0).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut qemu = Command::new("qemu-x86_64")
-        .args(["-g", &port.to_string()])
-        .arg(&program)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let address = format!("127.0.0.1:{port}");
-    let mut trace = (0..100)
-        .find_map(|_| {
-            std::thread::sleep(Duration::from_millis(20));
-            Trace::connect_with_program(&address, program.to_str().unwrap()).ok()
-        })
-        .expect("connect to qemu's stub");
+    let Some((mut qemu, mut trace)) = qemu_user(&program, &[]) else { return };
     // qemu writes no code: the breakpoint goes in with Z0, and the scenario is the same.
     let seen = scenario(&mut trace);
     assert_eq!(seen, expected);
     trace.kill().unwrap();
     let _ = qemu.kill();
     let _ = qemu.wait();
-    let _ = std::fs::remove_file(&program);
+}
+
+/// Runs `trace` to its end with thread creation stopping it; returns the
+/// threads reported created. Every breakpoint hit must be in a thread already
+/// reported (or the main one).
+fn created_threads(trace: &mut Trace) -> BTreeSet<Tid> {
+    trace.disable_auto_continue(EventType::ThreadCreated);
+    let main = trace.pid();
+    let mut created = BTreeSet::new();
+    loop {
+        let event = trace.run().unwrap();
+        match event.kind {
+            EventKind::ThreadCreated { new_tid } => {
+                assert!(trace.threads().contains(&new_tid), "{new_tid} not in {:?}", trace.threads());
+                assert!(created.insert(new_tid), "{new_tid} created twice");
+            }
+            EventKind::Breakpoint { .. } => {
+                assert!(event.tid == main || created.contains(&event.tid), "a hit in unannounced thread {}", event.tid)
+            }
+            EventKind::Exited(status) => {
+                assert_eq!(status, ExitStatus::Code(0));
+                return created;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// The protocol has no thread events without `QThreadEvents`: threads are
+/// reported created when first seen at a stop, before the stop itself.
+#[test]
+fn gdbserver_threads_are_reported_created_when_first_seen() {
+    let program = fixture("threads", Opt::O0);
+    let Some(server) = Gdbserver::start(&program, &["4", "3"]) else { return };
+    let mut trace = server.connect();
+    let work = trace.sym_by_name("work").unwrap();
+    trace.add_break_by_addr(work).unwrap();
+    let created = created_threads(&mut trace);
+    assert_eq!(created.len(), 4, "{created:?}");
 }

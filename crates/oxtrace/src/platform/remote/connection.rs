@@ -88,6 +88,7 @@ impl Connection {
 
     /// Sends one packet; in acknowledged mode, waits for its `+` (sending it again after a `-`).
     pub fn send(&mut self, body: &[u8]) -> Result<()> {
+        log_packet("->", body);
         let packet = frame(body);
         self.write(&packet)?;
         if self.no_ack {
@@ -126,7 +127,9 @@ impl Connection {
                     if !self.no_ack {
                         self.write(b"+")?;
                     }
-                    return Ok(Some(decode(&body)));
+                    let body = decode(&body);
+                    log_packet("<-", &body);
+                    return Ok(Some(body));
                 }
                 Some(Item::Damaged) => {
                     if !self.no_ack {
@@ -189,5 +192,16 @@ impl Connection {
     /// Sends the interrupt byte.
     pub fn send_interrupt(&mut self) -> Result<()> {
         self.write(&[0x03])
+    }
+}
+
+/// With `OXTRACE_RSP_LOG` set in the environment, every packet goes to
+/// stderr as it is sent (`->`) or received (`<-`): a stub's side of a
+/// conversation, for when one goes wrong.
+fn log_packet(direction: &str, body: &[u8]) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("OXTRACE_RSP_LOG").is_some()) {
+        let shown = &body[..body.len().min(200)];
+        eprintln!("rsp {direction} {}", String::from_utf8_lossy(shown));
     }
 }

@@ -21,9 +21,10 @@
 //!   interrupter sends `0x03`; a stop is all-stop, as the trait wants.
 //!
 //! The caller must keep the trace on one thread (the connection is not shared)
-//! and knows that what the protocol does not carry is missing: thread creation
-//! and exit events (the thread list is read again at each stop), system call
-//! stops, and a signal given to detach. The architecture is the one the
+//! and knows that what the protocol does not carry is missing: threads are
+//! reported created when first seen at a stop (the thread list is read again
+//! at each stop, and the new ones come first), thread exits are not reported,
+//! and there are no system call stops and no signal given to detach. The architecture is the one the
 //! target description names: x86_64 or aarch64 (others are refused); a stub
 //! without a description is taken to be x86_64.
 
@@ -102,7 +103,10 @@ pub struct RemoteProcess {
     /// What the last stop said beyond its signal.
     last_trigger: Option<Trigger>,
     /// A stop to report before anything else (an interrupt asked while stopped).
-    pending: Option<Stop>,
+    /// Stops to report before anything runs again: an interrupt asked while
+    /// stopped, or threads found new at a stop (before the stop itself).
+    pending: std::collections::VecDeque<Stop>,
+
     /// The process has ended.
     gone: bool,
     debug: debug::DebugRegisters,
@@ -206,7 +210,7 @@ impl RemoteProcess {
             interrupted,
             stepping: None,
             last_trigger: None,
-            pending: None,
+            pending: Default::default(),
             gone: false,
             debug: debug::DebugRegisters::default(),
             files: None,
@@ -344,8 +348,33 @@ impl RemoteProcess {
                     reason: StopReason::Exited(ExitStatus::Signaled { signal, core_dumped: false }),
                 }))
             }
-            StopReply::Stopped { signal, thread, trigger, exec } => {
+            // `w` and `create` come only to a client that asks with `QThreadEvents`.
+            // oxtrace does not (gdbserver 13 segfaulted in that mode, see
+            // docs/design.md), but takes them from a stub that sends them anyway.
+            StopReply::ThreadExited { code, thread } => {
+                let tid = thread.and_then(|t| Tid::try_from(t.tid).ok()).unwrap_or(self.pid);
                 self.refresh_threads()?;
+                self.threads.retain(|&t| t != tid);
+                let reason = StopReason::ThreadExited(ExitStatus::Code(i32::from(code)));
+                Ok(Some(Stop { tid, reason }))
+            }
+            StopReply::Stopped { signal, thread, trigger, exec, created } => {
+                let known = std::mem::take(&mut self.threads);
+                self.refresh_threads()?;
+                if created {
+                    let tid = thread.and_then(|t| Tid::try_from(t.tid).ok()).unwrap_or(self.pid);
+                    if !self.threads.contains(&tid) {
+                        self.threads.push(tid);
+                    }
+                    return Ok(Some(Stop { tid, reason: StopReason::ThreadCreated { new_tid: tid } }));
+                }
+                if exec.is_none() {
+                    // The stub does not say when threads start: those new at this
+                    // stop are reported first, as created, then the stop itself.
+                    for &new_tid in self.threads.iter().filter(|t| !known.contains(t)) {
+                        self.pending.push_back(Stop { tid: new_tid, reason: StopReason::ThreadCreated { new_tid } });
+                    }
+                }
                 let tid = thread
                     .and_then(|t| Tid::try_from(t.tid).ok())
                     .filter(|t| self.threads.contains(t))
@@ -386,7 +415,11 @@ impl RemoteProcess {
                         StopReason::Signal(self.signal_info(signo))
                     }
                 };
-                Ok(Some(Stop { tid, reason }))
+                if self.pending.is_empty() {
+                    return Ok(Some(Stop { tid, reason }));
+                }
+                self.pending.push_back(Stop { tid, reason });
+                Ok(self.pending.pop_front())
             }
         }
     }
@@ -530,11 +563,19 @@ impl Platform for RemoteProcess {
         }
         if self.interrupted.swap(false, Ordering::SeqCst) {
             // An interrupt asked while stopped: the run stops at once.
-            self.pending = Some(Stop { tid: actions[0].tid, reason: StopReason::Interrupted });
+            self.pending.push_back(Stop { tid: actions[0].tid, reason: StopReason::Interrupted });
+            return Ok(());
+        }
+        if !self.pending.is_empty() {
+            // Nothing runs while stops wait to be reported: the next wait gives them.
             return Ok(());
         }
         let mut request = String::from("vCont");
-        for action in actions {
+        // When every thread runs, plain continues go as the default action
+        // (`;c`), as gdb sends them: one short packet whatever the thread count.
+        let covers_all = self.threads.iter().all(|t| actions.iter().any(|a| a.tid == *t));
+        let is_default = |a: &ResumeAction| covers_all && a.kind == ResumeKind::Continue && a.signal.is_none();
+        for action in actions.iter().filter(|a| !is_default(a)) {
             let letter = match (action.kind, action.signal.is_some()) {
                 (ResumeKind::Continue, false) => "c".to_string(),
                 (ResumeKind::Continue, true) => format!("C{:02x}", signals::to_gdb(action.signal.unwrap_or(0))),
@@ -545,6 +586,9 @@ impl Platform for RemoteProcess {
                 }
             };
             request.push_str(&format!(";{letter}:{}", self.thread_id(action.tid)));
+        }
+        if actions.iter().any(is_default) {
+            request.push_str(";c");
         }
         self.stepping = actions.iter().find(|a| a.kind == ResumeKind::Step).map(|a| a.tid);
         self.forget_stop_state();
@@ -557,7 +601,7 @@ impl Platform for RemoteProcess {
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>> {
-        if let Some(stop) = self.pending.take() {
+        if let Some(stop) = self.pending.pop_front() {
             return Ok(Some(stop));
         }
         self.require_alive()?;
@@ -583,9 +627,13 @@ impl Platform for RemoteProcess {
                 return Err(self.conn.error("the process did not stop after an interrupt"));
             };
             if let Some(parsed) = stop::parse(&reply) {
-                self.stop_from_reply(parsed)?;
+                if let Some(stop) = self.stop_from_reply(parsed)? {
+                    self.pending.push_front(stop);
+                }
             }
         }
+        // The interrupt's own stop is not an event; threads found new are.
+        self.pending.retain(|s| matches!(s.reason, StopReason::ThreadCreated { .. }));
         self.interrupted.store(false, Ordering::SeqCst);
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! Stop replies (`T`, `S`, `W`, `X`, `O`) as plain values.
+//! Stop replies (`T`, `S`, `W`, `X`, `w`, `O`) as plain values.
 //!
 //! `parse` never panics: anything it cannot read is `None`, and the caller
 //! reports the reply as a protocol error naming it.
@@ -59,6 +59,15 @@ pub enum StopReply {
         trigger: Option<Trigger>,
         /// `exec:` the new program's path.
         exec: Option<String>,
+        /// `create`: the thread was just created (with `QThreadEvents`).
+        created: bool,
+    },
+    /// `w`: one thread exited with this code (with `QThreadEvents`).
+    ThreadExited {
+        /// Its exit code.
+        code: u8,
+        /// The thread.
+        thread: Option<ThreadId>,
     },
     /// `W`: the process exited with this code.
     Exited(u8),
@@ -77,13 +86,19 @@ pub fn parse(body: &[u8]) -> Option<StopReply> {
         u8::try_from(parse_hex_u64(&digits[..end])?).ok()
     };
     match kind {
-        b'S' => Some(StopReply::Stopped { signal: number(rest)?, thread: None, trigger: None, exec: None }),
+        b'S' => {
+            Some(StopReply::Stopped { signal: number(rest)?, thread: None, trigger: None, exec: None, created: false })
+        }
+        b'w' => {
+            let thread = rest.iter().position(|&b| b == b';').and_then(|at| parse_thread_id(&rest[at + 1..]));
+            Some(StopReply::ThreadExited { code: number(rest)?, thread })
+        }
         b'W' => Some(StopReply::Exited(number(rest)?)),
         b'X' => Some(StopReply::Killed(number(rest)?)),
         b'O' => Some(StopReply::Output(from_hex(rest)?)),
         b'T' => {
             let signal = u8::try_from(parse_hex_u64(rest.get(..2)?)?).ok()?;
-            let (mut thread, mut trigger, mut exec) = (None, None, None);
+            let (mut thread, mut trigger, mut exec, mut created) = (None, None, None, false);
             for pair in rest.get(2..)?.split(|&b| b == b';').filter(|p| !p.is_empty()) {
                 let (name, value) = match pair.iter().position(|&b| b == b':') {
                     Some(colon) => (&pair[..colon], &pair[colon + 1..]),
@@ -95,11 +110,12 @@ pub fn parse(body: &[u8]) -> Option<StopReply> {
                     b"hwbreak" => trigger = Some(Trigger::HardwareBreak),
                     b"watch" | b"rwatch" | b"awatch" => trigger = parse_hex_u64(value).map(Trigger::Watch),
                     b"exec" => exec = from_hex(value).map(|p| String::from_utf8_lossy(&p).into_owned()),
-                    // Registers (`06:...`), `core`, `library`, `create`...: not needed here.
+                    b"create" => created = true,
+                    // Registers (`06:...`), `core`, `library`...: not needed here.
                     _ => {}
                 }
             }
-            Some(StopReply::Stopped { signal, thread, trigger, exec })
+            Some(StopReply::Stopped { signal, thread, trigger, exec, created })
         }
         _ => None,
     }
@@ -117,7 +133,8 @@ mod tests {
                 signal: 5,
                 thread: Some(ThreadId { pid: Some(0x1f), tid: 0x20 }),
                 trigger: Some(Trigger::SoftwareBreak),
-                exec: None
+                exec: None,
+                created: false
             })
         );
         assert_eq!(
@@ -126,13 +143,20 @@ mod tests {
                 signal: 5,
                 thread: Some(ThreadId { pid: None, tid: 0x2a }),
                 trigger: Some(Trigger::Watch(0x7ffe10)),
-                exec: None
+                exec: None,
+                created: false
             })
         );
         assert_eq!(parse(b"W00;process:1f"), Some(StopReply::Exited(0)));
         assert_eq!(parse(b"W0;process:1f"), Some(StopReply::Exited(0)));
         assert_eq!(parse(b"W"), None);
         assert_eq!(parse(b"X09"), Some(StopReply::Killed(9)));
+        assert_eq!(
+            parse(b"w00;p1f.21"),
+            Some(StopReply::ThreadExited { code: 0, thread: Some(ThreadId { pid: Some(0x1f), tid: 0x21 }) })
+        );
+        assert_eq!(parse(b"w"), None);
+        assert!(matches!(parse(b"T05create:;thread:p1f.22;"), Some(StopReply::Stopped { created: true, .. })));
         assert_eq!(parse(b"O6869"), Some(StopReply::Output(b"hi".to_vec())));
         assert_eq!(parse(b"T"), None);
         assert_eq!(parse(b""), None);
