@@ -1,6 +1,6 @@
 //! Batch mode: commands from -ex and -x against the C fixtures.
 
-use crate::support::{batch, fixture, is_address, oxdb};
+use crate::support::{batch, fixture, gdb, gdb_args, is_address, oxdb};
 
 #[test]
 fn break_continue_backtrace_registers_memory_disassembly_print() {
@@ -280,4 +280,27 @@ fn attach_break_and_detach() {
     // Detached, it runs on to its end.
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(7));
+}
+
+/// `print NAME` of a global variable shows its value, as gdb's `print` does
+/// on the same program at the same place.
+#[test]
+fn print_shows_global_variables_as_gdb_does() {
+    let prints = ["print counter", "print marker", "print rodata_marker"];
+    let run = batch("calls", &["break tick", "continue", prints[0], prints[1], prints[2]], &[]);
+    let program = fixture("calls");
+    let gdb_commands = ["break tick", "run", prints[0], prints[1], prints[2]];
+    let mut args = gdb_args(&gdb_commands);
+    let program_text = program.display().to_string();
+    args.push(&program_text);
+    let native = gdb(&args);
+    // gdb: `$1 = 0`; oxdb: `(volatile long int) 0`.
+    let gdb_values: Vec<&str> =
+        native.lines().filter(|l| l.starts_with('$')).filter_map(|l| l.split_once(" = ").map(|(_, v)| v)).collect();
+    let ours: Vec<&str> =
+        run.stdout.lines().filter(|l| l.starts_with('(')).filter_map(|l| l.split_once(") ").map(|(_, v)| v)).collect();
+    assert_eq!(gdb_values.len(), 3, "{native}");
+    assert_eq!(ours, gdb_values, "{run}\n--- gdb\n{native}");
+    assert!(run.stdout.contains("(volatile long int) "), "{run}");
+    assert!(run.stdout.contains("(char [23]) \"OXTRACE_MARKER_1234567\""), "{run}");
 }

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::fixture;
+use crate::support::{fixture, gdb, gdb_args};
 
 /// A running `oxdb serve` and what it printed.
 struct Server {
@@ -79,15 +79,6 @@ impl Server {
         let stderr = self.stderr.lock().unwrap().clone();
         (status.code(), stdout, stderr)
     }
-}
-
-fn gdb(args: &[&str]) -> String {
-    let output = Command::new("gdb").args(["-nx", "-batch"]).args(args).output().expect("run gdb");
-    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
-}
-
-fn gdb_args<'a>(commands: &'a [&'a str]) -> Vec<&'a str> {
-    commands.iter().flat_map(|c| ["-ex", c]).collect()
 }
 
 /// The function names of a `bt`, innermost first.

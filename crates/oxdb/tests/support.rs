@@ -75,3 +75,14 @@ pub fn is_address(text: &str) -> bool {
     text.strip_prefix("0x")
         .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
 }
+
+/// gdb in batch mode with `args`; its stdout and stderr.
+pub fn gdb(args: &[&str]) -> String {
+    let output = Command::new("gdb").args(["-nx", "-batch"]).args(args).output().expect("run gdb");
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+/// `-ex C` for each command.
+pub fn gdb_args<'a>(commands: &'a [&'a str]) -> Vec<&'a str> {
+    commands.iter().flat_map(|c| ["-ex", c]).collect()
+}

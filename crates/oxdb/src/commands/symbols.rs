@@ -62,9 +62,21 @@ pub fn value_text(trace: &mut Trace, value: u64) -> String {
     text
 }
 
-/// `print EXPR`.
+/// `print EXPR`. A bare name of a global or static variable (not a register
+/// or a `var`) prints its value with its type, as gdb does; any other
+/// expression prints its value as an address or number.
 pub fn print(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let trace = session.trace()?;
+    let name = args.rest.trim();
+    let bare = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if bare && trace.arch().register(name).is_none() && trace.variable(name).is_none() {
+        if let Ok((_, layout, value)) = trace.read_global(name) {
+            let symbols = trace.symbols()?;
+            let symbolize = |p: u64| symbols.sym_by_addr(p).map(|hit| hit.to_string());
+            writeln!(out, "({}) {}", layout.name, value.display_with(&symbolize))?;
+            return Ok(());
+        }
+    }
     let value = eval(trace, args.rest)?;
     let text = value_text(trace, value);
     writeln!(out, "{text}")?;

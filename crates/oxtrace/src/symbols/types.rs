@@ -132,6 +132,33 @@ impl LineInfo {
     }
 }
 
+impl LineInfo {
+    /// A global or static variable named `name` that lives at a fixed address
+    /// (its location is one `DW_OP_addr`): its file address and its type's layout.
+    pub fn global_variable(&self, name: &str) -> Option<(u64, TypeLayout)> {
+        let dwarf = self.dwarf();
+        let mut headers = dwarf.units();
+        while let Ok(Some(header)) = headers.next() {
+            let Ok(unit) = dwarf.unit(header) else { continue };
+            let unit = unit.unit_ref(dwarf);
+            let mut cursor = unit.entries();
+            while let Ok(Some(entry)) = cursor.next_dfs() {
+                if entry.tag() != gimli::DW_TAG_variable || die_name(&unit, entry).as_deref() != Some(name) {
+                    continue;
+                }
+                let Some(AttributeValue::Exprloc(expr)) = entry.attr_value(gimli::DW_AT_location) else { continue };
+                let mut ops = expr.operations(unit.encoding());
+                let (Ok(Some(gimli::Operation::Address { address })), Ok(None)) = (ops.next(), ops.next()) else {
+                    continue;
+                };
+                let layout = type_ref(entry).map_or_else(|| opaque("?", 0), |t| layout(&unit, t, 0));
+                return Some((address, layout));
+            }
+        }
+        None
+    }
+}
+
 type Unit<'a> = gimli::UnitRef<'a, Reader>;
 
 fn die_name(unit: &Unit, entry: &gimli::DebuggingInformationEntry<Reader>) -> Option<String> {

@@ -19,6 +19,28 @@ impl Trace {
             .ok_or_else(|| Error::InvalidArgument(format!("no type {name:?} in the debug information")))
     }
 
+    /// A global or static variable of the debuggee by its name in the debug
+    /// information, as gdb's `print NAME` finds it (the program first, then
+    /// the libraries): its address, its type, and its value read now.
+    pub fn read_global(&mut self, name: &str) -> Result<(u64, TypeLayout, Value)> {
+        let exe = self.platform.exe_path();
+        let symbols = self.symbols()?;
+        let mut modules: Vec<_> = symbols.modules().iter().collect();
+        modules.sort_by_key(|m| exe.as_deref() != Some(m.path.as_str()));
+        let (addr, layout) = modules
+            .iter()
+            .find_map(|m| {
+                let (file_addr, layout) = m.image.lines()?.global_variable(name)?;
+                Some((file_addr.wrapping_add(m.bias), layout))
+            })
+            .ok_or_else(|| {
+                Error::NoSuchSymbol(format!("{name} (no variable of that name in the debug information)"))
+            })?;
+        let bytes = self.read_memory(addr, layout.size as usize)?;
+        let value = layout.decode(&bytes);
+        Ok((addr, layout, value))
+    }
+
     /// Reads a value of type `type_name` at `addr`.
     pub fn read_typed(&mut self, type_name: &str, addr: u64) -> Result<Value> {
         let layout = self.type_layout(type_name)?;
