@@ -107,8 +107,7 @@ const COUNT: usize = 31 + SPECIAL.len() + 32 + 31 + 32 + 32 + ALIASES.len();
 static REGISTERS: [RegisterDef; COUNT] =
     join_tables(&[&GENERAL.0, &SPECIAL, &VECTORS.0, &GENERAL.1, &VECTORS.1, &VECTORS.2, &ALIASES]);
 
-/// DWARF numbers the unwinder tracks: `x0`-`x30`, `sp` (31), and `pc` in
-/// column 32 (the ABI gives the pc no number; the unwinder keeps it there).
+/// DWARF numbers the unwinder tracks: `x0`-`x30`, `sp` (31), and `pc` (32).
 const UNWIND_NAMES: [&str; 33] = [
     "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17",
     "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30", "sp", "pc",

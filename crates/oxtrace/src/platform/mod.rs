@@ -142,6 +142,16 @@ pub trait Platform: std::fmt::Debug {
     fn read_memory(&mut self, addr: u64, buf: &mut [u8]) -> Result<()>;
     /// Write all of `data` at `addr`, read-only pages included.
     fn write_memory(&mut self, addr: u64, data: &[u8]) -> Result<()>;
+    /// Puts a software breakpoint at `addr`: `brk` is the architecture's
+    /// break instruction. By default it is written into memory; a backend
+    /// whose target keeps breakpoints itself (a remote stub's `Z0`) asks it to.
+    fn insert_break(&mut self, addr: u64, brk: &[u8]) -> Result<()> {
+        self.write_memory(addr, brk)
+    }
+    /// Takes the software breakpoint at `addr` out, leaving `original` there.
+    fn remove_break(&mut self, addr: u64, original: &[u8]) -> Result<()> {
+        self.write_memory(addr, original)
+    }
     /// The process's memory maps, sorted by address.
     fn memory_maps(&mut self) -> Result<Vec<MemoryMap>>;
     /// Read one register group of a stopped thread into `buf` (of [`Arch::group_size`] bytes).

@@ -235,7 +235,7 @@ impl Trace {
         let insn = self.arch.break_instruction;
         let mut saved = vec![0; insn.len()];
         self.platform.read_memory(entry.info.addr, &mut saved)?;
-        self.platform.write_memory(entry.info.addr, insn)?;
+        self.platform.insert_break(entry.info.addr, insn)?;
         entry.saved = Some(saved);
         Ok(())
     }
@@ -247,7 +247,7 @@ impl Trace {
 
     fn remove_break_bytes(&mut self, entry: &mut Entry) -> Result<()> {
         if let Some(saved) = entry.saved.take() {
-            if let Err(e) = self.platform.write_memory(entry.info.addr, &saved) {
+            if let Err(e) = self.platform.remove_break(entry.info.addr, &saved) {
                 entry.saved = Some(saved);
                 return Err(e);
             }
@@ -273,7 +273,7 @@ impl Trace {
         let result = match entry.lifted.take() {
             // The original bytes are known: only the break instruction is written.
             Some(saved) if entry.info.enabled && entry.saved.is_none() => {
-                let written = self.platform.write_memory(entry.info.addr, self.arch.break_instruction);
+                let written = self.platform.insert_break(entry.info.addr, self.arch.break_instruction);
                 if written.is_ok() {
                     entry.saved = Some(saved);
                 }

@@ -24,7 +24,7 @@ const SIGCONTEXT_ORDER: [u16; 17] = [8, 9, 10, 11, 12, 13, 14, 15, 5, 4, 6, 3, 1
 /// other architectures the C library describes its restorer in its CFI).
 pub fn is_signal_restorer(regs: &UnwindRegs, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> bool {
     let mut code = [0u8; 9];
-    regs.layout() == &X86_64.unwind && regs.pc().is_some_and(|pc| read(pc, &mut code) && code == RESTORER)
+    std::ptr::eq(regs.layout(), &X86_64.unwind) && regs.pc().is_some_and(|pc| read(pc, &mut code) && code == RESTORER)
 }
 
 /// The interrupted registers saved in the x86_64 signal frame at `sp`.

@@ -267,3 +267,31 @@ fn gdbserver_threads_are_reported_created_when_first_seen() {
     let created = created_threads(&mut trace);
     assert_eq!(created.len(), 4, "{created:?}");
 }
+
+/// Writes through the trace with breakpoints held by the stub (`Z0`): a data
+/// byte that happens to be the break instruction is data, and code written
+/// over a breakpoint is what memory holds once the breakpoint is gone.
+#[test]
+fn gdbserver_writes_around_stub_breakpoints_keep_memory_right() {
+    let program = fixture("calls", Opt::O0);
+    let Some(server) = Gdbserver::start(&program, &[]) else { return };
+    let mut trace = server.connect();
+    let counter = trace.sym_by_name("counter").unwrap();
+    trace.write_memory(counter, &[0xcc]).unwrap();
+    assert_eq!(trace.read_memory(counter, 1).unwrap(), [0xcc]);
+    trace.write_memory(counter, &[0x41]).unwrap();
+    assert_eq!(trace.read_memory(counter, 1).unwrap(), [0x41]);
+    trace.write_memory(counter, &[0]).unwrap();
+
+    let d = trace.sym_by_name("d").unwrap();
+    let original = trace.read_memory(d, 4).unwrap();
+    let id = trace.add_break_by_addr(d).unwrap();
+    // The same bytes written over the breakpoint: still hidden while it is in...
+    trace.write_memory(d, &original).unwrap();
+    assert_eq!(trace.read_memory(d, 4).unwrap(), original);
+    // ...and in memory once it is out, with no stray break instruction.
+    trace.remove_breakpoint(id).unwrap();
+    assert_eq!(trace.read_memory(d, 4).unwrap(), original);
+    let end = trace.run().unwrap();
+    assert_eq!(end.kind, EventKind::Exited(ExitStatus::Code(0)), "{end:?}");
+}

@@ -102,11 +102,9 @@ pub struct RemoteProcess {
     stepping: Option<Tid>,
     /// What the last stop said beyond its signal.
     last_trigger: Option<Trigger>,
-    /// A stop to report before anything else (an interrupt asked while stopped).
     /// Stops to report before anything runs again: an interrupt asked while
     /// stopped, or threads found new at a stop (before the stop itself).
     pending: std::collections::VecDeque<Stop>,
-
     /// The process has ended.
     gone: bool,
     debug: debug::DebugRegisters,
@@ -418,7 +416,13 @@ impl RemoteProcess {
                 if self.pending.is_empty() {
                     return Ok(Some(Stop { tid, reason }));
                 }
-                self.pending.push_back(Stop { tid, reason });
+                // A step is reported before the threads found new (the caller
+                // waits for it); anything else after them.
+                if reason == StopReason::Step {
+                    self.pending.push_front(Stop { tid, reason });
+                } else {
+                    self.pending.push_back(Stop { tid, reason });
+                }
                 Ok(self.pending.pop_front())
             }
         }
@@ -645,22 +649,33 @@ impl Platform for RemoteProcess {
 
     fn write_memory(&mut self, addr: u64, data: &[u8]) -> Result<()> {
         self.require_alive()?;
-        // The trace's breakpoints go to the stub as `Z0` / `z0` where it has
-        // them: a system emulator's stub (`qemu-system -s`) must see a break
-        // instruction coming, or the guest takes it as its own exception, and
-        // qemu-user's stub writes no code. Elsewhere, the instruction is written.
-        let brk = self.arch.break_instruction;
-        // The kind of a `Z0` breakpoint is the length of the break instruction.
-        let kind = brk.len();
-        if self.z0.contains(&addr) && data.len() == brk.len() {
-            if data != brk {
-                self.conn.request_ok(&format!("z0,{addr:x},{kind:x}"))?;
-                self.z0.remove(&addr);
+        // The bytes under the stub's own breakpoints are the trace's to keep
+        // (it has patched its break instruction into `data` there): they are
+        // written when the breakpoint is removed. The rest goes out as is.
+        let brk_len = self.arch.break_instruction.len() as u64;
+        let end = addr.saturating_add(data.len() as u64);
+        let covered: Vec<u64> = self.z0.range(addr.saturating_sub(brk_len - 1)..end).copied().collect();
+        let mut from = addr;
+        for bp in covered {
+            if bp > from {
+                self.write_pieces(from, &data[(from - addr) as usize..(bp - addr) as usize])?;
             }
-            return Ok(());
+            from = from.max(bp.saturating_add(brk_len).min(end));
         }
-        if data == brk && self.z0_supported != Some(false) {
-            match self.conn.request(&format!("Z0,{addr:x},{kind:x}"))?.as_slice() {
+        if from < end {
+            self.write_pieces(from, &data[(from - addr) as usize..])?;
+        }
+        Ok(())
+    }
+
+    fn insert_break(&mut self, addr: u64, brk: &[u8]) -> Result<()> {
+        self.require_alive()?;
+        // `Z0` where the stub has it: a system emulator's stub must see a
+        // break instruction coming, or the guest takes it as its own
+        // exception, and qemu-user's stub writes no code. The kind is the
+        // length of the break instruction.
+        if self.z0_supported != Some(false) {
+            match self.conn.request(&format!("Z0,{addr:x},{:x}", brk.len()))?.as_slice() {
                 b"OK" => {
                     self.z0_supported = Some(true);
                     self.z0.insert(addr);
@@ -668,11 +683,24 @@ impl Platform for RemoteProcess {
                 }
                 // Not supported: written into memory from now on.
                 b"" => self.z0_supported = Some(false),
-                // Refused here (an address it cannot patch): the write below says why.
+                // Refused here: the write below says why if it fails too.
                 _ => {}
             }
         }
-        self.write_pieces(addr, data)
+        self.write_pieces(addr, brk)
+    }
+
+    fn remove_break(&mut self, addr: u64, original: &[u8]) -> Result<()> {
+        self.require_alive()?;
+        if self.z0.remove(&addr) {
+            self.conn.request_ok(&format!("z0,{addr:x},{:x}", original.len()))?;
+            // The stub put back what it saw when the breakpoint went in; the
+            // trace's bytes win (a write over the breakpoint changed them).
+            // Best effort: a stub that writes no code (qemu-user) keeps its own.
+            let _ = self.write_pieces(addr, original);
+            return Ok(());
+        }
+        self.write_pieces(addr, original)
     }
 
     fn memory_maps(&mut self) -> Result<Vec<MemoryMap>> {
