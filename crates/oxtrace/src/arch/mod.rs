@@ -146,11 +146,30 @@ pub struct UnwindLayout {
     /// Registers a callee must preserve: where the call frame information
     /// says nothing of them, the caller has the same value.
     pub callee_saved: &'static [u16],
+    /// Return addresses saved on the stack may carry a pointer-authentication
+    /// code in their top bits (aarch64's `-mbranch-protection`): the call
+    /// frame information uses the AArch64 vendor operations, and recovered
+    /// return addresses keep only their low [`UnwindLayout::ADDRESS_BITS`] bits.
+    pub pointer_auth: bool,
 }
 
 impl UnwindLayout {
     /// The most registers any architecture's unwinder tracks.
     pub const MAX_REGISTERS: usize = 33;
+
+    /// The width of a user-space virtual address where pointer authentication
+    /// applies (Linux on aarch64 gives processes 48-bit addresses unless they
+    /// ask for more).
+    pub const ADDRESS_BITS: u32 = 48;
+
+    /// A recovered return address without its pointer-authentication code.
+    pub fn strip_code(&self, address: u64) -> u64 {
+        if self.pointer_auth {
+            address & ((1u64 << Self::ADDRESS_BITS) - 1)
+        } else {
+            address
+        }
+    }
 }
 
 /// Joins register tables into one, in order (a `const fn`, so that an

@@ -112,6 +112,9 @@ impl CfiTables {
         let eh = self.eh_frame.as_ref()?;
         let mut section = EhFrame::new(&eh.data, LittleEndian);
         section.set_address_size(8);
+        if regs.layout().pointer_auth {
+            section.set_vendor(gimli::Vendor::AArch64);
+        }
         let bases = self.bases();
         // The header's sorted table finds the FDE by binary search; without it, a scan.
         let indexed = self.eh_frame_hdr.as_ref().and_then(|hdr| {
@@ -139,6 +142,9 @@ impl CfiTables {
         let debug = self.debug_frame.as_ref()?;
         let mut section = DebugFrame::new(&debug.data, LittleEndian);
         section.set_address_size(8);
+        if regs.layout().pointer_auth {
+            section.set_vendor(gimli::Vendor::AArch64);
+        }
         let bases = self.bases();
         let fde = section.fde_for_address(&bases, addr, DebugFrame::cie_from_offset).ok()?;
         step_by_fde(&fde, &section, &bases, addr, regs, read)
@@ -208,7 +214,7 @@ fn apply_row<'a, S: UnwindSection<Slice<'a>>>(
         // No rule for the return address: the frame is the outermost.
         None => None,
     };
-    caller.set_pc(return_to);
+    caller.set_pc(return_to.map(|address| layout.strip_code(address)));
     Some(CfiStep { caller, cfa, signal_trampoline })
 }
 

@@ -8,7 +8,10 @@
 //!
 //! aarch64 keeps the same record (`x29` points at the caller's `x29`, the
 //! return address above it); at a function's first instruction the return
-//! address is still in the link register.
+//! address is still in the link register. But GCC puts the record at the
+//! bottom of the frame (`stp x29, x30, [sp, #-N]!; mov x29, sp`), so there
+//! the caller's stack pointer, taken as `x29 + 16`, is a lower bound, not the
+//! exact value: this fallback serves only code without CFI.
 
 use super::cfi::read_u64;
 use super::regs::UnwindRegs;
@@ -77,6 +80,6 @@ pub fn step_frame_pointer(
     if layout.link_register {
         caller.set(layout.return_address, Some(return_to));
     }
-    caller.set_pc(Some(return_to));
+    caller.set_pc(Some(layout.strip_code(return_to)));
     Some((caller, cfa))
 }

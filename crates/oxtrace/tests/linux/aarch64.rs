@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use oxtrace::{EventKind, ExitStatus, Trace};
 
-use crate::support::{fixture_aarch64, fixture_aarch64_baremetal, parse_gdb_backtrace, Opt, AARCH64_CC};
+use crate::support::{
+    fixture_aarch64, fixture_aarch64_baremetal, fixture_aarch64_signed, parse_gdb_backtrace, Opt, AARCH64_CC,
+};
 
 /// A qemu with its gdb stub listening, killed when dropped.
 struct Qemu {
@@ -275,4 +277,25 @@ fn aarch64_without_an_operating_system_under_qemu_system() {
     assert_eq!(stopped.kind, EventKind::Interrupted, "{stopped:?}");
     assert_eq!(trace.read_u64(counter).unwrap(), 100 + 2 + 1);
     trace.kill().unwrap();
+}
+
+/// Return addresses signed by pointer authentication (`paciasp` before they
+/// are saved): the CFI's `DW_CFA_AARCH64_negate_ra_state` is understood and
+/// the code is stripped, so the walk goes on through every signed frame.
+#[test]
+fn aarch64_return_addresses_signed_by_pointer_authentication() {
+    require_tools();
+    let program = fixture_aarch64_signed("nested");
+    let qemu = Qemu::start(&program);
+    let mut trace = qemu.connect(&program);
+    let inner = trace.sym_by_name("inner").unwrap();
+    trace.add_break_by_addr(inner).unwrap();
+    let event = trace.run().unwrap();
+    assert!(matches!(event.kind, EventKind::Breakpoint { .. }), "{event:?}");
+    let frames = trace.backtrace(event.tid).unwrap();
+    let names: Vec<&str> = frames.iter().map(|f| f.function.as_deref().unwrap_or("??")).collect();
+    assert!(names.len() >= 4 && names[..4] == ["inner", "middle", "outer", "main"], "{frames:#?}");
+    assert!(names.iter().any(|n| n.contains("libc_start")), "the walk goes on past main: {names:?}");
+    assert_eq!(trace.step_out().unwrap().kind, EventKind::Step);
+    assert_eq!(trace.pc().unwrap(), frames[1].pc);
 }

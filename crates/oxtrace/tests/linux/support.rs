@@ -62,6 +62,13 @@ pub fn fixture_aarch64(name: &str, opt: Opt) -> PathBuf {
     compile(&format!("{name}.c"), &format!("{name}-aarch64-{}", opt.suffix()), AARCH64_CC, &args, &[])
 }
 
+/// [`fixture_aarch64`] at `-O2` with return addresses signed by pointer
+/// authentication (`-mbranch-protection=standard`, as newer distributions build).
+pub fn fixture_aarch64_signed(name: &str) -> PathBuf {
+    let args = ["-Wall", "-g", "-static", "-O2", "-mbranch-protection=standard"];
+    compile(&format!("{name}.c"), &format!("{name}-aarch64-pac"), AARCH64_CC, &args, &[])
+}
+
 /// `tests/fixtures/NAME.c` built for aarch64 with no operating system:
 /// freestanding, linked at 0x40080000 (RAM on qemu-system-aarch64's `virt`
 /// machine), starting at `_start`.
