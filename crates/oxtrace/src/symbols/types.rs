@@ -113,6 +113,17 @@ impl LineInfo {
                 name,
             )
         };
+        self.find_die(|unit, entry| {
+            let wanted = tags.contains(&entry.tag()) && entry.attr_value(gimli::DW_AT_declaration).is_none();
+            (wanted && die_name(unit, entry).as_deref() == Some(bare)).then(|| layout(unit, entry.offset(), 0))
+        })
+    }
+
+    /// The first answer `found` gives for a DIE, over every unit in order.
+    fn find_die<T>(
+        &self,
+        mut found: impl FnMut(&Unit, &gimli::DebuggingInformationEntry<Reader>) -> Option<T>,
+    ) -> Option<T> {
         let dwarf = self.dwarf();
         let mut headers = dwarf.units();
         while let Ok(Some(header)) = headers.next() {
@@ -120,11 +131,8 @@ impl LineInfo {
             let unit = unit.unit_ref(dwarf);
             let mut cursor = unit.entries();
             while let Ok(Some(entry)) = cursor.next_dfs() {
-                if !tags.contains(&entry.tag()) || entry.attr_value(gimli::DW_AT_declaration).is_some() {
-                    continue;
-                }
-                if die_name(&unit, entry).as_deref() == Some(bare) {
-                    return Some(layout(&unit, entry.offset(), 0));
+                if let Some(answer) = found(&unit, entry) {
+                    return Some(answer);
                 }
             }
         }
@@ -136,26 +144,17 @@ impl LineInfo {
     /// A global or static variable named `name` that lives at a fixed address
     /// (its location is one `DW_OP_addr`): its file address and its type's layout.
     pub fn global_variable(&self, name: &str) -> Option<(u64, TypeLayout)> {
-        let dwarf = self.dwarf();
-        let mut headers = dwarf.units();
-        while let Ok(Some(header)) = headers.next() {
-            let Ok(unit) = dwarf.unit(header) else { continue };
-            let unit = unit.unit_ref(dwarf);
-            let mut cursor = unit.entries();
-            while let Ok(Some(entry)) = cursor.next_dfs() {
-                if entry.tag() != gimli::DW_TAG_variable || die_name(&unit, entry).as_deref() != Some(name) {
-                    continue;
-                }
-                let Some(AttributeValue::Exprloc(expr)) = entry.attr_value(gimli::DW_AT_location) else { continue };
-                let mut ops = expr.operations(unit.encoding());
-                let (Ok(Some(gimli::Operation::Address { address })), Ok(None)) = (ops.next(), ops.next()) else {
-                    continue;
-                };
-                let layout = type_ref(entry).map_or_else(|| opaque("?", 0), |t| layout(&unit, t, 0));
-                return Some((address, layout));
+        self.find_die(|unit, entry| {
+            if entry.tag() != gimli::DW_TAG_variable || die_name(unit, entry).as_deref() != Some(name) {
+                return None;
             }
-        }
-        None
+            let Some(AttributeValue::Exprloc(expr)) = entry.attr_value(gimli::DW_AT_location) else { return None };
+            let mut ops = expr.operations(unit.encoding());
+            let (Ok(Some(gimli::Operation::Address { address })), Ok(None)) = (ops.next(), ops.next()) else {
+                return None;
+            };
+            Some((address, type_ref(entry).map_or_else(|| opaque("?", 0), |t| layout(unit, t, 0))))
+        })
     }
 }
 
