@@ -39,6 +39,12 @@ impl LinuxProcess {
 
     /// Waits for one thread to report a stop, keeping whatever it reports.
     fn wait_until_stopped(&mut self, tid: Tid, waiting: &mut Vec<Tid>) -> Result<()> {
+        // A thread created meanwhile may have reported its first stop before
+        // its creator's clone event: it is stopped already, and waiting for
+        // it would wait forever (the hang seen once with 16 threads).
+        if self.threads.get(&tid).is_some_and(|t| !t.running) {
+            return Ok(());
+        }
         loop {
             let status = match sys::wait_pid(tid, libc::__WALL) {
                 Ok(Some((_, status))) => status,
