@@ -71,9 +71,7 @@ pub fn print(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdR
     let bare = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if bare && trace.arch().register(name).is_none() && trace.variable(name).is_none() {
         if let Ok((_, layout, value)) = trace.read_global(name) {
-            let symbols = trace.symbols()?;
-            let symbolize = |p: u64| symbols.sym_by_addr(p).map(|hit| hit.to_string());
-            writeln!(out, "({}) {}", layout.name, value.display_with(&symbolize))?;
+            writeln!(out, "({}) {}", layout.name, trace.format_value(&value)?)?;
             return Ok(());
         }
     }

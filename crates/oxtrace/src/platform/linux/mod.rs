@@ -90,7 +90,7 @@ pub struct LinuxProcess {
     /// Whether the process was started by us (it is killed, not detached, on drop).
     spawned: bool,
     /// Whether waits poll before blocking: the tracer may use more than one
-    /// CPU (read when the trace starts; see `status.rs`).
+    /// CPU (read when the trace starts; see `SPIN_BUDGET` in `status.rs`).
     poll_before_blocking: bool,
 }
 

@@ -44,7 +44,13 @@ pub(super) fn exit_status(status: i32) -> Option<ExitStatus> {
     }
 }
 
-/// How long a wait polls before it blocks (see `spin_for_status`).
+/// How long a blocking wait polls (`WNOHANG`) before it blocks. A blocked
+/// tracer is woken by the debuggee's stop through the scheduler, which on a
+/// virtual machine with the two on different CPUs costs as much as the stop
+/// itself (an idle virtual CPU is woken by the host); polling keeps the
+/// tracer's CPU awake for the next stop of a debuggee that stops often. Never
+/// done where the tracer may use one CPU only (`poll_before_blocking`): there
+/// polling would keep the debuggee from running.
 const SPIN_BUDGET: Duration = Duration::from_micros(200);
 
 impl LinuxProcess {
@@ -62,14 +68,12 @@ impl LinuxProcess {
         if mine.is_some() {
             return Ok(mine);
         }
-        if deadline.is_none() {
-            if let Some(found) = self.spin_for_status()? {
-                return Ok(Some(found));
-            }
-        }
+        // A blocking wait first polls for a while (see `SPIN_BUDGET`).
+        let spin_until = (deadline.is_none() && self.poll_before_blocking).then(|| Instant::now() + SPIN_BUDGET);
         let mut nap = Duration::from_micros(20);
         loop {
-            let flags = libc::__WALL | libc::__WNOTHREAD | if deadline.is_some() { libc::WNOHANG } else { 0 };
+            let polling = deadline.is_some() || spin_until.is_some_and(|until| Instant::now() < until);
+            let flags = libc::__WALL | libc::__WNOTHREAD | if polling { libc::WNOHANG } else { 0 };
             match sys::wait_pid(-1, flags) {
                 Ok(Some((tid, status))) => {
                     if self.is_ours(tid) {
@@ -78,7 +82,10 @@ impl LinuxProcess {
                     MAILBOX.with(|m| m.borrow_mut().push((tid, status)));
                 }
                 Ok(None) => {
-                    let deadline = deadline.expect("WNOHANG only with a deadline");
+                    let Some(deadline) = deadline else {
+                        std::hint::spin_loop();
+                        continue;
+                    };
                     let now = Instant::now();
                     if now >= deadline {
                         return Ok(None);
@@ -94,34 +101,6 @@ impl LinuxProcess {
                 Err(e) => return Err(self.os_error("waitpid", self.pid, e)),
             }
         }
-    }
-
-    /// Polls for a status of ours for a short while before the caller blocks.
-    /// A blocked tracer is woken by the debuggee's stop through the scheduler,
-    /// which on a virtual machine with the two on different CPUs costs as
-    /// much as the stop itself (an idle virtual CPU is woken by the host);
-    /// polling keeps the tracer's CPU awake for the next stop of a debuggee
-    /// that stops often. Never done where the tracer may use one CPU only:
-    /// there polling would keep the debuggee from running.
-    fn spin_for_status(&mut self) -> Result<Option<(Tid, i32)>> {
-        if !self.poll_before_blocking {
-            return Ok(None);
-        }
-        let start = Instant::now();
-        while start.elapsed() < SPIN_BUDGET {
-            match sys::wait_pid(-1, libc::__WALL | libc::__WNOTHREAD | libc::WNOHANG) {
-                Ok(Some((tid, status))) => {
-                    if self.is_ours(tid) {
-                        return Ok(Some((tid, status)));
-                    }
-                    MAILBOX.with(|m| m.borrow_mut().push((tid, status)));
-                }
-                Ok(None) => std::hint::spin_loop(),
-                // The blocking wait that follows reports it.
-                Err(_) => return Ok(None),
-            }
-        }
-        Ok(None)
     }
 
     /// Decodes one status of thread `tid`. `None` means the stop was internal

@@ -24,9 +24,9 @@
 //! and knows that what the protocol does not carry is missing: threads are
 //! reported created when first seen at a stop (the thread list is read again
 //! at each stop, and the new ones come first), thread exits are not reported,
-//! and there are no system call stops and no signal given to detach. The architecture is the one the
-//! target description names: x86_64 or aarch64 (others are refused); a stub
-//! without a description is taken to be x86_64.
+//! and there are no system call stops and no signal given to detach. The
+//! architecture is the one the target description names: x86_64 or aarch64
+//! (others are refused); a stub without a description is taken to be x86_64.
 
 mod connection;
 mod debug;
@@ -48,7 +48,6 @@ use stop::{StopReply, ThreadId, Trigger};
 use tdesc::Layout;
 
 use crate::arch::{x86_64::X86_64, Arch, RegisterGroup};
-
 use crate::error::{Error, Pid, Result, Tid};
 use crate::event::{ExitStatus, SignalInfo};
 use crate::memory::MemoryMap;
@@ -222,6 +221,11 @@ impl RemoteProcess {
     }
 }
 
+/// The thread a stop reply names, when it names one in range.
+fn thread_tid(thread: Option<ThreadId>) -> Option<Tid> {
+    thread.and_then(|t| Tid::try_from(t.tid).ok())
+}
+
 /// Whether a reply is `Exx` (which is also valid hex, so it must be told apart).
 fn is_error_reply(reply: &[u8]) -> bool {
     reply.len() == 3 && reply[0] == b'E'
@@ -350,7 +354,7 @@ impl RemoteProcess {
             // oxtrace does not (gdbserver 13 segfaulted in that mode, see
             // docs/design.md), but takes them from a stub that sends them anyway.
             StopReply::ThreadExited { code, thread } => {
-                let tid = thread.and_then(|t| Tid::try_from(t.tid).ok()).unwrap_or(self.pid);
+                let tid = thread_tid(thread).unwrap_or(self.pid);
                 self.refresh_threads()?;
                 self.threads.retain(|&t| t != tid);
                 let reason = StopReason::ThreadExited(ExitStatus::Code(i32::from(code)));
@@ -360,7 +364,7 @@ impl RemoteProcess {
                 let known = std::mem::take(&mut self.threads);
                 self.refresh_threads()?;
                 if created {
-                    let tid = thread.and_then(|t| Tid::try_from(t.tid).ok()).unwrap_or(self.pid);
+                    let tid = thread_tid(thread).unwrap_or(self.pid);
                     if !self.threads.contains(&tid) {
                         self.threads.push(tid);
                     }
