@@ -192,15 +192,6 @@ const fn join_tables<const N: usize>(parts: &[&[RegisterDef]]) -> [RegisterDef; 
     out
 }
 
-/// The architecture of an ELF file's machine number (`e_machine`), if oxtrace knows it.
-pub fn by_elf_machine(machine: u16) -> Option<&'static Arch> {
-    match machine {
-        62 => Some(&x86_64::X86_64),
-        183 => Some(&aarch64::AARCH64),
-        _ => None,
-    }
-}
-
 /// The architecture a GDB target description names (`i386:x86-64`, `aarch64`), if oxtrace knows it.
 pub fn by_gdb_name(name: &str) -> Option<&'static Arch> {
     match name.trim() {
