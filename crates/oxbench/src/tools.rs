@@ -195,6 +195,8 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         command.arg("--").arg(&programs.target).arg(hits.to_string());
         time_command(&mut command)
     };
+    // The single-step row's command file.
+    let steps_file = std::env::temp_dir().join(format!("oxbench-lldb-steps-{}", std::process::id()));
     let s = |c: &str| c.to_string();
     let (work, baseline, events) = match workload {
         Workload::Notifier | Workload::Fast => (
@@ -228,9 +230,8 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
             // lldb 14's `thread step-inst -c N` steps once: the steps are a
             // command file of single steps, fewer of them (lldb is slow at it).
             let steps = steps.min(LLDB_MAX_STEPS);
-            let file = std::env::temp_dir().join(format!("oxbench-lldb-steps-{}", std::process::id()));
-            std::fs::write(&file, "thread step-inst\n".repeat(steps as usize)).map_err(|e| e.to_string())?;
-            let source = format!("command source -s true {}", file.display());
+            std::fs::write(&steps_file, "thread step-inst\n".repeat(steps as usize)).map_err(|e| e.to_string())?;
+            let source = format!("command source -s true {}", steps_file.display());
             (
                 vec![s("breakpoint set -n target"), s("run"), source, s("kill")],
                 vec![s("breakpoint set -n target"), s("run"), s("thread step-inst"), s("kill")],
@@ -245,7 +246,7 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         | Workload::Remote => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
-    let _ = std::fs::remove_file(std::env::temp_dir().join(format!("oxbench-lldb-steps-{}", std::process::id())));
+    let _ = std::fs::remove_file(&steps_file);
     if elapsed <= 0.0 {
         return Err("lldb's session was not longer than its baseline".into());
     }
