@@ -232,6 +232,8 @@ impl Trace {
         if entry.saved.is_some() || !entry.info.enabled {
             return Ok(());
         }
+        // Other threads must not trap on a breakpoint half-way through a change.
+        self.ensure_all_stopped()?;
         let insn = self.arch.break_instruction;
         let mut saved = vec![0; insn.len()];
         self.platform.read_memory(entry.info.addr, &mut saved)?;
@@ -247,6 +249,11 @@ impl Trace {
 
     fn remove_break_bytes(&mut self, entry: &mut Entry) -> Result<()> {
         if let Some(saved) = entry.saved.take() {
+            // A thread that trapped on it meanwhile must be rewound while it is still ours.
+            if let Err(e) = self.ensure_all_stopped() {
+                entry.saved = Some(saved);
+                return Err(e);
+            }
             if let Err(e) = self.platform.remove_break(entry.info.addr, &saved) {
                 entry.saved = Some(saved);
                 return Err(e);

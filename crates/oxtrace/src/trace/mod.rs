@@ -117,6 +117,9 @@ pub struct Trace {
     quiet_resume: bool,
     /// The thread a [`Trace::stepi`] is stepping.
     stepping: Option<Tid>,
+    /// The thread whose stop is being handled while the other threads still
+    /// run (see [`Trace::ensure_all_stopped`]); `None` when every thread is stopped.
+    lazy_stop: Option<Tid>,
     symbols: Option<SymbolResolver>,
     /// Libraries known to be loaded, once tracking is on (`None` before).
     libraries: Option<Vec<libraries::Library>>,
@@ -191,6 +194,7 @@ impl Trace {
             on_breakpoint: TidMap::default(),
             quiet_resume: false,
             stepping: None,
+            lazy_stop: None,
             symbols: None,
             libraries: None,
             stops: 0,

@@ -84,7 +84,7 @@ impl LinuxProcess {
                     .threads
                     .insert(tid, ThreadState { running: true, stop_pending: true, ..ThreadState::stopped() });
             }
-            process.stop_others(0)?;
+            process.stop_running()?;
         }
         for &tid in process.threads.keys() {
             // ESRCH: the thread exited meanwhile; its exit will be reported.
