@@ -66,7 +66,7 @@ pub use platform::{FdKind, FileDescriptor, Interrupter, ProcessEntry, ProcessInf
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
     BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, HookCall,
-    Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PageAccess, PageWatch, PostHook,
+    FollowFork, Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PageAccess, PageWatch, PostHook,
     PreHook, Trace, TraceState, WatchKind, Watchpoint,
 };
 

@@ -54,6 +54,19 @@ pub enum StopReason {
     ThreadExited(ExitStatus),
     /// The whole process ended; the backend can do nothing more.
     Exited(ExitStatus),
+    /// The process created a child process (`fork`, `vfork`, or `clone`
+    /// without `CLONE_THREAD`). The child is traced and stopped: take it with
+    /// [`Platform::take_child`] to keep it, clean it or let it go.
+    Forked {
+        /// The child's pid.
+        child: Pid,
+        /// Whether the child shares the parent's memory until it executes a
+        /// program or exits (`vfork`); the parent thread waits until then.
+        vfork: bool,
+    },
+    /// The parent of a `vfork` child goes on: the child executed a program or
+    /// exited, and no longer shares the parent's memory.
+    VforkDone,
     /// The process executed a new program; only this thread remains.
     Exec {
         /// The new program's path.
@@ -193,6 +206,11 @@ pub trait Platform: std::fmt::Debug {
     fn kill(&mut self) -> Result<ExitStatus>;
     /// A handle that interrupts the process from any thread.
     fn interrupter(&self) -> Interrupter;
+    /// The child process announced by a [`StopReason::Forked`], traced and
+    /// stopped, as a backend of its own (once: later calls give `None`).
+    fn take_child(&mut self, _child: Pid) -> Option<Box<dyn Platform>> {
+        None
+    }
     /// The path of the program the process runs, if known.
     fn exe_path(&mut self) -> Option<String>;
     /// The process's open file descriptors (not every backend knows them).

@@ -378,6 +378,8 @@ impl Trace {
                 }
             },
             StopReason::Syscall(call) => EventKind::Syscall(call),
+            StopReason::Forked { child, vfork } => self.child_forked(tid, child, vfork)?,
+            StopReason::VforkDone => self.vfork_done()?,
             StopReason::Interrupted => EventKind::Interrupted,
             StopReason::ThreadCreated { new_tid } => {
                 // Debug registers are not inherited: give the new thread the watchpoints.
@@ -393,6 +395,7 @@ impl Trace {
                 EventKind::ThreadExited(status)
             }
             StopReason::Exited(status) => {
+                self.release_vfork_parent()?;
                 self.state = TraceState::Exited(status);
                 self.registers.clear();
                 self.on_breakpoint.clear();
@@ -403,6 +406,7 @@ impl Trace {
                 EventKind::Exited(status)
             }
             StopReason::Exec { path } => {
+                self.release_vfork_parent()?;
                 self.forget_break_bytes();
                 self.scratch.reset();
                 // The watched addresses belonged to the old image.
@@ -501,13 +505,12 @@ impl Trace {
         let Some(entry) = self.breakpoints.by_id.get_mut(&id) else {
             return Ok(Reached::Normally);
         };
-        if let Some(mut condition) = entry.condition.take() {
-            let holds = condition(self);
-            if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
-                entry.condition.get_or_insert(condition);
-            }
-            if !holds {
-                return Ok(Reached::Quietly);
+        // A condition or callback already running (a hit from inside it) is not run again.
+        if let Some(condition) = entry.condition.clone() {
+            if let Ok(mut condition) = condition.try_borrow_mut() {
+                if !condition(self) {
+                    return Ok(Reached::Quietly);
+                }
             }
         }
         let Some(entry) = self.breakpoints.by_id.get_mut(&id) else {
@@ -515,10 +518,9 @@ impl Trace {
         };
         entry.info.hits += 1;
         let kind = entry.info.kind;
-        if let Some(mut callback) = entry.callback.take() {
-            callback(self, event);
-            if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
-                entry.callback.get_or_insert(callback);
+        if let Some(callback) = entry.callback.clone() {
+            if let Ok(mut callback) = callback.try_borrow_mut() {
+                callback(self, event);
             }
         }
         Ok(match kind {

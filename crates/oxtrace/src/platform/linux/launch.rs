@@ -14,8 +14,14 @@ pub struct SpawnOptions {
 }
 
 /// ptrace options for every traced thread: syscall stops marked, new threads
-/// traced, exec reported.
-const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEEXEC;
+/// and child processes traced (a child inherits the parent's breakpoint bytes:
+/// the trace must clean it before it runs), exec reported.
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACEVFORKDONE
+    | libc::PTRACE_O_TRACEEXEC;
 
 impl LinuxProcess {
     /// Starts `command` traced. It stops before its first instruction (at the

@@ -33,6 +33,7 @@ mod launch;
 mod memory;
 mod procfs;
 mod procinfo;
+mod fork;
 mod regs;
 mod status;
 #[allow(unsafe_code)]
@@ -91,6 +92,8 @@ pub struct LinuxProcess {
     spawned: bool,
     /// The last `wait_one` took a status while other threads ran: they still run.
     others_running: bool,
+    /// Child processes announced by a fork stop, not yet taken by the trace.
+    children: Vec<LinuxProcess>,
     /// Whether waits poll before blocking: the tracer may use more than one
     /// CPU (read when the trace starts; see `SPIN_BUDGET` in `status.rs`).
     poll_before_blocking: bool,
@@ -106,6 +109,7 @@ impl LinuxProcess {
             interrupt_flag: Arc::new(AtomicBool::new(false)),
             gone: false,
             others_running: false,
+            children: Vec::new(),
             poll_before_blocking: sys::cpus_allowed() > 1,
             xstate_size: None,
             spawned,
@@ -295,6 +299,11 @@ impl Platform for LinuxProcess {
 
     fn interrupter(&self) -> Interrupter {
         Interrupter::new(Arc::new(interrupt::LinuxInterrupter::new(self.pid, self.interrupt_flag.clone())))
+    }
+
+    fn take_child(&mut self, child: Pid) -> Option<Box<dyn Platform>> {
+        let i = self.children.iter().position(|c| c.pid == child)?;
+        Some(Box::new(self.children.remove(i)))
     }
 
     fn exe_path(&mut self) -> Option<String> {
