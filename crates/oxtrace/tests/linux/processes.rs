@@ -167,3 +167,23 @@ fn a_python_fork_child_under_a_malloc_breakpoint() {
     let hits = runs_as_untraced_with_breaks_on("python3", &["-c", script], &["malloc"]);
     assert!(hits > 0, "python calls malloc");
 }
+
+#[test]
+fn spawning_what_is_not_a_program_of_this_machine_is_a_one_line_error() {
+    let text = std::env::temp_dir().join(format!("oxtrace-not-a-program-{}.txt", std::process::id()));
+    std::fs::write(&text, "echo I am not a program\n").unwrap();
+    std::fs::set_permissions(&text, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let aarch64 = crate::support::fixture_aarch64("nested", Opt::O0);
+    let cases = [
+        (text.clone(), "not an ELF file"),
+        (std::env::temp_dir(), "is a directory"),
+        (aarch64, "aarch64"),
+    ];
+    for (path, reason) in cases {
+        let error = Trace::spawn(Command::new(&path)).expect_err("not a program");
+        let message = error.to_string();
+        assert!(message.contains(reason) && !message.contains('\n'), "{}: {message}", path.display());
+        assert!(message.contains(&*path.to_string_lossy()), "the message names the file: {message}");
+    }
+    std::fs::remove_file(text).unwrap();
+}

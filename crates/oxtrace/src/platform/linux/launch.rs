@@ -29,6 +29,8 @@ impl LinuxProcess {
     /// tracer thread unless it is detached.
     pub fn spawn(mut command: Command, options: SpawnOptions) -> Result<LinuxProcess> {
         let program = command.get_program().to_string_lossy().into_owned();
+        super::executable::check_program(command.get_program(), command.get_current_dir())
+            .map_err(|reason| Error::Spawn { program: program.clone(), source: std::io::Error::other(reason) })?;
         // SAFETY: the closure runs in the child between fork and exec and calls
         // only async-signal-safe functions (prctl, personality, ptrace).
         unsafe {

@@ -33,6 +33,7 @@ mod launch;
 mod memory;
 mod procfs;
 mod procinfo;
+mod executable;
 mod fork;
 mod regs;
 mod status;
