@@ -187,3 +187,22 @@ fn spawning_what_is_not_a_program_of_this_machine_is_a_one_line_error() {
     }
     std::fs::remove_file(text).unwrap();
 }
+
+#[test]
+fn exec_rearms_breakpoints_by_name_in_the_new_program_and_drops_those_by_address() {
+    let mut trace = crate::spawn_quiet("forkexec", Opt::O0, &["exec"]);
+    let main = trace.sym_by_name("main").unwrap();
+    let by_address = trace.add_break_by_addr(main).unwrap();
+    let by_name = trace.add_break_by_expr("libc.exit").unwrap();
+    let event = trace.run().unwrap();
+    assert!(matches!(event.kind, EventKind::Breakpoint { id, .. } if id == by_address), "{event:?}");
+    let event = trace.run().unwrap();
+    let EventKind::Exec { path } = &event.kind else { panic!("{event:?}") };
+    assert!(path.ends_with("/true"), "{path}");
+    assert!(trace.breakpoint(by_address).is_none(), "the old image's address means nothing now");
+    // /bin/true's own libc.exit, resolved once its libc loads.
+    let event = trace.run().unwrap();
+    assert!(matches!(event.kind, EventKind::Breakpoint { id, .. } if id == by_name), "{event:?}");
+    assert!(trace.breakpoints().iter().any(|b| b.id == by_name && b.resolved));
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+}
