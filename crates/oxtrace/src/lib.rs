@@ -65,9 +65,9 @@ pub use platform::linux::SpawnOptions;
 pub use platform::{FdKind, FileDescriptor, Interrupter, ProcessEntry, ProcessInfo};
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
-    BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, HookCall,
-    FollowFork, Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PageAccess, PageWatch, PostHook,
-    PreHook, Trace, TraceState, WatchKind, Watchpoint,
+    BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, FollowFork,
+    HookCall, Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PageAccess, PageWatch,
+    PostHook, PreHook, Trace, TraceGroup, TraceState, WatchKind, Watchpoint,
 };
 
 /// The README's examples, compiled as doctests.

@@ -18,6 +18,7 @@ mod disassemble;
 mod displaced;
 mod expressions;
 mod fork;
+mod group;
 mod hooks;
 mod inject_so;
 mod libraries;
@@ -49,6 +50,7 @@ pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind}
 pub use call::{CallArg, CallResult};
 pub use disassemble::Instruction;
 pub use fork::FollowFork;
+pub use group::TraceGroup;
 pub use hooks::{HookCall, PostHook, PreHook};
 pub use libraries::{Library, LinkMapEntry};
 pub use metadata::MetaValue;

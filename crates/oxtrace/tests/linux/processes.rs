@@ -174,11 +174,7 @@ fn spawning_what_is_not_a_program_of_this_machine_is_a_one_line_error() {
     std::fs::write(&text, "echo I am not a program\n").unwrap();
     std::fs::set_permissions(&text, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let aarch64 = crate::support::fixture_aarch64("nested", Opt::O0);
-    let cases = [
-        (text.clone(), "not an ELF file"),
-        (std::env::temp_dir(), "is a directory"),
-        (aarch64, "aarch64"),
-    ];
+    let cases = [(text.clone(), "not an ELF file"), (std::env::temp_dir(), "is a directory"), (aarch64, "aarch64")];
     for (path, reason) in cases {
         let error = Trace::spawn(Command::new(&path)).expect_err("not a program");
         let message = error.to_string();
@@ -205,4 +201,49 @@ fn exec_rearms_breakpoints_by_name_in_the_new_program_and_drops_those_by_address
     assert!(matches!(event.kind, EventKind::Breakpoint { id, .. } if id == by_name), "{event:?}");
     assert!(trace.breakpoints().iter().any(|b| b.id == by_name && b.resolved));
     assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+}
+
+#[test]
+fn a_trace_group_runs_five_processes_to_their_end_twenty_times() {
+    let program = fixture("calls", Opt::O0);
+    for round in 0..20 {
+        let mut group = oxtrace::TraceGroup::new();
+        for _ in 0..5 {
+            let mut command = Command::new(&program);
+            command.stdout(Stdio::null());
+            group.add(Trace::spawn(command).unwrap());
+        }
+        assert_eq!(group.add_break_by_expr_all("tick").unwrap().len(), 5);
+        let mut hits = std::collections::BTreeMap::new();
+        while !group.is_empty() {
+            let event = group.run().unwrap();
+            if let EventKind::Breakpoint { .. } = event.kind {
+                *hits.entry(event.pid).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(hits.len(), 5, "round {round}: {hits:?}");
+        assert!(hits.values().all(|&n| n == 5), "round {round}: tick runs 5 times in each: {hits:?}");
+        assert_eq!(group.ended().len(), 5);
+        assert!(group.ended().iter().all(|(_, status)| *status == Some(ExitStatus::Code(0))), "{:?}", group.ended());
+    }
+}
+
+#[test]
+fn children_kept_after_forks_join_the_group() {
+    let program = fixture("forks", Opt::O0);
+    let (mut trace, output) = spawn(program.to_str().unwrap(), &[]);
+    let work = trace.sym_by_name("work").unwrap();
+    let hits = counting_break(&mut trace, work);
+    trace.set_detach_on_fork(false);
+    trace.set_mode(Mode::RunForever, true);
+    let mut group = oxtrace::TraceGroup::new();
+    let parent = group.add(trace);
+    let ended = group.run_to_end().unwrap();
+    let status_of = |pid| ended.iter().find(|(p, _)| *p == pid).and_then(|(_, s)| *s);
+    assert_eq!(status_of(parent), Some(ExitStatus::Code(7)));
+    let mut statuses: Vec<_> = ended.iter().filter(|(p, _)| *p != parent).map(|(_, s)| *s).collect();
+    statuses.sort_by_key(|s| format!("{s:?}"));
+    assert_eq!(statuses, [Some(ExitStatus::Code(0)), Some(ExitStatus::Code(11)), Some(ExitStatus::Code(12))]);
+    assert_eq!(hits.get(), 4, "work() in the parent twice and in the fork and vfork children");
+    assert_eq!(read_all(output), untraced(program.to_str().unwrap(), &[]).0);
 }

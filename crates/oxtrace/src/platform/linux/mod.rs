@@ -25,16 +25,17 @@
 //! [`wait`](crate::platform::Platform::wait) before anything runs again.
 
 pub use procfs::processes;
+pub use status::park_until_status;
 
 mod interrupt;
 // `pre_exec` is an unsafe API: the one block is in `LinuxProcess::spawn`.
+mod executable;
+mod fork;
 #[allow(unsafe_code)]
 mod launch;
 mod memory;
 mod procfs;
 mod procinfo;
-mod executable;
-mod fork;
 mod regs;
 mod status;
 #[allow(unsafe_code)]

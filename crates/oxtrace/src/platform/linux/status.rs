@@ -268,3 +268,25 @@ pub(super) fn decode_siginfo(info: &libc::siginfo_t) -> SignalInfo {
         sender_pid: from_process.then(|| sys::siginfo_pid(info)),
     }
 }
+
+/// Blocks until a tracee of the calling thread (of any trace) reports a
+/// status, or `timeout` passes, and keeps the status in the thread's mailbox
+/// for its trace's next wait. For event loops over several traces
+/// ([`TraceGroup`](crate::TraceGroup)), after every trace was polled.
+pub fn park_until_status(timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut nap = Duration::from_micros(20);
+    loop {
+        match sys::wait_pid(-1, libc::__WALL | libc::__WNOTHREAD | libc::WNOHANG) {
+            Ok(Some(status)) => {
+                MAILBOX.with(|m| m.borrow_mut().push(status));
+                return;
+            }
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(nap.min(deadline.saturating_duration_since(Instant::now())));
+                nap = (nap * 2).min(Duration::from_millis(2));
+            }
+            _ => return,
+        }
+    }
+}
