@@ -5,6 +5,11 @@
 //! with) under a new trace and drops the old one, which kills a spawned
 //! process and detaches an attached one. `kill` kills the process and keeps
 //! the session, so the client can `run` again.
+//!
+//! Unless the policy allows it ([`Policy::multi`](crate::Policy::multi)), the
+//! client serves only the process it was given: `run` starts only the served
+//! program, `attach` takes no other process, and `kill` of another process is
+//! refused (`EPERM`, logged).
 
 use std::process::Command;
 
@@ -15,7 +20,17 @@ use gdbstub::target::ext::extended_mode::{
 use gdbstub::target::{TargetError, TargetResult};
 use oxtrace::{Error, Trace};
 
+use crate::policy::log_refusal;
 use crate::target::{reply_error, Launch, TraceTarget};
+
+/// The reply to a request the policy refuses: `EPERM`.
+const EPERM: u8 = 1;
+
+/// A file's identity (device, inode), symbolic links followed.
+fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|meta| (meta.dev(), meta.ino()))
+}
 
 #[cfg(unix)]
 fn os_string(bytes: &[u8]) -> std::ffi::OsString {
@@ -29,6 +44,19 @@ impl TraceTarget {
         self.spawned = spawned;
         // Dropping the old trace kills (spawned) or detaches (attached) its process.
         *self.trace.get_mut() = trace;
+    }
+
+    /// Whether the policy lets the client start `program`: the served program
+    /// (the one the server started, or the attached process's), or any with `multi`.
+    fn may_run(&mut self, program: &std::path::Path) -> bool {
+        if self.policy.multi {
+            return true;
+        }
+        let served = match &self.launch {
+            Some(launch) => std::path::PathBuf::from(&launch.program),
+            None => std::path::PathBuf::from(format!("/proc/{}/exe", self.trace.get_mut().pid())),
+        };
+        file_identity(program).is_some_and(|id| Some(id) == file_identity(&served))
     }
 
     fn start(&mut self, launch: Launch) -> TargetResult<GdbPid, Self> {
@@ -53,11 +81,24 @@ impl ExtendedMode for TraceTarget {
             },
             (None, None) => return Err(TargetError::Errno(2)),
         };
+        if !self.may_run(std::path::Path::new(&launch.program)) {
+            let name = std::path::Path::new(&launch.program).display().to_string();
+            log_refusal(format_args!(
+                "vRun of {name} (not the served program; the server was not started with --multi)"
+            ));
+            return Err(TargetError::Errno(EPERM));
+        }
         self.start(launch)
     }
 
     fn attach(&mut self, pid: GdbPid) -> TargetResult<(), Self> {
         let pid = i32::try_from(pid.get()).map_err(|_| TargetError::Errno(3))?;
+        if !self.policy.multi && pid != self.trace.get_mut().pid() {
+            log_refusal(format_args!(
+                "vAttach to process {pid} (not the served one; the server was not started with --multi)"
+            ));
+            return Err(TargetError::Errno(EPERM));
+        }
         let trace = Trace::attach(pid).map_err(reply_error)?;
         self.replace_trace(trace, false);
         Ok(())
@@ -67,8 +108,16 @@ impl ExtendedMode for TraceTarget {
         Ok(if self.spawned { AttachKind::Run } else { AttachKind::Attach })
     }
 
-    fn kill(&mut self, _pid: Option<GdbPid>) -> TargetResult<ShouldTerminate, Self> {
+    fn kill(&mut self, pid: Option<GdbPid>) -> TargetResult<ShouldTerminate, Self> {
         let trace = self.trace.get_mut();
+        if let Some(pid) = pid.filter(|pid| i32::try_from(pid.get()).ok() != Some(trace.pid())) {
+            // The server kills only the process it serves.
+            if self.policy.multi {
+                return Err(TargetError::Errno(3));
+            }
+            log_refusal(format_args!("vKill of process {pid} (not the served one)"));
+            return Err(TargetError::Errno(EPERM));
+        }
         if trace.is_attached() {
             match trace.kill() {
                 Ok(_) | Err(Error::ProcessExited { .. }) => {}
