@@ -58,7 +58,10 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     drop(listener);
     eprintln!("oxdb serve: client {peer} connected");
     let end = oxserve::serve_connection(&mut target, stream).map_err(|e| e.to_string())?;
+    // With --multi the client may have started or attached to another process.
+    let spawned = target.spawned();
     let mut trace = target.into_trace();
+    let pid = trace.pid();
     match end {
         SessionEnd::Detached if trace.is_attached() => {
             trace.detach().map_err(|e| format!("detaching from process {pid}: {e}"))?;

@@ -95,6 +95,11 @@ impl TraceTarget {
         self.policy = policy;
     }
 
+    /// Whether the process served now was started by the server (not attached to).
+    pub fn spawned(&self) -> bool {
+        self.spawned
+    }
+
     /// The access policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
