@@ -83,6 +83,14 @@ fn vfile_gives_the_programs_files_and_refuses_others() {
         }
         let reply = open_reply(&mut client, &notes);
         assert_eq!(reply.starts_with("F-"), !widened, "{notes} with --allow-files: {widened}: {reply}");
+        // A missing file where files may be read is missing (ENOENT); elsewhere refused.
+        let missing = allowed.join("missing").display().to_string();
+        assert_eq!(open_reply(&mut client, &missing), if widened { "F-1,02" } else { REFUSED }, "{missing}");
+        // Links are read only where files are.
+        let link = client.ask(&format!("vFile:readlink:{}", hex(&format!("/proc/{pid}/exe"))));
+        assert!(link.starts_with('F') && !link.starts_with("F-"), "{link}");
+        let link = client.ask(&format!("vFile:readlink:{}", hex(&dir.join("passwd-link").display().to_string())));
+        assert_eq!(link, REFUSED);
         // Writing is refused even where reading is allowed.
         assert_eq!(client.ask(&format!("vFile:open:{},1,1a4", hex(&program.display().to_string()))), REFUSED);
         client.send_raw(&RawClient::packet(b"k"));

@@ -107,8 +107,19 @@ impl FileAccess {
     }
 
     /// Whether the client may read the symbolic link `path` (what it points to is then no secret).
-    pub(crate) fn may_readlink(&mut self, trace: &mut Trace, program: Option<&Path>, path: &Path) -> bool {
+    pub(crate) fn may_readlink(
+        &mut self,
+        trace: &mut Trace,
+        program: Option<&Path>,
+        extra: &[PathBuf],
+        path: &Path,
+    ) -> bool {
         if self.is_proc_file(trace, path) || path == Path::new(&format!("/proc/{}/cwd", trace.pid())) {
+            return true;
+        }
+        // A link in an allowed directory (its target need not be there: the name is all that is read).
+        let directory = path.parent().and_then(|p| std::fs::canonicalize(p).ok());
+        if directory.is_some_and(|d| is_inside(extra, &d)) {
             return true;
         }
         let Ok(meta) = std::fs::metadata(path) else { return false };
@@ -192,6 +203,11 @@ fn debug_files_of(path: &Path) -> Vec<PathBuf> {
     debug_file_candidates(path, build_id, link)
 }
 
+/// Whether the resolved path `real` is one of the `extra` files or lies under one of its directories.
+fn is_inside(extra: &[PathBuf], real: &Path) -> bool {
+    extra.iter().filter_map(|e| std::fs::canonicalize(e).ok()).any(|e| real.starts_with(e))
+}
+
 /// Opens `path` if it lies in one of the `extra` files or directories the
 /// policy adds (symbolic links resolved): the resolved name is checked, and
 /// what was opened is checked again by its real name.
@@ -199,8 +215,19 @@ fn open_under(extra: &[PathBuf], path: &Path) -> Option<std::io::Result<File>> {
     if extra.is_empty() {
         return None;
     }
-    let inside = |real: &Path| extra.iter().filter_map(|e| std::fs::canonicalize(e).ok()).any(|e| real.starts_with(e));
-    let real = std::fs::canonicalize(path).ok().filter(|real| inside(real))?;
+    let inside = |real: &Path| is_inside(extra, real);
+    let real = match std::fs::canonicalize(path) {
+        Ok(real) => real,
+        // A missing file in an allowed directory is missing, not refused.
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let parent = path.parent().and_then(|p| std::fs::canonicalize(p).ok())?;
+            return inside(&parent).then(|| Err(e));
+        }
+        Err(_) => return None,
+    };
+    if !inside(&real) {
+        return None;
+    }
     let file = open_no_follow(&real);
     if let Ok(opened) = &file {
         let fd = std::os::fd::AsRawFd::as_raw_fd(opened);

@@ -139,7 +139,7 @@ impl HostIoReadlink for TraceTarget {
     fn readlink(&mut self, filename: &[u8], buf: &mut [u8]) -> HostIoResult<usize, Self> {
         let name = path(filename);
         let program = self.launch.as_ref().map(|launch| std::path::Path::new(&launch.program));
-        if !self.file_access.may_readlink(self.trace.get_mut(), program, name) {
+        if !self.file_access.may_readlink(self.trace.get_mut(), program, &self.policy.extra_files, name) {
             log_refusal(format_args!("vFile:readlink of {} (not a file of the served program)", name.display()));
             return Err(HostIoError::Errno(HostIoErrno::EACCES));
         }

@@ -33,6 +33,14 @@
 //! # }
 //! ```
 //!
+//! # Access
+//!
+//! A client gets least privilege unless the target's [`Policy`] widens it:
+//! it debugs the one process served (and may start that program again), reads
+//! through `vFile` only the files a debugger needs for it, and may stay idle
+//! for ever. [`listen_on`] also takes `unix:PATH`, a Unix domain socket of
+//! mode 0600 that no other user or machine reaches.
+//!
 //! The caller owns the listener and decides what a session's end means (the
 //! `oxdb serve` command detaches or kills and exits). A [`Trace`] is pinned to
 //! its thread, so the server runs on the thread that created the trace.
