@@ -169,10 +169,16 @@ fn other_processes_only_with_multi() {
     assert_eq!(client.ask(&format!("vKill;{other_pid}")), "E01");
     assert_eq!(server_pid(&mut client), served, "still serving the same process");
     // The served program may be started again, by any of its names.
-    let canonical = std::fs::canonicalize(program).unwrap();
-    let stop = client.ask(&format!("vRun;{}", hex(&canonical.display().to_string())));
+    let dir = scratch_dir("multi");
+    let alias = dir.join("alias");
+    std::os::unix::fs::symlink(program, &alias).unwrap();
+    let stop = client.ask(&format!("vRun;{}", hex(&alias.display().to_string())));
     assert!(stop.starts_with("T05"), "{stop}");
-    assert_ne!(server_pid(&mut client), served);
+    let restarted = server_pid(&mut client);
+    assert_ne!(restarted, served);
+    let exe = std::fs::read_link(format!("/proc/{restarted}/exe")).unwrap();
+    assert_eq!(exe, std::fs::canonicalize(program).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
     client.send_raw(&RawClient::packet(b"k"));
     drop(client);
     let (_, stdout, stderr) = server.finish();

@@ -8,9 +8,11 @@
 //!
 //! Unless the policy allows it ([`Policy::multi`](crate::Policy::multi)), the
 //! client serves only the process it was given: `run` starts only the served
-//! program, `attach` takes no other process, and `kill` of another process is
+//! program (the same file), `attach` takes no other process, and `kill` of another process is
 //! refused (`EPERM`, logged).
 
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
 use std::process::Command;
 
 use gdbstub::common::Pid as GdbPid;
@@ -20,17 +22,12 @@ use gdbstub::target::ext::extended_mode::{
 use gdbstub::target::{TargetError, TargetResult};
 use oxtrace::{Error, Trace};
 
+use crate::file_access::file_identity;
 use crate::policy::log_refusal;
 use crate::target::{reply_error, Launch, TraceTarget};
 
 /// The reply to a request the policy refuses: `EPERM`.
 const EPERM: u8 = 1;
-
-/// A file's identity (device, inode), symbolic links followed.
-fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|meta| (meta.dev(), meta.ino()))
-}
 
 #[cfg(unix)]
 fn os_string(bytes: &[u8]) -> std::ffi::OsString {
@@ -46,17 +43,18 @@ impl TraceTarget {
         *self.trace.get_mut() = trace;
     }
 
-    /// Whether the policy lets the client start `program`: the served program
-    /// (the one the server started, or the attached process's), or any with `multi`.
-    fn may_run(&mut self, program: &std::path::Path) -> bool {
+    /// The program to start for the client's `run` of `program`, if the policy
+    /// lets it: any with `multi`, else only the served program (the same file
+    /// by any name), started by its resolved name so that no search of `PATH`
+    /// picks another.
+    fn may_run(&self, program: &OsStr) -> Option<OsString> {
         if self.policy.multi {
-            return true;
+            return Some(program.to_owned());
         }
-        let served = match &self.launch {
-            Some(launch) => std::path::PathBuf::from(&launch.program),
-            None => std::path::PathBuf::from(format!("/proc/{}/exe", self.trace.get_mut().pid())),
-        };
-        file_identity(program).is_some_and(|id| Some(id) == file_identity(&served))
+        let real = std::fs::canonicalize(program).ok()?;
+        let id = file_identity(&real)?;
+        let launched = self.launch.as_ref().and_then(|launch| file_identity(Path::new(&launch.program)));
+        (Some(id) == self.served_exe || Some(id) == launched).then(|| real.into_os_string())
     }
 
     fn start(&mut self, launch: Launch) -> TargetResult<GdbPid, Self> {
@@ -74,20 +72,22 @@ impl ExtendedMode for TraceTarget {
     fn run(&mut self, filename: Option<&[u8]>, args: Args<'_, '_>) -> TargetResult<GdbPid, Self> {
         let args: Vec<_> = args.map(os_string).collect();
         let launch = match (filename, &self.launch) {
-            (Some(name), _) => Launch { program: os_string(name), args },
+            (Some(name), _) => {
+                let Some(program) = self.may_run(&os_string(name)) else {
+                    let name = String::from_utf8_lossy(name);
+                    log_refusal(format_args!(
+                        "vRun of {name} (not the served program; the server was not started with --multi)"
+                    ));
+                    return Err(TargetError::Errno(EPERM));
+                };
+                Launch { program, args }
+            }
             (None, Some(previous)) => Launch {
                 program: previous.program.clone(),
                 args: if args.is_empty() { previous.args.clone() } else { args },
             },
             (None, None) => return Err(TargetError::Errno(2)),
         };
-        if !self.may_run(std::path::Path::new(&launch.program)) {
-            let name = std::path::Path::new(&launch.program).display().to_string();
-            log_refusal(format_args!(
-                "vRun of {name} (not the served program; the server was not started with --multi)"
-            ));
-            return Err(TargetError::Errno(EPERM));
-        }
         self.start(launch)
     }
 

@@ -61,6 +61,11 @@ fn identity(meta: &std::fs::Metadata) -> Identity {
     (meta.dev(), meta.ino())
 }
 
+/// The identity of the file `path` names (symbolic links followed), if it is there.
+pub(crate) fn file_identity(path: &Path) -> Option<Identity> {
+    std::fs::metadata(path).ok().map(|meta| identity(&meta))
+}
+
 /// Opens `path` read-only, without blocking on a FIFO and without following a last symbolic link.
 fn open_no_follow(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)

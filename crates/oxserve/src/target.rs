@@ -68,12 +68,15 @@ pub struct TraceTarget {
     pub(crate) file_access: crate::file_access::FileAccess,
     /// What the client may do beyond debugging the process served.
     pub(crate) policy: Policy,
+    /// The identity (device, inode) of the executable of the process first served.
+    pub(crate) served_exe: Option<(u64, u64)>,
 }
 
 impl TraceTarget {
     /// Serves `trace`. `spawned` says whether the server started the process;
     /// `launch` is what the client's `run` starts again (the same program, usually).
     pub fn new(trace: Trace, spawned: bool, launch: Option<Launch>) -> TraceTarget {
+        let served_exe = crate::file_access::file_identity(std::path::Path::new(&format!("/proc/{}/exe", trace.pid())));
         TraceTarget {
             trace: RefCell::new(trace),
             spawned,
@@ -87,6 +90,7 @@ impl TraceTarget {
             open_files: Default::default(),
             file_access: Default::default(),
             policy: Policy::default(),
+            served_exe,
         }
     }
 
