@@ -99,8 +99,9 @@ impl FileAccess {
         if !self.allowed.contains(&id) || !meta.is_file() {
             return Err(Refusal::NotAllowed);
         }
-        // The name may have changed since: what is opened must be the file checked.
-        let file = match File::open(path) {
+        // The name may have changed since (even to a FIFO, hence no blocking):
+        // what is opened must be the file checked.
+        let file = match OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) {
             Ok(file) => file,
             Err(e) => return Ok(Err(e)),
         };
