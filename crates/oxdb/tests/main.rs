@@ -9,5 +9,6 @@ mod errors;
 mod remote;
 mod repl;
 mod serve;
+mod serve_access;
 mod snapshots;
 mod support;

@@ -26,7 +26,7 @@ mod resolver;
 mod types;
 
 pub use call_sites::CallTarget;
-pub use debug_file::find_debug_file;
+pub use debug_file::{debug_file_candidates, find_debug_file};
 pub use demangle::{demangle, without_parameters};
 pub use elf_symbols::{Segment, Symbol, SymbolKind, SymbolTable};
 pub use image::ElfImage;
