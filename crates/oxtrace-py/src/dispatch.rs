@@ -81,6 +81,25 @@ pub fn drive(slf: &Bound<'_, PyTrace>) -> PyResult<Py<Event>> {
 pub fn handle(slf: &Bound<'_, PyTrace>, event: oxtrace::Event) -> PyResult<Option<Py<Event>>> {
     let py = slf.py();
     let event_type = event.event_type();
+    let events = slf.borrow().handlers.library_events.clone();
+    let queued: Vec<oxtrace::Event> = events.queue.borrow_mut().drain(..).collect();
+    for library_event in queued {
+        let notifiers = slf.borrow().handlers.notifiers_for(py, library_event.event_type());
+        let obj = Py::new(py, Event { inner: library_event })?;
+        for notifier in notifiers {
+            notifier.call1(py, (slf, &obj))?;
+        }
+    }
+    if event.kind == EventKind::Interrupted && events.interrupting.replace(false) {
+        // Our own interruption, to hand the library events over: go on as after them.
+        let this = slf.borrow();
+        let h = &this.handlers;
+        if h.auto_continue.contains(&EventType::LibraryLoaded) || h.run_again || h.run_forever {
+            return Ok(None);
+        }
+        drop(this);
+        return Ok(Some(Py::new(py, Event { inner: event })?));
+    }
     let mut forced = matches!(event.kind, EventKind::Exited(_) | EventKind::Interrupted);
     let mut object: Option<Py<Event>> = None;
     if let EventKind::Breakpoint { id, addr } = event.kind {
@@ -111,6 +130,14 @@ pub fn handle(slf: &Bound<'_, PyTrace>, event: oxtrace::Event) -> PyResult<Optio
                 let obj = Py::new(py, Event { inner: event.clone() })?;
                 callback.call1(py, (slf, &obj))?;
                 object = Some(obj);
+            }
+            if matches!(kind, BreakpointKind::OneTime | BreakpointKind::StopAndRemove) {
+                let mut this = slf.borrow_mut();
+                this.handlers.breaks.remove(&id);
+                let trace = this.trace()?;
+                if trace.breakpoint(id).is_some() {
+                    trace.remove_breakpoint(id).py()?;
+                }
             }
             match kind {
                 BreakpointKind::Fast | BreakpointKind::Tracker => return Ok(None),

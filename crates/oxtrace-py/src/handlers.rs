@@ -8,7 +8,9 @@
 //! decides, as the library would, whether to go on. Breakpoints and events
 //! without Python callables stay entirely in the library's loop.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 use oxtrace::{BreakpointKind, EventType, Tid};
 use pyo3::prelude::*;
@@ -78,6 +80,40 @@ pub struct Handlers {
     pub run_again: bool,
     /// Event types that go on by themselves (the user's list).
     pub auto_continue: BTreeSet<EventType>,
+    /// Library events, which the library reports to notifiers without a stop:
+    /// queued for Python by a library notifier, which also interrupts the
+    /// process so that Python's notifiers run at the next stop.
+    pub library_events: LibraryEvents,
+}
+
+/// The queue of library events for Python, and whether its interruption is under way.
+#[derive(Default, Clone)]
+pub struct LibraryEvents {
+    /// Events not yet given to Python.
+    pub queue: Rc<RefCell<Vec<oxtrace::Event>>>,
+    /// The process was interrupted to hand them over.
+    pub interrupting: Rc<Cell<bool>>,
+    /// The library notifiers are registered.
+    pub registered: bool,
+}
+
+impl LibraryEvents {
+    /// Registers the library notifiers that fill the queue (once).
+    pub fn register(&mut self, trace: &mut oxtrace::Trace) {
+        if self.registered {
+            return;
+        }
+        self.registered = true;
+        for t in [EventType::LibraryLoaded, EventType::LibraryUnloaded] {
+            let (queue, interrupting) = (self.queue.clone(), self.interrupting.clone());
+            trace.register_notifier(t, move |trace: &mut oxtrace::Trace, event: &oxtrace::Event| {
+                queue.borrow_mut().push(event.clone());
+                if !interrupting.replace(true) && trace.interrupter().interrupt().is_err() {
+                    interrupting.set(false);
+                }
+            });
+        }
+    }
 }
 
 impl Default for Handlers {
@@ -94,6 +130,7 @@ impl Default for Handlers {
             auto_continue: [EventType::ThreadCreated, EventType::ThreadExited, EventType::LibraryLoaded, EventType::LibraryUnloaded]
                 .into_iter()
                 .collect(),
+            library_events: LibraryEvents::default(),
         }
     }
 }

@@ -456,6 +456,13 @@ impl PyTrace {
         let id = self.handlers.next_notifier;
         self.handlers.next_notifier += 1;
         self.handlers.notifiers.push((id, event_type, callback));
+        if matches!(event_type, None | Some(EventType::LibraryLoaded | EventType::LibraryUnloaded)) {
+            // Library events come once tracking is on (it needs a stopped process).
+            if let Some(trace) = self.inner.as_mut().filter(|t| t.state() == TraceState::Stopped) {
+                trace.track_libraries().py()?;
+                self.handlers.library_events.register(trace);
+            }
+        }
         let handlers = std::mem::take(&mut self.handlers);
         let result = self.trace().map(|t| handlers.sync_auto_continue(t));
         self.handlers = handlers;
@@ -526,21 +533,14 @@ impl PyTrace {
             other => other,
         };
         let trace = self.trace()?;
-        let id = if let Ok(text) = target.extract::<String>() {
-            let id = trace.add_break_by_expr(&text).py()?;
-            if lib_kind != BreakpointKind::Normal {
-                // An expression breakpoint of another kind: resolved now, or an error.
-                trace.remove_breakpoint(id).py()?;
-                let addr = trace.parse_expression(&text).py()?;
-                trace.add_breakpoint(addr, lib_kind, None).py()?
-            } else {
-                id
-            }
+        let (id, lib_kind) = if let Ok(text) = target.extract::<String>() {
+            // Deferred until its library loads: a plain breakpoint, its kind applied above the library.
+            (trace.add_break_by_expr(&text).py()?, BreakpointKind::Normal)
         } else {
             let addr: u64 = target.extract().map_err(|_| {
                 PyTypeError::new_err("a breakpoint's target is an int address or an expression string")
             })?;
-            trace.add_breakpoint(addr, lib_kind, None).py()?
+            (trace.add_breakpoint(addr, lib_kind, None).py()?, lib_kind)
         };
         if let Some(text) = condition.filter(|c| !c.is_callable()) {
             let text: String = text.extract().map_err(|_| {
@@ -554,6 +554,7 @@ impl PyTrace {
         if needs_python || kind != lib_kind {
             self.handlers.breaks.insert(id, BreakHandler { callback, condition: py_condition, kind, false_hits: 0 });
         } else if matches!(kind, BreakpointKind::StopAndRemove | BreakpointKind::StopRunForever) {
+            // The library turns its own RunForever off; the binding keeps that mode, so it must see these.
             self.handlers.breaks.insert(id, BreakHandler { callback: None, condition: None, kind, false_hits: 0 });
         }
         Ok(id)
@@ -634,8 +635,15 @@ impl PyTrace {
     /// the entry breakpoint (remove_breakpoint unhooks).
     #[pyo3(signature = (target, pre=None, post=None, argc=6))]
     fn add_hook(&mut self, target: &Bound<'_, PyAny>, pre: Option<Py<PyAny>>, post: Option<Py<PyAny>>, argc: usize) -> PyResult<u32> {
-        let addr = self.address(target)?;
-        let id = self.trace()?.add_breakpoint(addr, BreakpointKind::Normal, None).py()?;
+        let trace = self.trace()?;
+        let id = match target.extract::<String>() {
+            // Deferred until its library loads.
+            Ok(text) => trace.add_break_by_expr(&text).py()?,
+            Err(_) => {
+                let addr: u64 = target.extract()?;
+                trace.add_breakpoint(addr, BreakpointKind::Normal, None).py()?
+            }
+        };
         self.handlers.hooks.insert(id, Hook { argc, pre, post });
         Ok(id)
     }
