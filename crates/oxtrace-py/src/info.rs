@@ -184,18 +184,26 @@ pub struct Watchpoint {
 }
 
 /// One decoded instruction.
-#[pyclass(module = "oxtrace", name = "Instruction", frozen, get_all)]
+#[pyclass(module = "oxtrace", name = "Instruction", frozen)]
 pub struct Instruction {
     /// Its address.
+    #[pyo3(get)]
     pub addr: u64,
     /// Its bytes.
     pub bytes: Vec<u8>,
     /// Its text, Intel syntax.
+    #[pyo3(get)]
     pub text: String,
 }
 
 #[pymethods]
 impl Instruction {
+    /// Its bytes.
+    #[getter]
+    fn bytes<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &self.bytes)
+    }
+
     fn __str__(&self) -> String {
         format!("{:#x}: {}", self.addr, self.text)
     }

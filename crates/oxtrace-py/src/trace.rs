@@ -971,6 +971,28 @@ impl PyTrace {
         self.trace()?.search_symbols(pattern, module).py()
     }
 
+    /// Every symbol of every module (or of `module`), as a list of
+    /// (module, name, address, size, kind); kind is "function", "object",
+    /// "ifunc" or "other". Addresses are where the symbols are in the process.
+    #[pyo3(signature = (module=None))]
+    fn symbol_table(&mut self, module: Option<&str>) -> PyResult<Vec<(String, String, u64, u64, &'static str)>> {
+        use oxtrace::symbols::SymbolKind;
+        let symbols = self.trace()?.symbols().py()?;
+        let mut out = Vec::new();
+        for m in symbols.modules().iter().filter(|m| module.is_none_or(|name| m.name == name)) {
+            for s in m.table().symbols() {
+                let kind = match s.kind {
+                    SymbolKind::Function => "function",
+                    SymbolKind::Object => "object",
+                    SymbolKind::IndirectFunction => "ifunc",
+                    _ => "other",
+                };
+                out.push((m.name.clone(), s.name.clone(), s.addr.wrapping_add(m.bias), s.size, kind));
+            }
+        }
+        Ok(out)
+    }
+
     /// The loaded libraries (and the program).
     fn libraries(&mut self) -> PyResult<Vec<info::Library>> {
         Ok(self
