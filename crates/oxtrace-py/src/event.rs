@@ -47,7 +47,7 @@ pub fn parse_type(name: &str) -> PyResult<Option<EventType>> {
 /// "signal", "step", "syscall", "interrupted", "exited", "thread_created",
 /// "thread_exited", "library_loaded", "library_unloaded", "exec", "page_watch".
 /// The kind's fields are attributes too (see `fields()`): `id` and `addr` of a
-/// breakpoint; `signo`, `code`, `fault_addr`, `sender_pid` of a signal; `number`,
+/// breakpoint; `signo`, `code`, `fault_addr`, `sender_pid` of a signal; `number`, `name`,
 /// `args` (entry) or `ret` (exit) and `entry` of a system call; `exit_code` or
 /// `signal` of an exit; `new_tid`; `name`, `path`, `base` of a library; `id`,
 /// `addr`, `pc`, `access_pc`, `old`, `new` of a watchpoint; `id`, `pc`, `addr`,
@@ -87,11 +87,13 @@ impl Event {
             EventKind::Syscall(SyscallStop::Entry { number, args }) => {
                 put("entry", true.into_bound_py_any(py)?);
                 put("number", number.into_bound_py_any(py)?);
+                put("name", oxtrace::arch::syscall_name(*number).into_bound_py_any(py)?);
                 put("args", args.to_vec().into_bound_py_any(py)?);
             }
             EventKind::Syscall(SyscallStop::Exit { number, ret }) => {
                 put("entry", false.into_bound_py_any(py)?);
                 put("number", number.into_bound_py_any(py)?);
+                put("name", oxtrace::arch::syscall_name(*number).into_bound_py_any(py)?);
                 put("ret", ret.into_bound_py_any(py)?);
             }
             EventKind::Exited(status) | EventKind::ThreadExited(status) => {

@@ -153,7 +153,7 @@ pub struct Breakpoint {
 #[pymethods]
 impl Breakpoint {
     fn __repr__(&self) -> String {
-        format!("Breakpoint(id={}, addr={:#x}, kind={:?}, hits={})", self.id, self.addr, self.kind, self.hits)
+        format!("Breakpoint(id={}, addr={:#x}, kind='{}', hits={})", self.id, self.addr, self.kind, self.hits)
     }
 }
 

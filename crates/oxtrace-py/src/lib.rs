@@ -16,6 +16,12 @@ mod values;
 
 use pyo3::prelude::*;
 
+/// The name of an x86_64 Linux system call ("read" for 0), or None.
+#[pyfunction]
+fn syscall_name(number: u64) -> Option<&'static str> {
+    oxtrace::arch::syscall_name(number)
+}
+
 /// The native part of the `oxtrace` package.
 #[pymodule(gil_used = true)]
 fn _oxtrace(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -31,6 +37,7 @@ fn _oxtrace(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<info::Instruction>()?;
     m.add_class::<info::Interrupter>()?;
     errors::register(m)?;
+    m.add_function(wrap_pyfunction!(syscall_name, m)?)?;
     m.add("EVENT_KINDS", event::TYPES.iter().map(|(_, n)| *n).collect::<Vec<_>>())?;
     Ok(())
 }

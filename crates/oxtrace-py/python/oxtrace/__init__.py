@@ -43,6 +43,7 @@ from ._oxtrace import (  # noqa: F401
     Trace,
     UnsupportedError,
     Watchpoint,
+    syscall_name,
 )
 
 __all__ = [name for name in dir() if not name.startswith("_")]

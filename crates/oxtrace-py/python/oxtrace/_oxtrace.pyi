@@ -15,6 +15,8 @@ Stdio = Union[None, Literal["inherit", "null"], "os.PathLike[str]"]
 
 EVENT_KINDS: List[str]
 
+def syscall_name(number: int) -> Optional[str]: ...
+
 class Error(Exception): ...
 class SpawnError(Error): ...
 class ProcessError(Error): ...
@@ -51,12 +53,12 @@ class Event:
     sender_pid: Optional[int]  # signal
     entry: bool  # syscall
     number: int  # syscall
+    name: str  # syscall (None if unknown), library_loaded, library_unloaded
     args: List[int]  # syscall entry
     ret: int  # syscall exit
     exit_code: Optional[int]  # exited, thread_exited
     signal: Optional[int]  # exited, thread_exited
     new_tid: int  # thread_created
-    name: str  # library_loaded, library_unloaded
     path: str  # library_*, exec
     base: int  # library_*
     pc: int  # watchpoint, page_watch
