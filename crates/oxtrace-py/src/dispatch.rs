@@ -27,7 +27,7 @@ pub fn resume(slf: &Bound<'_, PyTrace>) -> PyResult<()> {
         let pid = trace.pid();
         let tid = trace.current_thread();
         let notifiers = this.handlers.notifiers_for(py, EventType::Continued);
-        (!notifiers.is_empty()).then(|| (notifiers, oxtrace::Event { pid, tid, kind: EventKind::Continued }))
+        (!notifiers.is_empty()).then_some((notifiers, oxtrace::Event { pid, tid, kind: EventKind::Continued }))
     };
     if let Some((notifiers, event)) = continued {
         let event = Py::new(py, Event { inner: event })?;

@@ -4,18 +4,63 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-create_exception!(oxtrace, Error, PyException, "Every error of oxtrace: its message names the pid, address, register, symbol or file concerned.");
+create_exception!(
+    oxtrace,
+    Error,
+    PyException,
+    "Every error of oxtrace: its message names the pid, address, register, symbol or file concerned."
+);
 create_exception!(oxtrace, SpawnError, Error, "The program could not be started.");
-create_exception!(oxtrace, ProcessError, Error, "No such process, or it cannot be traced, or it is gone (exited or detached).");
-create_exception!(oxtrace, ProcessExitedError, ProcessError, "The process has exited; nothing more can be done with it.");
+create_exception!(
+    oxtrace,
+    ProcessError,
+    Error,
+    "No such process, or it cannot be traced, or it is gone (exited or detached)."
+);
+create_exception!(
+    oxtrace,
+    ProcessExitedError,
+    ProcessError,
+    "The process has exited; nothing more can be done with it."
+);
 create_exception!(oxtrace, StateError, Error, "The request needs a stopped (or a running) process, and it is not.");
-create_exception!(oxtrace, MemoryAccessError, Error, "A read or write of the debuggee's memory failed (unmapped, protected).");
-create_exception!(oxtrace, RegisterError, Error, "A register this architecture does not have, or a value that does not fit it.");
-create_exception!(oxtrace, BreakpointError, Error, "No breakpoint with this id, or one is already set at this address.");
+create_exception!(
+    oxtrace,
+    MemoryAccessError,
+    Error,
+    "A read or write of the debuggee's memory failed (unmapped, protected)."
+);
+create_exception!(
+    oxtrace,
+    RegisterError,
+    Error,
+    "A register this architecture does not have, or a value that does not fit it."
+);
+create_exception!(
+    oxtrace,
+    BreakpointError,
+    Error,
+    "No breakpoint with this id, or one is already set at this address."
+);
 create_exception!(oxtrace, SymbolError, Error, "A symbol, module or type that could not be found.");
-create_exception!(oxtrace, ExpressionError, Error, "An expression that does not parse or evaluate; the message says where.");
-create_exception!(oxtrace, CallError, Error, "A function called in the debuggee did not return (its registers are restored).");
-create_exception!(oxtrace, OsError, Error, "An operating system call (ptrace, waitpid, an injected system call) failed.");
+create_exception!(
+    oxtrace,
+    ExpressionError,
+    Error,
+    "An expression that does not parse or evaluate; the message says where."
+);
+create_exception!(
+    oxtrace,
+    CallError,
+    Error,
+    "A function called in the debuggee did not return (its registers are restored)."
+);
+create_exception!(
+    oxtrace,
+    OsError,
+    Error,
+    "An operating system call (ptrace, waitpid, an injected system call) failed."
+);
 create_exception!(oxtrace, FileError, Error, "A file (program, library, core file) could not be read or parsed.");
 create_exception!(oxtrace, RemoteError, Error, "A GDB remote protocol stub could not be reached or answered wrongly.");
 create_exception!(oxtrace, UnsupportedError, Error, "The backend does not offer this capability.");

@@ -158,9 +158,11 @@ impl Event {
     }
 
     fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.field_list(py)?.into_iter().find(|(k, _)| *k == name).map(|(_, v)| v).ok_or_else(|| {
-            PyAttributeError::new_err(format!("a {} event has no field {name:?}", self.kind()))
-        })
+        self.field_list(py)?
+            .into_iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| PyAttributeError::new_err(format!("a {} event has no field {name:?}", self.kind())))
     }
 
     fn __str__(&self) -> String {
@@ -168,7 +170,11 @@ impl Event {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let mut parts = vec![format!("kind='{}'", self.kind()), format!("pid={}", self.inner.pid), format!("tid={}", self.inner.tid)];
+        let mut parts = vec![
+            format!("kind='{}'", self.kind()),
+            format!("pid={}", self.inner.pid),
+            format!("tid={}", self.inner.tid),
+        ];
         for (k, v) in self.field_list(py)? {
             parts.push(format!("{k}={}", v.repr()?));
         }

@@ -56,7 +56,13 @@ pub struct HookCall {
 impl HookCall {
     fn __repr__(&self) -> String {
         let args: Vec<String> = self.args.iter().map(|a| format!("{a:#x}")).collect();
-        format!("HookCall(tid={}, func={:#x}, args=[{}], return_addr={:#x})", self.tid, self.func, args.join(", "), self.return_addr)
+        format!(
+            "HookCall(tid={}, func={:#x}, args=[{}], return_addr={:#x})",
+            self.tid,
+            self.func,
+            args.join(", "),
+            self.return_addr
+        )
     }
 }
 
@@ -127,9 +133,14 @@ impl Default for Handlers {
             return_bps: HashMap::new(),
             run_forever: false,
             run_again: false,
-            auto_continue: [EventType::ThreadCreated, EventType::ThreadExited, EventType::LibraryLoaded, EventType::LibraryUnloaded]
-                .into_iter()
-                .collect(),
+            auto_continue: [
+                EventType::ThreadCreated,
+                EventType::ThreadExited,
+                EventType::LibraryLoaded,
+                EventType::LibraryUnloaded,
+            ]
+            .into_iter()
+            .collect(),
             library_events: LibraryEvents::default(),
         }
     }
@@ -143,7 +154,11 @@ impl Handlers {
 
     /// The notifiers for an event of type `t`, in registration order.
     pub fn notifiers_for(&self, py: Python<'_>, t: EventType) -> Vec<Py<PyAny>> {
-        self.notifiers.iter().filter(|(_, ty, _)| ty.is_none_or(|ty| ty == t)).map(|(_, _, f)| f.clone_ref(py)).collect()
+        self.notifiers
+            .iter()
+            .filter(|(_, ty, _)| ty.is_none_or(|ty| ty == t))
+            .map(|(_, _, f)| f.clone_ref(py))
+            .collect()
     }
 
     /// The library's auto-continue list: the user's, less the types Python must see.

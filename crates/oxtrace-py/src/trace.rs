@@ -7,7 +7,6 @@ use oxtrace::{BreakpointKind, CallArg, EventType, Mode, Needle, TraceState, Watc
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyString};
-use pyo3::IntoPyObjectExt;
 
 use crate::dispatch;
 use crate::errors::{IntoPy, ProcessError, StateError};
@@ -76,9 +75,15 @@ impl PyTrace {
         if let Ok(text) = target.extract::<String>() {
             return self.trace()?.parse_expression(&text).py();
         }
-        Err(PyTypeError::new_err(format!("an address is an int or an expression string, not {}", target.get_type().name()?)))
+        Err(PyTypeError::new_err(format!(
+            "an address is an int or an expression string, not {}",
+            target.get_type().name()?
+        )))
     }
 }
+
+/// One symbol as `symbol_table` lists it: (module, name, address, size, kind).
+type SymbolRow = (String, String, u64, u64, &'static str);
 
 fn breakpoint_kind(name: &str) -> PyResult<BreakpointKind> {
     info::KINDS.iter().find(|(_, n)| *n == name).map(|(k, _)| *k).ok_or_else(|| {
@@ -182,7 +187,7 @@ impl PyTrace {
             command.current_dir(cwd);
         }
         command.stdin(stdio(stdin, "stdin")?).stdout(stdio(stdout, "stdout")?).stderr(stdio(stderr, "stderr")?);
-        let options = oxtrace::SpawnOptions { disable_aslr, ..Default::default() };
+        let options = oxtrace::SpawnOptions { disable_aslr };
         let trace = oxtrace::Trace::spawn_with(command, options).py()?;
         PyTrace::wrap(py, trace)
     }
@@ -309,7 +314,12 @@ impl PyTrace {
                 Some(_) => None,
                 None => {
                     let id = trace.add_breakpoint(addr, BreakpointKind::StopAndRemove, None).py()?;
-                    let handler = BreakHandler { callback: None, condition: None, kind: BreakpointKind::StopAndRemove, false_hits: 0 };
+                    let handler = BreakHandler {
+                        callback: None,
+                        condition: None,
+                        kind: BreakpointKind::StopAndRemove,
+                        false_hits: 0,
+                    };
                     this.handlers.breaks.insert(id, handler);
                     Some(id)
                 }
@@ -537,15 +547,15 @@ impl PyTrace {
             // Deferred until its library loads: a plain breakpoint, its kind applied above the library.
             (trace.add_break_by_expr(&text).py()?, BreakpointKind::Normal)
         } else {
-            let addr: u64 = target.extract().map_err(|_| {
-                PyTypeError::new_err("a breakpoint's target is an int address or an expression string")
-            })?;
+            let addr: u64 = target
+                .extract()
+                .map_err(|_| PyTypeError::new_err("a breakpoint's target is an int address or an expression string"))?;
             (trace.add_breakpoint(addr, lib_kind, None).py()?, lib_kind)
         };
         if let Some(text) = condition.filter(|c| !c.is_callable()) {
-            let text: String = text.extract().map_err(|_| {
-                PyTypeError::new_err("a condition is a callable or an expression string")
-            })?;
+            let text: String = text
+                .extract()
+                .map_err(|_| PyTypeError::new_err("a condition is a callable or an expression string"))?;
             if let Err(e) = trace.set_breakpoint_condition_expr(id, &text) {
                 let _ = trace.remove_breakpoint(id);
                 return Err(crate::errors::to_py(e));
@@ -563,14 +573,19 @@ impl PyTrace {
     /// Replaces a breakpoint's callback (None removes it).
     fn set_breakpoint_callback(&mut self, id: u32, callback: Option<Py<PyAny>>) -> PyResult<()> {
         let trace = self.trace()?;
-        let info = trace.breakpoint(id).cloned().ok_or_else(|| crate::errors::to_py(oxtrace::Error::NoSuchBreakpoint(id)))?;
+        let info =
+            trace.breakpoint(id).cloned().ok_or_else(|| crate::errors::to_py(oxtrace::Error::NoSuchBreakpoint(id)))?;
         if matches!(info.kind, BreakpointKind::Fast | BreakpointKind::Tracker) && callback.is_some() {
             // The library's quiet kinds never stop: make it a plain one, its kind kept above.
             trace.remove_breakpoint(id).py()?;
             let new = trace.add_breakpoint(info.addr, BreakpointKind::Normal, None).py()?;
             self.handlers.breaks.remove(&id);
-            self.handlers.breaks.insert(new, BreakHandler { callback, condition: None, kind: info.kind, false_hits: 0 });
-            return Err(PyValueError::new_err(format!("breakpoint {id} was fast or tracker: it is now breakpoint {new}")));
+            self.handlers
+                .breaks
+                .insert(new, BreakHandler { callback, condition: None, kind: info.kind, false_hits: 0 });
+            return Err(PyValueError::new_err(format!(
+                "breakpoint {id} was fast or tracker: it is now breakpoint {new}"
+            )));
         }
         let entry = self.handlers.breaks.entry(id).or_insert(BreakHandler {
             callback: None,
@@ -585,7 +600,10 @@ impl PyTrace {
     /// Sets a breakpoint's condition: a callable, an expression string, or None.
     fn set_breakpoint_condition(&mut self, id: u32, condition: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let trace = self.trace()?;
-        let kind = trace.breakpoint(id).map(|b| b.kind).ok_or_else(|| crate::errors::to_py(oxtrace::Error::NoSuchBreakpoint(id)))?;
+        let kind = trace
+            .breakpoint(id)
+            .map(|b| b.kind)
+            .ok_or_else(|| crate::errors::to_py(oxtrace::Error::NoSuchBreakpoint(id)))?;
         trace.set_breakpoint_condition(id, None).py()?;
         let mut py_condition = None;
         match condition {
@@ -593,7 +611,12 @@ impl PyTrace {
             Some(c) if c.is_callable() => py_condition = Some(c.clone().unbind()),
             Some(c) => trace.set_breakpoint_condition_expr(id, &c.extract::<String>()?).py()?,
         }
-        let entry = self.handlers.breaks.entry(id).or_insert(BreakHandler { callback: None, condition: None, kind, false_hits: 0 });
+        let entry = self.handlers.breaks.entry(id).or_insert(BreakHandler {
+            callback: None,
+            condition: None,
+            kind,
+            false_hits: 0,
+        });
         entry.condition = py_condition;
         Ok(())
     }
@@ -634,7 +657,13 @@ impl PyTrace {
     /// call, retval)` at its return. Neither stops the trace. Returns the id of
     /// the entry breakpoint (remove_breakpoint unhooks).
     #[pyo3(signature = (target, pre=None, post=None, argc=6))]
-    fn add_hook(&mut self, target: &Bound<'_, PyAny>, pre: Option<Py<PyAny>>, post: Option<Py<PyAny>>, argc: usize) -> PyResult<u32> {
+    fn add_hook(
+        &mut self,
+        target: &Bound<'_, PyAny>,
+        pre: Option<Py<PyAny>>,
+        post: Option<Py<PyAny>>,
+        argc: usize,
+    ) -> PyResult<u32> {
         let trace = self.trace()?;
         let id = match target.extract::<String>() {
             // Deferred until its library loads.
@@ -775,7 +804,13 @@ impl PyTrace {
     /// Addresses where `needle` occurs in readable memory: bytes, or with
     /// `regex=True` a regular expression (str or bytes); within [start, end) if given.
     #[pyo3(signature = (needle, regex=false, start=None, end=None))]
-    fn search_memory(&mut self, needle: &Bound<'_, PyAny>, regex: bool, start: Option<u64>, end: Option<u64>) -> PyResult<Vec<u64>> {
+    fn search_memory(
+        &mut self,
+        needle: &Bound<'_, PyAny>,
+        regex: bool,
+        start: Option<u64>,
+        end: Option<u64>,
+    ) -> PyResult<Vec<u64>> {
         let needle = if regex {
             let pattern = match needle.cast::<PyBytes>() {
                 Ok(b) => String::from_utf8_lossy(b.as_bytes()).into_owned(),
@@ -975,7 +1010,7 @@ impl PyTrace {
     /// (module, name, address, size, kind); kind is "function", "object",
     /// "ifunc" or "other". Addresses are where the symbols are in the process.
     #[pyo3(signature = (module=None))]
-    fn symbol_table(&mut self, module: Option<&str>) -> PyResult<Vec<(String, String, u64, u64, &'static str)>> {
+    fn symbol_table(&mut self, module: Option<&str>) -> PyResult<Vec<SymbolRow>> {
         use oxtrace::symbols::SymbolKind;
         let symbols = self.trace()?.symbols().py()?;
         let mut out = Vec::new();
@@ -1068,7 +1103,12 @@ impl PyTrace {
 
     /// A metadata value, or `default`.
     #[pyo3(signature = (name, default=None))]
-    fn get_meta<'py>(&mut self, py: Python<'py>, name: &str, default: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    fn get_meta<'py>(
+        &mut self,
+        py: Python<'py>,
+        name: &str,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         match self.trace()?.meta(name) {
             Some(v) => values::meta_to_py(py, v),
             None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
@@ -1131,11 +1171,4 @@ fn step_result(slf: &Bound<'_, PyTrace>, event: oxtrace::Event) -> PyResult<Py<E
         }
     }
     Py::new(py, Event { inner: event })
-}
-
-/// Unused-import guard for conversions used only in some builds.
-#[allow(dead_code)]
-fn _uses(py: Python<'_>) -> PyResult<()> {
-    let _ = 0u8.into_bound_py_any(py)?;
-    Ok(())
 }

@@ -97,12 +97,18 @@ pub fn reg_to_py<'py>(py: Python<'py>, value: &RegValue) -> PyResult<Bound<'py, 
 pub fn reg_from_py(obj: &Bound<'_, PyAny>, size: usize, name: &str) -> PyResult<RegValue> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         if b.as_bytes().len() > size {
-            return Err(PyValueError::new_err(format!("{} bytes do not fit in register {name} ({size} bytes)", b.as_bytes().len())));
+            return Err(PyValueError::new_err(format!(
+                "{} bytes do not fit in register {name} ({size} bytes)",
+                b.as_bytes().len()
+            )));
         }
         return RegValue::from_bytes(b.as_bytes()).map_err(crate::errors::to_py);
     }
     if !obj.is_instance_of::<PyInt>() {
-        return Err(PyTypeError::new_err(format!("register {name} takes an int or bytes, not {}", obj.get_type().name()?)));
+        return Err(PyTypeError::new_err(format!(
+            "register {name} takes an int or bytes, not {}",
+            obj.get_type().name()?
+        )));
     }
     let py = obj.py();
     let bits = size * 8;

@@ -10,6 +10,8 @@ import pytest
 
 import oxtrace
 
+ROOT_PY = __import__("pathlib").Path(oxtrace.__file__).parent
+
 
 def spawn(path, *args, **kw):
     kw.setdefault("stdout", "null")
@@ -340,3 +342,40 @@ def test_context_manager_kills_a_spawned_process(fixtures):
     time.sleep(0.05)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_connect_to_a_gdbserver(fixtures):
+    import shutil
+    import socket
+
+    if shutil.which("gdbserver") is None:
+        pytest.skip("gdbserver is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = fixtures.build("calls")
+    server = subprocess.Popen(["gdbserver", f"127.0.0.1:{port}", path], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                t = oxtrace.Trace.connect(f"127.0.0.1:{port}")
+                break
+            except oxtrace.RemoteError:
+                time.sleep(0.05)
+        ev = t.run_until("d")
+        assert ev.kind == "breakpoint" and t.regs.rdi == 4
+        assert [f.function for f in t.backtrace()[:3]] == ["d", "c", "b"]
+        t.kill()
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_help_shows_the_api():
+    for name in ("run", "add_breakpoint", "add_hook", "read_memory", "backtrace", "spawn", "register_notifier"):
+        doc = getattr(oxtrace.Trace, name).__doc__
+        assert doc and len(doc) > 30, name
+    assert "thread" in oxtrace.Trace.__doc__ and "GIL" in oxtrace.Trace.__doc__
+    assert oxtrace.Event.__doc__ and oxtrace.Registers.__doc__ and oxtrace.Error.__doc__
+    assert (ROOT_PY / "_oxtrace.pyi").exists() and (ROOT_PY / "py.typed").exists()
