@@ -388,3 +388,30 @@ def test_attach_errors_are_platform_exceptions():
         trace.attach(999999999)
     with pytest.raises(Exception, match="must be attached"):
         trace.run()
+
+
+def test_snapshot_save_and_load(fixtures, tmp_path):
+    import vtrace.snapshot
+
+    trace = exec_fixture(fixtures, "calls")
+    trace.addBreakByExpr("d")
+    trace.run()
+    pc = trace.getProgramCounter()
+    path = vtrace.snapshot.takeSnapshot(trace, str(tmp_path / "d.core"))
+    trace.kill()
+    trace.release()
+    snap = vtrace.snapshot.loadSnapshot(path, fixtures.build("calls"))
+    assert snap.getProgramCounter() == pc
+    assert snap.readMemory(snap.parseExpression("marker"), 7) == b"OXTRACE"
+    assert str(snap.getSymByAddr(snap.getStackTrace()[1][0], exact=False)).startswith("calls.c")
+    with pytest.raises(Exception):
+        snap.run()
+
+
+def test_unsupported_calls_say_so(fixtures):
+    trace = exec_fixture(fixtures, "calls")
+    with pytest.raises(vtrace.PlatformException, match="all-stop|together"):
+        trace.suspendThread(trace.getPid())
+    with pytest.raises(vtrace.PlatformException, match="injectThread"):
+        trace.injectThread(0)
+    trace.release()

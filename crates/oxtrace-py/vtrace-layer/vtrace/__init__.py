@@ -842,6 +842,14 @@ class Trace:
     def suspendThread(self, tid):
         raise PlatformException("oxtrace runs every thread together (all-stop): threads cannot be suspended")
 
+    def injectThread(self, pc):
+        """Not offered: oxtrace starts no thread in the debuggee (vtrace's was an empty stub)."""
+        raise PlatformException("injectThread is not supported: call() runs code in an existing thread")
+
+    def setSymCachePath(self, path):
+        """Kept for scripts that call it: oxtrace parses symbols on demand and caches none."""
+        self.setMeta("SymbolCachePath", path)
+
     def resumeThread(self, tid):
         raise PlatformException("oxtrace runs every thread together (all-stop): threads cannot be suspended")
 
