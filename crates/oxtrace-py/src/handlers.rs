@@ -147,6 +147,39 @@ impl Default for Handlers {
 }
 
 impl Handlers {
+    /// Visits every Python object held (for the garbage collector).
+    pub fn traverse(&self, visit: &pyo3::gc::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for (_, _, f) in &self.notifiers {
+            visit.call(f)?;
+        }
+        for h in self.breaks.values() {
+            visit.call(&h.callback)?;
+            visit.call(&h.condition)?;
+        }
+        for h in self.hooks.values() {
+            visit.call(&h.pre)?;
+            visit.call(&h.post)?;
+        }
+        for (_, call) in self.pending_returns.values() {
+            visit.call(call)?;
+        }
+        Ok(())
+    }
+
+    /// Drops every Python callable (breaks reference cycles through the trace).
+    pub fn clear_callables(&mut self) {
+        self.notifiers.clear();
+        for h in self.breaks.values_mut() {
+            h.callback = None;
+            h.condition = None;
+        }
+        for h in self.hooks.values_mut() {
+            h.pre = None;
+            h.post = None;
+        }
+        self.pending_returns.clear();
+    }
+
     /// Whether a Python notifier wants events of this type.
     pub fn has_notifier(&self, t: EventType) -> bool {
         self.notifiers.iter().any(|(_, ty, _)| ty.is_none_or(|ty| ty == t))

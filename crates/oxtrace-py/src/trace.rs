@@ -1138,6 +1138,17 @@ impl PyTrace {
         Ok(self.trace()?.variable(name))
     }
 
+    /// The garbage collector's view: the Python callables this trace holds (a
+    /// callback that refers to its trace makes a cycle the collector must see).
+    fn __traverse__(&self, visit: pyo3::gc::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        self.handlers.traverse(&visit)
+    }
+
+    /// Breaks those cycles: drops every Python callable (the trace itself stays).
+    fn __clear__(&mut self) {
+        self.handlers.clear_callables();
+    }
+
     fn __repr__(&self) -> String {
         match &self.inner {
             Some(trace) => format!("<oxtrace.Trace {trace}>"),

@@ -286,3 +286,17 @@ def test_a_trace_is_pinned_to_its_thread(fixtures):
     th.join()
     assert errors and t.regs.rip  # still fine on its own thread
     t.kill()
+
+
+def test_a_trace_in_a_reference_cycle_is_collected(fixtures):
+    import gc
+
+    t = spawn(fixtures.build("spin"), "20")
+    pid = t.pid
+    t.add_breakpoint("spin_once", lambda tr, e: t.run_again())  # the callback refers to its trace
+    t.register_notifier("all", lambda tr, e: t)
+    del t
+    gc.collect()
+    time.sleep(0.1)
+    with pytest.raises(ProcessLookupError):  # collected: a spawned process dies with its trace
+        os.kill(pid, 0)
