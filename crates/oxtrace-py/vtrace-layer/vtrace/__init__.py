@@ -955,7 +955,7 @@ class Trace:
         self.metadata[name] = value
 
     def hasMeta(self, name):
-        return name in self.metadata or (self._t is not None and self._t.has_meta(name))
+        return name in self.metadata or (self._t is not None and self._t.state != "released" and self._t.has_meta(name))
 
     def vprint(self, msg):
         print(msg)
