@@ -2,8 +2,8 @@
 //! benchmark itself under the workspace's `target/oxbench-python/`, each step
 //! only when missing (later runs reuse them):
 //!
-//! * `main`: libdebug, python-ptrace, oxtrace's module (built by maturin, in
-//!   release) and oxtrace's vtrace layer, whose `import vtrace` is oxtrace's;
+//! * `main`: libdebug, python-ptrace, oxtrace's module (a release wheel built by
+//!   maturin at every run) and oxtrace's vtrace layer, whose `import vtrace` is oxtrace's;
 //! * `vivisect`: vivisect, whose `import vtrace` is vivisect's own, for the
 //!   same vtrace script side by side.
 //!
@@ -58,17 +58,30 @@ pub fn prepare() {
     if let Some(python) = venv(&base.join("main")) {
         pip(&python, "libdebug", &["libdebug"]);
         pip(&python, "ptrace", &["python-ptrace"]);
-        let module_ok = imports(&python, "oxtrace") || {
-            eprintln!("oxbench: building oxtrace's Python module (release) into {}", python.display());
-            pip(&python, "maturin", &["maturin"])
-                && quiet(
-                    Command::new(python.with_file_name("maturin"))
-                        .args(["develop", "--release", "-q", "-m"])
-                        .arg(root.join("crates/oxtrace-py/Cargo.toml"))
-                        .env("VIRTUAL_ENV", base.join("main"))
-                        .env("CARGO_TARGET_DIR", root.join("target")),
-                )
-        };
+        // Built as a release wheel and installed by copy at every run (cargo rebuilds only
+        // what changed): an editable install would share the in-tree module with the
+        // test venv's debug build.
+        eprintln!("oxbench: building oxtrace's Python module (release) into {}", python.display());
+        let wheels = base.join("wheels");
+        let _ = std::fs::remove_dir_all(&wheels);
+        let module_ok = pip(&python, "maturin", &["maturin"])
+            && quiet(
+                Command::new(python.with_file_name("maturin"))
+                    .args(["build", "--release", "-q", "-o"])
+                    .arg(&wheels)
+                    .arg("-m")
+                    .arg(root.join("crates/oxtrace-py/Cargo.toml"))
+                    .env("CARGO_TARGET_DIR", root.join("target")),
+            )
+            && std::fs::read_dir(&wheels).is_ok_and(|entries| {
+                entries.flatten().any(|wheel| {
+                    quiet(
+                        Command::new(&python)
+                            .args(["-m", "pip", "install", "-q", "--force-reinstall", "--no-deps"])
+                            .arg(wheel.path()),
+                    )
+                })
+            });
         if module_ok {
             let layer = root.join("crates/oxtrace-py/vtrace-layer");
             if !quiet(Command::new(&python).args(["-c", "import vtrace; vtrace.oxtrace"])) {
