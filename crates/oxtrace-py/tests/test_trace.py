@@ -379,3 +379,32 @@ def test_help_shows_the_api():
     assert "thread" in oxtrace.Trace.__doc__ and "GIL" in oxtrace.Trace.__doc__
     assert oxtrace.Event.__doc__ and oxtrace.Registers.__doc__ and oxtrace.Error.__doc__
     assert (ROOT_PY / "_oxtrace.pyi").exists() and (ROOT_PY / "py.typed").exists()
+
+
+def test_source_lines_threads_and_descriptors(fixtures, tmp_path):
+    t = spawn(fixtures.build("calls"))
+    t.run_until("main")
+    line = t.line_for_addr(t.pc)[1]
+    t.next_line()
+    assert t.line_for_addr(t.pc)[1] > line  # over the call of a(), to the next line
+    t.kill()
+    t = spawn(fixtures.build("calls"))
+    t.run_until("c")
+    for _ in range(5):
+        t.step_line()
+        if t.backtrace()[0].function != "c":
+            break
+    assert t.backtrace()[0].function == "d" and t.line_for_addr(t.pc)[1] == 9  # into the call
+    addrs = t.addrs_for_line("calls.c", 9)
+    assert addrs and all(t.line_for_addr(a)[1] == 9 for a in addrs)
+    fds = t.file_descriptors()
+    assert {fd for fd, _, _ in fds} >= {0, 1, 2} and all(kind in ("file", "socket", "pipe", "other") for _, kind, _ in fds)
+    t.kill()
+    t = spawn(fixtures.build("threads", "-O0", libs=("-lpthread",)), "2", "100")
+    t.disable_auto_continue("thread_created")
+    ev = t.run()
+    assert ev.kind == "thread_created"
+    t.enable_auto_continue("thread_created")
+    last = t.join_thread(ev.new_tid)
+    assert last.kind == "thread_exited" and last.tid == ev.new_tid and ev.new_tid not in t.threads()
+    assert t.run().exit_code == 0
