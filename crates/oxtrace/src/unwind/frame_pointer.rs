@@ -28,18 +28,22 @@ enum Prologue {
     AtLinkEntry,
     /// `rbp` pushed, not yet moved: the return address is at `[sp + 8]`, the caller's `rbp` at `[sp]`.
     AfterPush,
+    /// The function sets up no frame (a leaf in assembly, such as glibc's
+    /// `clone3` after its CFI ends): the return address is at `[sp]`.
+    NoFrame,
     /// The frame is set up.
     Done,
 }
 
 fn prologue_state(pc: u64, start: u64, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> Prologue {
     let mut code = [0u8; 8];
-    if pc < start || pc - start > 8 || !read(start, &mut code) {
+    if pc < start || !read(start, &mut code) {
         return Prologue::Done;
     }
     let push_at = if code[..4] == ENDBR64 { 4 } else { 0 };
-    if code[push_at] != PUSH_RBP || code[push_at + 1..push_at + 4] != MOV_RSP_RBP {
-        return Prologue::Done;
+    let frame_setup = code[push_at] == PUSH_RBP && code[push_at + 1..push_at + 4] == MOV_RSP_RBP;
+    if !frame_setup {
+        return Prologue::NoFrame;
     }
     match pc - start {
         off if off <= push_at as u64 => Prologue::BeforePush,
@@ -68,11 +72,12 @@ pub fn step_frame_pointer(
     let (cfa, caller_fp, return_to) = match prologue {
         Prologue::AtLinkEntry => (sp, regs.fp(), regs.get(layout.return_address)?),
         Prologue::BeforePush => (sp.checked_add(8)?, regs.fp(), read_u64(read, sp)?),
+        Prologue::NoFrame => match read_u64(read, sp).filter(|&ra| follows_a_call(ra, read)) {
+            Some(return_to) => (sp.checked_add(8)?, regs.fp(), return_to),
+            None => frame_pointer_record(regs, sp, read)?,
+        },
         Prologue::AfterPush => (sp.checked_add(16)?, Some(read_u64(read, sp)?), read_u64(read, sp + 8)?),
-        Prologue::Done => {
-            let fp = regs.fp().filter(|&fp| fp != 0 && fp >= sp)?;
-            (fp.checked_add(16)?, Some(read_u64(read, fp)?), read_u64(read, fp + 8)?)
-        }
+        Prologue::Done => frame_pointer_record(regs, sp, read)?,
     };
     let mut caller = regs.callee_saved();
     caller.set(layout.fp, caller_fp);
@@ -82,4 +87,26 @@ pub fn step_frame_pointer(
     }
     caller.set_pc(Some(layout.strip_code(return_to)));
     Some((caller, cfa))
+}
+
+/// The frame record `rbp` points at: (the frame's CFA, the caller's frame pointer, the return address).
+fn frame_pointer_record(
+    regs: &UnwindRegs,
+    sp: u64,
+    read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
+) -> Option<(u64, Option<u64>, u64)> {
+    let fp = regs.fp().filter(|&fp| fp != 0 && fp >= sp)?;
+    Some((fp.checked_add(16)?, Some(read_u64(read, fp)?), read_u64(read, fp + 8)?))
+}
+
+/// Whether the instruction just before `addr` is a call (`call rel32`, or
+/// `call` through a register or memory): `addr` can be a return address.
+fn follows_a_call(addr: u64, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> bool {
+    let mut code = [0u8; 7];
+    let Some(from) = addr.checked_sub(code.len() as u64) else { return false };
+    if !read(from, &mut code) {
+        return false;
+    }
+    let is_indirect_call = |at: usize| code[at] == 0xff && (code[at + 1] >> 3) & 7 == 2;
+    code[2] == 0xe8 || is_indirect_call(5) || is_indirect_call(4) || is_indirect_call(1)
 }

@@ -111,3 +111,17 @@ fn vdso_matches_gdb() {
 fn thread_matches_gdb() {
     check("thread", "stop_here");
 }
+
+#[test]
+fn a_thread_inside_clone3_on_the_parent_side_unwinds_to_main() {
+    let mut trace = crate::spawn_quiet("threads", Opt::O0, &["2", "1"]);
+    trace.disable_auto_continue(oxtrace::EventType::ThreadCreated);
+    let event = trace.run().unwrap();
+    assert!(matches!(event.kind, oxtrace::EventKind::ThreadCreated { .. }), "{event:?}");
+    let frames = trace.backtrace(event.tid).unwrap();
+    let names: Vec<String> = frames.iter().map(|f| f.function.clone().unwrap_or_default()).collect();
+    let main = names.iter().position(|n| n == "main");
+    let create = names.iter().position(|n| n.contains("pthread_create"));
+    assert!(names[0].contains("clone"), "stopped in clone3: {names:?}");
+    assert!(create.is_some() && main.is_some() && create < main, "{names:?}");
+}
