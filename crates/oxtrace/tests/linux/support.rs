@@ -51,6 +51,21 @@ fn build_fixture(name: &str, opt: Opt, extra: &[&str], prefix: &str) -> PathBuf 
     compile(&format!("{name}.c"), &out_name, &compiler, &args, &["-ldl"])
 }
 
+/// `tests/fixtures/NAME.c` built as a 32-bit (i386) program at `opt`
+/// (`gcc -m32`, with Debian's `libc6-dev-i386` and `lib32gcc-12-dev`).
+pub fn fixture_i386(name: &str, opt: Opt) -> PathBuf {
+    let mut args = vec!["-Wall", "-g", "-pthread"];
+    args.extend(opt.flags());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    test_fixtures::compile_m32(
+        &out_dir,
+        &format!("{name}.c"),
+        &format!("{name}-i386-{}", opt.suffix()),
+        &args,
+        &["-ldl"],
+    )
+}
+
 /// The cross compiler for the aarch64 fixtures (Debian's gcc-aarch64-linux-gnu).
 pub const AARCH64_CC: &str = "aarch64-linux-gnu-gcc";
 

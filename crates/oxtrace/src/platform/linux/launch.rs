@@ -46,6 +46,7 @@ impl LinuxProcess {
             }
         }
         process.threads.insert(pid, ThreadState::stopped());
+        process.arch = super::elf_class::arch_of(pid);
         sys::set_options(pid, OPTIONS | libc::PTRACE_O_EXITKILL)
             .map_err(|e| process.os_error("PTRACE_SETOPTIONS", pid, e))?;
         Ok(process)
@@ -63,6 +64,7 @@ impl LinuxProcess {
             });
         }
         let mut process = LinuxProcess::new(pid, false);
+        process.arch = super::elf_class::arch_of(pid);
         // Threads may start while we attach: scan until a pass finds none new.
         loop {
             let tids = list_threads(pid).map_err(|_| Error::NoSuchProcess { pid })?;

@@ -1,4 +1,4 @@
-//! The Linux ptrace backend (x86_64).
+//! The Linux ptrace backend (x86_64, and i386 programs on x86_64).
 //!
 //! # Threading
 //!
@@ -26,6 +26,7 @@
 
 pub use procfs::processes;
 
+mod elf_class;
 mod interrupt;
 // `pre_exec` is an unsafe API: the one block is in `LinuxProcess::spawn`.
 #[allow(unsafe_code)]
@@ -89,6 +90,9 @@ pub struct LinuxProcess {
     xstate_size: Option<usize>,
     /// Whether the process was started by us (it is killed, not detached, on drop).
     spawned: bool,
+    /// The architecture of the program it runs (i386 for a 32-bit one), read
+    /// at the first stop and again after each exec.
+    arch: &'static Arch,
     /// Whether waits poll before blocking: the tracer may use more than one
     /// CPU (read when the trace starts; see `SPIN_BUDGET` in `status.rs`).
     poll_before_blocking: bool,
@@ -106,6 +110,7 @@ impl LinuxProcess {
             poll_before_blocking: sys::cpus_allowed() > 1,
             xstate_size: None,
             spawned,
+            arch: &X86_64,
         }
     }
 
@@ -161,7 +166,7 @@ impl LinuxProcess {
 
 impl Platform for LinuxProcess {
     fn arch(&self) -> &'static Arch {
-        &X86_64
+        self.arch
     }
 
     fn pid(&self) -> Pid {
