@@ -44,6 +44,17 @@ fn strace_prints_each_system_call_with_its_result() {
 }
 
 #[test]
+fn strace_names_the_system_calls_of_a_32_bit_program() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("example-fixtures");
+    let program = test_fixtures::compile_m32(&dir, "syscalls.c", "syscalls-i386", &["-g", "-O0"], &[]);
+    let out = example("strace", &[program.to_str().unwrap()]);
+    assert!(out.lines().any(|l| l.contains("] write(0x1, 0x") && l.ends_with(" = 6")), "{out}");
+    assert!(out.lines().any(|l| l.contains("] close(0xffffffff") && l.ends_with(" = -9")), "EBADF:\n{out}");
+    assert!(out.lines().any(|l| l.contains("] mmap2(")), "i386's own calls:\n{out}");
+    assert!(out.ends_with("+++ exit code 0 +++\n"), "{out}");
+}
+
+#[test]
 fn coverage_counts_every_function() {
     let program = fixture("calls", &["-O2"]);
     let out = example("coverage", &[program.to_str().unwrap()]);

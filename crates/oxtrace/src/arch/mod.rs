@@ -18,6 +18,7 @@ pub mod aarch64;
 pub mod emulate;
 pub mod i386;
 pub mod i386_syscalls;
+pub mod syscall_abi;
 pub mod x86_64;
 pub mod x86_64_syscalls;
 

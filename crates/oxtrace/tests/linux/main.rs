@@ -15,6 +15,8 @@ mod expressions;
 mod fuzz_elf;
 mod hooks;
 mod i386;
+mod i386_backtraces;
+mod i386_calls;
 mod libraries;
 mod lifecycle;
 mod memory;

@@ -66,6 +66,15 @@ pub fn fixture_i386(name: &str, opt: Opt) -> PathBuf {
     )
 }
 
+/// `tests/fixtures/NAME.c` built as the 32-bit shared library `libNAME.so` at `opt`.
+pub fn fixture_library_i386(name: &str, opt: Opt) -> PathBuf {
+    let mut args = vec!["-Wall", "-g", "-shared", "-fPIC"];
+    args.extend(opt.flags());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    let out_name = format!("i386-{}/lib{name}.so", opt.suffix());
+    test_fixtures::compile_m32(&out_dir, &format!("{name}.c"), &out_name, &args, &[])
+}
+
 /// The cross compiler for the aarch64 fixtures (Debian's gcc-aarch64-linux-gnu).
 pub const AARCH64_CC: &str = "aarch64-linux-gnu-gcc";
 

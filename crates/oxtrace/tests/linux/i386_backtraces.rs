@@ -1,0 +1,67 @@
+//! Call stacks of 32-bit (i386) programs compared with gdb's `bt` on the same
+//! stop, at -O0 and at -O2 -fomit-frame-pointer: recursion, a qsort
+//! callback, a signal handler (glibc's i386 restorer), a thread, libc's write.
+
+use std::process::{Command, Stdio};
+
+use oxtrace::{EventKind, Trace};
+
+use crate::backtraces::{assert_same, thread_select};
+use crate::support::{fixture_i386, gdb_on_the_same_stop, Opt};
+
+fn check(scenario: &str, stop: &str) {
+    for opt in [Opt::O0, Opt::O2] {
+        let mut command = Command::new(fixture_i386("stacks", opt));
+        command.arg(scenario).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut trace = Trace::spawn(command).unwrap();
+        trace.add_break_by_expr(stop).unwrap();
+        let event = loop {
+            let event = trace.run().unwrap();
+            match event.kind {
+                EventKind::Breakpoint { .. } => break event,
+                EventKind::Exited(status) => panic!("{scenario}: exited ({status}) before {stop}"),
+                _ => continue,
+            }
+        };
+        assert_eq!(trace.arch().name, "i386");
+        let ours = trace.backtrace(event.tid).unwrap();
+        let select = thread_select(&mut trace, event.tid).expect("the stopped thread is listed");
+        let gdb = gdb_on_the_same_stop(&mut trace, &[select, "echo ==bt==\\n".into(), "bt".into()]);
+        assert_same(&format!("i386 {scenario}"), opt, &ours, &gdb);
+    }
+}
+
+#[test]
+fn i386_leaf_matches_gdb() {
+    check("leaf", "stop_here");
+}
+
+#[test]
+fn i386_recursion_matches_gdb() {
+    check("deep", "stop_here");
+}
+
+#[test]
+fn i386_qsort_callback_matches_gdb() {
+    check("qsort", "stop_here");
+}
+
+#[test]
+fn i386_signal_handler_matches_gdb() {
+    check("signal", "stop_here");
+}
+
+#[test]
+fn i386_thread_matches_gdb() {
+    check("thread", "stop_here");
+}
+
+#[test]
+fn i386_write_under_printf_matches_gdb() {
+    check("write", "libc.write");
+}
+
+#[test]
+fn i386_plt_stub_matches_gdb() {
+    check("leaf", "stacks.printf@plt");
+}
