@@ -201,3 +201,45 @@ fn hardware_watchpoints_in_a_32_bit_program() {
     assert_eq!(seen, [10, 11, 12, 20, 21, 22, 30, 31, 32, 40, 41, 42]);
     assert!(read_all(out).contains("shared=42"));
 }
+
+#[test]
+fn a_64_bit_shell_execing_a_32_bit_program_switches_to_i386() {
+    let program = fixture_i386("i386", Opt::O0);
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut command = Command::new("/bin/sh");
+    command.arg("-c").arg(format!("exec {}", program.display())).stdout(writer).stderr(Stdio::null());
+    let mut trace = Trace::spawn(command).unwrap();
+    assert_eq!(trace.arch().name, "x86_64");
+    let event = trace.run().unwrap();
+    assert!(matches!(event.kind, EventKind::Exec { .. }), "{event:?}");
+    assert_eq!(trace.arch().name, "i386");
+    assert_eq!(trace.meta("Architecture").and_then(|v| v.as_str()), Some("i386"));
+    let check = trace.sym_by_name("check").unwrap();
+    trace.run_until(check).unwrap();
+    assert_eq!(stack_argument(&mut trace, 0), 21);
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+    assert!(read_all(reader).contains("check=42"));
+}
+
+#[test]
+fn attaching_to_a_running_32_bit_program() {
+    use std::io::BufRead;
+    let mut child = Command::new(fixture_i386("sleeper", Opt::O0))
+        .args(["1000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    crate::support::wait_for_line(&mut out, "ready");
+    let mut trace = Trace::attach(child.id() as i32).unwrap();
+    assert_eq!(trace.arch().name, "i386");
+    let tick = trace.sym_by_name("tick").unwrap();
+    trace.run_until(tick).unwrap();
+    assert_eq!(trace.pc().unwrap(), tick);
+    let frames = trace.backtrace(trace.current_thread()).unwrap();
+    assert!(frames.iter().any(|f| f.function.as_deref() == Some("main")), "{frames:?}");
+    trace.detach().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
