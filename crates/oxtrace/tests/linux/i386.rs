@@ -223,7 +223,6 @@ fn a_64_bit_shell_execing_a_32_bit_program_switches_to_i386() {
 
 #[test]
 fn attaching_to_a_running_32_bit_program() {
-    use std::io::BufRead;
     let mut child = Command::new(fixture_i386("sleeper", Opt::O0))
         .args(["1000"])
         .stdout(Stdio::piped())
