@@ -242,3 +242,54 @@ fn attaching_to_a_running_32_bit_program() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn breakpoints_in_32_bit_code_are_left_out_of_line_and_every_hit_counts() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let (mut trace, out) = spawn_i386("threads", Opt::O2, &["4", "500"]);
+    let work = trace.sym_by_name("work").unwrap();
+    let code = trace.read_memory(work, 32).unwrap();
+    let mut decoder = iced_x86::Decoder::with_ip(32, &code, work, iced_x86::DecoderOptions::NONE);
+    let hits = Rc::new(Cell::new(0u64));
+    for _ in 0..3 {
+        let seen = hits.clone();
+        let addr = decoder.decode().ip();
+        trace
+            .add_break_with(addr, move |t, _| {
+                seen.set(seen.get() + 1);
+                t.run_again();
+            })
+            .unwrap();
+    }
+    trace.set_mode(oxtrace::Mode::RunForever, true);
+    let end = trace.run().unwrap();
+    assert_eq!(end.kind, EventKind::Exited(ExitStatus::Code(0)));
+    assert_eq!(hits.get(), 3 * 4 * 500, "every hit of the three breakpoints counted once");
+    assert!(read_all(out).contains("total 2000"));
+}
+
+#[test]
+fn a_fault_in_an_out_of_line_copy_is_shown_at_the_original_instruction() {
+    let (mut trace, _out) = spawn_i386("segfault", Opt::O2, &[]);
+    let crash = trace.sym_by_name("crash").unwrap();
+    // `crash` at -O2 is `mov eax, [esp+4]; mov dword [eax], 42; ret`: break on the store.
+    let code = trace.read_memory(crash, 16).unwrap();
+    let mut decoder = iced_x86::Decoder::with_ip(32, &code, crash, iced_x86::DecoderOptions::NONE);
+    let store = decoder.decode().next_ip();
+    trace.add_break_by_addr(store).unwrap();
+    let maps_before = trace.memory_maps().unwrap();
+    let hit = trace.run().unwrap();
+    assert!(matches!(hit.kind, EventKind::Breakpoint { addr, .. } if addr == store), "{hit:?}");
+    let fault = trace.run().unwrap();
+    let EventKind::Signal(info) = &fault.kind else { panic!("expected the fault, got {fault:?}") };
+    assert_eq!((info.signo, info.fault_addr), (libc::SIGSEGV, Some(0x10)));
+    assert_eq!(trace.pc().unwrap(), store, "the fault is shown at the original instruction");
+    let scratch: Vec<_> = trace
+        .memory_maps()
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.perms.exec && m.path.is_none() && !maps_before.contains(m))
+        .collect();
+    assert_eq!(scratch.len(), 1, "the store ran from a scratch page: {scratch:?}");
+}
