@@ -50,11 +50,14 @@ pub enum Workload {
     SnapshotMemory,
     /// Breakpoint hits per second of gdb driving a remote protocol server (oxserve, gdbserver).
     Remote,
+    /// Breakpoint hits per second with a notifier, in a 32-bit (i386) build of the debuggee.
+    I386,
 }
 
 impl Workload {
-    const ALL: [Workload; 11] = [
+    const ALL: [Workload; 12] = [
         Workload::Notifier,
+        Workload::I386,
         Workload::Fast,
         Workload::Displaced,
         Workload::FalseCondition,
@@ -97,6 +100,7 @@ impl Workload {
             Workload::Snapshot => "snapshot-1gib",
             Workload::SnapshotMemory => "snapshot-1gib-peak-rss",
             Workload::Remote => "remote-breakpoint",
+            Workload::I386 => "breakpoint-i386",
         }
     }
 
@@ -114,6 +118,7 @@ impl Workload {
             Workload::Snapshot => "snapshot of 1 GiB heap, GiB/s",
             Workload::SnapshotMemory => "snapshot tracer peak RSS, MiB",
             Workload::Remote => "hits/s, gdb via RSP server",
+            Workload::I386 => "hits/s, 32-bit program",
         }
     }
 
@@ -348,5 +353,6 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::Snapshot => "snapshot",
         Workload::SnapshotMemory => "snapshot-memory",
         Workload::Remote => "remote",
+        Workload::I386 => "i386",
     }
 }
