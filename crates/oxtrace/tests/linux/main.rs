@@ -17,6 +17,7 @@ mod hooks;
 mod i386;
 mod i386_backtraces;
 mod i386_calls;
+mod i386_remote;
 mod i386_snapshots;
 mod libraries;
 mod lifecycle;
