@@ -131,3 +131,27 @@ fn system_calls_are_traced_under_their_i386_numbers() {
     assert_eq!(find("close"), Some(-i64::from(libc::EBADF)));
     assert!(find("mmap2").is_some() && find("set_thread_area").is_some(), "i386-only calls: {calls:?}");
 }
+
+#[test]
+fn hooks_see_cdecl_arguments_and_return_values_through_recursion() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    for opt in [Opt::O0, Opt::O2] {
+        let mut command = Command::new(fixture_i386("watch", opt));
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut trace = Trace::spawn(command).unwrap();
+        let recurse = trace.sym_by_name("recurse").unwrap();
+        let entries = Rc::new(RefCell::new(Vec::new()));
+        let returns = Rc::new(RefCell::new(Vec::new()));
+        let (e, r) = (entries.clone(), returns.clone());
+        let pre = Box::new(move |_: &mut Trace, call: &oxtrace::HookCall| e.borrow_mut().push(call.args[0]));
+        let post = Box::new(move |_: &mut Trace, call: &oxtrace::HookCall, ret: u64| {
+            r.borrow_mut().push((call.args[0], ret))
+        });
+        trace.add_hook(recurse, 1, Some(pre), Some(post)).unwrap();
+        assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+        assert_eq!(*entries.borrow(), [5, 4, 3, 2, 1, 0], "{opt:?}");
+        // recurse(d) = d + 2 * recurse(d - 1): innermost first.
+        assert_eq!(*returns.borrow(), [(0, 0), (1, 1), (2, 4), (3, 11), (4, 26), (5, 57)], "{opt:?}");
+    }
+}
