@@ -293,3 +293,29 @@ fn a_fault_in_an_out_of_line_copy_is_shown_at_the_original_instruction() {
         .collect();
     assert_eq!(scratch.len(), 1, "the store ran from a scratch page: {scratch:?}");
 }
+
+#[test]
+fn source_lines_are_stepped_in_32_bit_code() {
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/stacks.c")).unwrap();
+    let line_of =
+        |text: &str| source.lines().position(|l| l.trim() == text).unwrap_or_else(|| panic!("{text:?}")) as u32 + 1;
+    let line = |trace: &mut Trace| {
+        let pc = trace.pc().unwrap();
+        trace.line_for_addr(pc).unwrap().expect("a line").1
+    };
+    let (mut trace, _out) = spawn_i386("stacks", Opt::O0, &["leaf"]);
+    let middle = trace.sym_by_name("middle").unwrap();
+    trace.run_until(middle).unwrap();
+    trace.next_line().unwrap();
+    assert_eq!(line(&mut trace), line_of("int r = inner(x + 1);"));
+    trace.next_line().unwrap();
+    assert_eq!(line(&mut trace), line_of("return r * 2 + sink;"), "inner() ran over");
+    let (mut trace, _out) = spawn_i386("stacks", Opt::O0, &["leaf"]);
+    let middle = trace.sym_by_name("middle").unwrap();
+    trace.run_until(middle).unwrap();
+    trace.next_line().unwrap();
+    trace.step_line().unwrap();
+    let pc = trace.pc().unwrap();
+    assert_eq!(trace.sym_by_addr(pc, false).unwrap().unwrap().split('+').next(), Some("inner"));
+}

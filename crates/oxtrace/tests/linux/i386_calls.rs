@@ -145,9 +145,8 @@ fn hooks_see_cdecl_arguments_and_return_values_through_recursion() {
         let returns = Rc::new(RefCell::new(Vec::new()));
         let (e, r) = (entries.clone(), returns.clone());
         let pre = Box::new(move |_: &mut Trace, call: &oxtrace::HookCall| e.borrow_mut().push(call.args[0]));
-        let post = Box::new(move |_: &mut Trace, call: &oxtrace::HookCall, ret: u64| {
-            r.borrow_mut().push((call.args[0], ret))
-        });
+        let post =
+            Box::new(move |_: &mut Trace, call: &oxtrace::HookCall, ret: u64| r.borrow_mut().push((call.args[0], ret)));
         trace.add_hook(recurse, 1, Some(pre), Some(post)).unwrap();
         assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
         assert_eq!(*entries.borrow(), [5, 4, 3, 2, 1, 0], "{opt:?}");
