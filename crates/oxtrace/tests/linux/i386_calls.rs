@@ -154,3 +154,32 @@ fn hooks_see_cdecl_arguments_and_return_values_through_recursion() {
         assert_eq!(*returns.borrow(), [(0, 0), (1, 1), (2, 4), (3, 11), (4, 26), (5, 57)], "{opt:?}");
     }
 }
+
+#[test]
+fn page_watches_on_a_32_bit_heap_report_each_write() {
+    for opt in [Opt::O0, Opt::O2] {
+        let (mut trace, out) = stopped_at("callee", "ready", opt);
+        let pointer = trace.sym_by_name("heap_buffer").unwrap();
+        let heap = trace.read_ptr(pointer).unwrap();
+        assert!(heap != 0 && heap < 1 << 32);
+        trace.add_page_watch(heap + 64, 4, oxtrace::WatchKind::Write).unwrap();
+        assert!(!trace.memory_map(heap).unwrap().unwrap().perms.write, "read-only while watched (mprotect by int 0x80)");
+        let mut hits = Vec::new();
+        let status = loop {
+            let event = trace.run().unwrap();
+            match event.kind {
+                EventKind::PageWatch { addr, access, pc, .. } => {
+                    let function = trace.sym_by_addr(pc, false).unwrap().unwrap_or_default();
+                    hits.push((addr, access, function));
+                }
+                EventKind::Exited(status) => break status,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(status, ExitStatus::Code(0));
+        assert_eq!(hits.len(), 1, "{opt:?}: {hits:?}");
+        assert_eq!((hits[0].0, hits[0].1), (heap + 64, oxtrace::PageAccess::Write));
+        assert!(hits[0].2.starts_with("touch_heap"), "{hits:?}");
+        assert!(read_all(out).contains("first byte 1"));
+    }
+}
