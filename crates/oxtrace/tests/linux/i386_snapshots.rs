@@ -62,7 +62,7 @@ fn gdb_on_core(program: &Path, core: &Path) -> (usize, u64, u64, Vec<GdbFrame>, 
 fn assert_same_frames(ours: &[BacktraceFrame], gdb: &[GdbFrame], context: &str) {
     let shown: Vec<String> = ours.iter().map(ToString::to_string).collect();
     let context = format!("{context}\nours:\n{}", shown.join("\n"));
-    assert!(gdb.len() >= 4, "gdb gave no backtrace: {context}");
+    assert!(gdb.len() >= 2, "gdb gave no backtrace: {context}");
     assert!(ours.len() >= gdb.len(), "fewer frames than gdb: {context}");
     for (i, (mine, theirs)) in ours.iter().zip(gdb).enumerate() {
         if let Some(pc) = theirs.pc {
@@ -130,5 +130,30 @@ fn a_gcore_of_a_32_bit_process_opens_as_a_trace() {
     assert_same_frames(&ours, &frames, &text);
     let maps = opened.memory_maps().unwrap();
     assert!(maps.iter().any(|m| m.name() == "[stack]" && m.contains(esp)), "{maps:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_kernel_core_of_a_32_bit_crash_opens_with_gdbs_backtrace() {
+    let dir = temp_dir("crash");
+    let program = fixture_i386("segfault", Opt::O0);
+    let (core, source) = crate::snapshots::crash_core(&dir, &program);
+    assert!(core.exists(), "no core file from the {source}");
+    let (threads, eip, esp, frames, text) = gdb_on_core(&program, &core);
+    let mut opened = Trace::open_core(&core, Some(&program)).unwrap();
+    assert_eq!(opened.arch().name, "i386");
+    assert_eq!(opened.threads().len(), threads);
+    let tid = opened.current_thread();
+    let ours = opened.backtrace(tid).unwrap();
+    assert_same_frames(&ours, &frames, &format!("{source} core\n{text}"));
+    assert_eq!(ours[0].function.as_deref(), Some("crash"));
+    assert_eq!((opened.register_u64("eip").unwrap(), opened.register_u64("esp").unwrap()), (eip, esp));
+    // At -O0, past crash()'s prologue, its argument is at ebp + 8.
+    let ebp = opened.register_u64("ebp").unwrap();
+    assert_eq!(opened.read_u32(ebp + 8).unwrap(), 0x10, "crash() got the bad pointer");
+    assert_eq!(opened.pending_signal(), Some(libc::SIGSEGV), "the core records the signal");
+    let maps = opened.memory_maps().unwrap();
+    assert!(maps.iter().any(|m| m.name() == "[stack]" && m.contains(esp)), "{maps:#?}");
+    assert!(maps.iter().any(|m| m.name() == "[vdso]"), "{maps:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
