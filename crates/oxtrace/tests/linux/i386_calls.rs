@@ -163,7 +163,10 @@ fn page_watches_on_a_32_bit_heap_report_each_write() {
         let heap = trace.read_ptr(pointer).unwrap();
         assert!(heap != 0 && heap < 1 << 32);
         trace.add_page_watch(heap + 64, 4, oxtrace::WatchKind::Write).unwrap();
-        assert!(!trace.memory_map(heap).unwrap().unwrap().perms.write, "read-only while watched (mprotect by int 0x80)");
+        assert!(
+            !trace.memory_map(heap).unwrap().unwrap().perms.write,
+            "read-only while watched (mprotect by int 0x80)"
+        );
         let mut hits = Vec::new();
         let status = loop {
             let event = trace.run().unwrap();

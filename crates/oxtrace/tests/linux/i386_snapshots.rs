@@ -157,3 +157,49 @@ fn a_kernel_core_of_a_32_bit_crash_opens_with_gdbs_backtrace() {
     assert!(maps.iter().any(|m| m.name() == "[vdso]"), "{maps:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn mutated_32_bit_cores_are_errors_never_panics() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let dir = temp_dir("mutants");
+    let good = dir.join("good.core");
+    let (mut trace, _) = stopped_in_leaf(Opt::O0);
+    trace.save_snapshot(&good).unwrap();
+    trace.kill().unwrap();
+    let original = std::fs::read(&good).unwrap();
+    // Truncated anywhere in the headers and notes.
+    let cut = dir.join("cut.core");
+    for len in [0, 10, 51, 52, 100, 500, 2000, 20_000, original.len() / 2] {
+        std::fs::write(&cut, &original[..len]).unwrap();
+        let err = Trace::open_core(&cut, None).expect_err("a truncated core must not open");
+        assert!(err.to_string().contains(cut.to_str().unwrap()), "{err}");
+    }
+    // Seeded mutations of the ELF32 headers and the 32-bit notes.
+    let head = original.len().min(64 * 1024);
+    let mutant = dir.join("mutant.core");
+    std::fs::write(&mutant, &original).unwrap();
+    for seed in 1..=200u64 {
+        let mut rng = crate::support::Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut data = original[..head].to_vec();
+        for _ in 0..1 + rng.below(8) {
+            let at = if rng.below(2) == 0 { rng.below(52 + 32 * 16) } else { rng.below(head) };
+            let at = at.min(head - 1);
+            match rng.below(3) {
+                0 => data[at] ^= 1 << rng.below(8),
+                1 => data[at] = rng.next() as u8,
+                _ => {
+                    let len = rng.below(16).min(head - at);
+                    data[at..at + len].fill([0u8, 0xff][rng.below(2)]);
+                }
+            }
+        }
+        {
+            use std::os::unix::fs::FileExt;
+            let file = std::fs::OpenOptions::new().write(true).open(&mutant).unwrap();
+            file.write_all_at(&data, 0).unwrap();
+        }
+        let result = catch_unwind(AssertUnwindSafe(|| crate::snapshots::exercise(&mutant, seed % 25 == 0)));
+        assert!(result.is_ok(), "32-bit core mutant with seed {seed} panicked");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

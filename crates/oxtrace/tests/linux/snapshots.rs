@@ -315,7 +315,7 @@ fn snapshot_breakpoints_save_every_hit_and_diff_finds_the_changes() {
 }
 
 /// Opens a core and uses it (symbols and stacks too when `deep`); a failure must be an error, never a panic.
-fn exercise(path: &Path, deep: bool) -> Result<(), Error> {
+pub(crate) fn exercise(path: &Path, deep: bool) -> Result<(), Error> {
     let mut trace = Trace::open_core(path, None)?;
     let maps = trace.memory_maps()?;
     for map in maps.iter().take(64) {
