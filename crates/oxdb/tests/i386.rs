@@ -66,3 +66,28 @@ fn a_32_bit_program_under_the_usual_commands() {
     assert!(run.stdout.lines().any(|l| l == "0x3 (3)"), "the condition held:\n{run}");
     assert!(run.stdout.contains("libc.so.6") && run.stdout.contains("ld-linux.so.2"), "{run}");
 }
+
+#[test]
+fn a_32_bit_snapshot_opens_in_oxdb_with_the_same_stack_and_registers() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("oxdb-i386-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let core = dir.join("calls-i386.core").display().to_string();
+    let live = batch_i386("calls", &["break d", "continue", "bt", "regs eip esp", &format!("snapshot {core}")]);
+    assert_eq!(live.code, Some(0), "{live}");
+    assert_eq!(live.lines_with("snapshot saved to ").len(), 1, "{live}");
+    let program = fixture_i386("calls").display().to_string();
+    let opened =
+        oxdb(&["--batch", "--core", &core, &program, "-ex", "bt", "-ex", "regs eip esp", "-ex", "p poi(esp + 4)"]);
+    assert_eq!(opened.code, Some(0), "{opened}");
+    let frames =
+        |text: &str| -> Vec<String> { text.lines().filter(|l| l.starts_with('#')).map(str::to_owned).collect() };
+    assert!(frames(&opened.stdout).len() >= 5, "{opened}");
+    assert_eq!(frames(&opened.stdout), frames(&live.stdout), "live:\n{live}\ncore:\n{opened}");
+    let regs = |text: &str| -> Vec<String> {
+        text.lines().filter(|l| l.starts_with("eip ") || l.starts_with("esp ")).map(str::to_owned).collect()
+    };
+    assert_eq!(regs(&opened.stdout).len(), 2, "{opened}");
+    assert_eq!(regs(&opened.stdout), regs(&live.stdout));
+    assert!(opened.stdout.lines().any(|l| l == "0x4 (4)"), "d(4): {opened}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
