@@ -91,3 +91,16 @@ fn a_32_bit_snapshot_opens_in_oxdb_with_the_same_stack_and_registers() {
     assert!(opened.stdout.lines().any(|l| l == "0x4 (4)"), "d(4): {opened}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn serving_a_32_bit_program_is_refused_with_a_clear_error() {
+    let program = fixture_i386("calls");
+    let server = crate::serve::Server::start(&[program.to_str().unwrap()]);
+    let client = std::net::TcpStream::connect(server.address()).unwrap();
+    let (code, _, stderr) = server.finish();
+    drop(client);
+    assert_ne!(code, Some(0), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("x86_64 processes only") && errors[0].contains("i386"), "{stderr}");
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support::{fixture, gdb, gdb_args};
 
 /// A running `oxdb serve` and what it printed.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     port: u16,
     stdout: Arc<Mutex<String>>,
@@ -20,7 +20,7 @@ struct Server {
 
 impl Server {
     /// Starts `oxdb serve ARGS` and reads the `listening on` line.
-    fn start(args: &[&str]) -> Server {
+    pub(crate) fn start(args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_oxdb"))
             .arg("serve")
             .args(args)
@@ -56,12 +56,12 @@ impl Server {
         Server { child, port, stdout: collected, stderr: errors }
     }
 
-    fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// Waits (at most 20 s) for the server to end; returns its exit code, stdout and stderr.
-    fn finish(mut self) -> (Option<i32>, String, String) {
+    pub(crate) fn finish(mut self) -> (Option<i32>, String, String) {
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -120,6 +120,13 @@ pub fn listen(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
 /// If the process was running then, it is stopped first. After the process
 /// ends, the session goes on too (extended mode: the client may start another).
 pub fn serve_connection(target: &mut TraceTarget, stream: TcpStream) -> Result<SessionEnd, ServeError> {
+    // The served register file is gdb's amd64 one (a 32-bit process would need i386's).
+    let arch = target.trace_mut().arch().name;
+    if arch != "x86_64" {
+        return Err(ServeError::Trace(oxtrace::Error::InvalidArgument(format!(
+            "oxserve serves x86_64 processes only; this one is {arch}"
+        ))));
+    }
     let conn = GuardedConnection::new(stream, PACKET_SIZE);
     let mut errors = 0;
     loop {
