@@ -35,6 +35,12 @@ enum Prologue {
 }
 
 fn prologue_state(pc: u64, start: u64, word: u64, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> Prologue {
+    // At a function's first instruction the call has just pushed the return
+    // address, whatever the prologue looks like (the 32-bit vdso's functions
+    // have no CFI and no frame-pointer prologue).
+    if pc == start {
+        return Prologue::BeforePush;
+    }
     let mut code = [0u8; 8];
     if pc < start || pc - start > 8 || !read(start, &mut code) {
         return Prologue::Done;

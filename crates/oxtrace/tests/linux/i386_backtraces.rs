@@ -1,6 +1,7 @@
 //! Call stacks of 32-bit (i386) programs compared with gdb's `bt` on the same
 //! stop, at -O0 and at -O2 -fomit-frame-pointer: recursion, a qsort
-//! callback, a signal handler (glibc's i386 restorer), a thread, libc's write.
+//! callback, a signal handler (returning through the vdso's sigreturn), a
+//! thread, libc's write, a PLT stub and the vdso.
 
 use std::process::{Command, Stdio};
 
@@ -64,4 +65,9 @@ fn i386_write_under_printf_matches_gdb() {
 #[test]
 fn i386_plt_stub_matches_gdb() {
     check("leaf", "stacks.printf@plt");
+}
+
+#[test]
+fn i386_vdso_matches_gdb() {
+    check("vdso", "vdso.__vdso_clock_gettime64");
 }
