@@ -5,14 +5,21 @@
 
 use std::process::{Command, Stdio};
 
-use oxtrace::{EventKind, Trace};
+use oxtrace::{BacktraceFrame, EventKind, Trace};
 
 use crate::backtraces::{assert_same, thread_select};
 use crate::support::{fixture_i386, gdb_on_the_same_stop, Opt};
 
 fn check(scenario: &str, stop: &str) {
+    check_in("stacks", scenario, stop);
+}
+
+/// Runs the 32-bit build of fixture `name` with argument `scenario` to `stop`
+/// and compares our backtrace with gdb's, at -O0 and -O2; returns ours.
+fn check_in(name: &str, scenario: &str, stop: &str) -> Vec<Vec<BacktraceFrame>> {
+    let mut all = Vec::new();
     for opt in [Opt::O0, Opt::O2] {
-        let mut command = Command::new(fixture_i386("stacks", opt));
+        let mut command = Command::new(fixture_i386(name, opt));
         command.arg(scenario).stdout(Stdio::null()).stderr(Stdio::null());
         let mut trace = Trace::spawn(command).unwrap();
         trace.add_break_by_expr(stop).unwrap();
@@ -29,7 +36,9 @@ fn check(scenario: &str, stop: &str) {
         let select = thread_select(&mut trace, event.tid).expect("the stopped thread is listed");
         let gdb = gdb_on_the_same_stop(&mut trace, &[select, "echo ==bt==\\n".into(), "bt".into()]);
         assert_same(&format!("i386 {scenario}"), opt, &ours, &gdb);
+        all.push(ours);
     }
+    all
 }
 
 #[test]
@@ -70,4 +79,12 @@ fn i386_plt_stub_matches_gdb() {
 #[test]
 fn i386_vdso_matches_gdb() {
     check("vdso", "vdso.__vdso_clock_gettime64");
+}
+
+#[test]
+fn i386_siginfo_handler_matches_gdb() {
+    for ours in check_in("i386", "rt", "in_handler") {
+        let trampoline = ours.iter().position(|f| f.signal_trampoline).expect("a signal frame");
+        assert!(ours[trampoline..].iter().any(|f| f.function.as_deref() == Some("send_rt")), "{ours:?}");
+    }
 }
