@@ -108,6 +108,11 @@ impl SymbolTable {
             })
             .filter_map(|s| {
                 let raw = s.name().ok().filter(|n| !n.is_empty() && !is_arm_mapping_symbol(n))?;
+                // The assembler's local labels (`.L413`), which static C libraries
+                // keep: no function's name (gdb skips them too).
+                if raw.starts_with(".L") && !s.is_global() {
+                    return None;
+                }
                 let kind = match s.kind() {
                     _ if is_indirect_function(&s) => SymbolKind::IndirectFunction,
                     object::SymbolKind::Text => SymbolKind::Function,

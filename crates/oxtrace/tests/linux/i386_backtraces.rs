@@ -14,12 +14,26 @@ fn check(scenario: &str, stop: &str) {
     check_in("stacks", scenario, stop);
 }
 
+/// A fixture as a program to spawn: the 32-bit build, or (`linked_static`) the static one.
+fn program(name: &str, opt: Opt, linked_static: bool) -> std::path::PathBuf {
+    if linked_static {
+        crate::support::fixture_i386_static(name, opt)
+    } else {
+        fixture_i386(name, opt)
+    }
+}
+
 /// Runs the 32-bit build of fixture `name` with argument `scenario` to `stop`
 /// and compares our backtrace with gdb's, at -O0 and -O2; returns ours.
 fn check_in(name: &str, scenario: &str, stop: &str) -> Vec<Vec<BacktraceFrame>> {
+    check_built(name, false, scenario, stop)
+}
+
+/// [`check_in`] of the dynamic or the static build.
+fn check_built(name: &str, linked_static: bool, scenario: &str, stop: &str) -> Vec<Vec<BacktraceFrame>> {
     let mut all = Vec::new();
     for opt in [Opt::O0, Opt::O2] {
-        let mut command = Command::new(fixture_i386(name, opt));
+        let mut command = Command::new(program(name, opt, linked_static));
         command.arg(scenario).stdout(Stdio::null()).stderr(Stdio::null());
         let mut trace = Trace::spawn(command).unwrap();
         trace.add_break_by_expr(stop).unwrap();
@@ -86,5 +100,14 @@ fn i386_siginfo_handler_matches_gdb() {
     for ours in check_in("i386", "rt", "in_handler") {
         let trampoline = ours.iter().position(|f| f.signal_trampoline).expect("a signal frame");
         assert!(ours[trampoline..].iter().any(|f| f.function.as_deref() == Some("send_rt")), "{ours:?}");
+    }
+}
+
+#[test]
+fn i386_static_program_signal_handler_matches_gdb() {
+    for ours in check_built("stacks", true, "signal", "stop_here") {
+        assert!(ours.iter().any(|f| f.signal_trampoline), "{ours:?}");
+        // The static C library's local labels (.L413) name no frame.
+        assert!(ours.iter().all(|f| !f.symbol.as_deref().unwrap_or_default().starts_with(".L")), "{ours:?}");
     }
 }

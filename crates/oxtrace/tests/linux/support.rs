@@ -66,6 +66,15 @@ pub fn fixture_i386(name: &str, opt: Opt) -> PathBuf {
     )
 }
 
+/// [`fixture_i386`] linked static (no dynamic linker; the C library's code and symbols in the program).
+pub fn fixture_i386_static(name: &str, opt: Opt) -> PathBuf {
+    let mut args = vec!["-Wall", "-g", "-pthread", "-static"];
+    args.extend(opt.flags());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    let out_name = format!("{name}-i386-static-{}", opt.suffix());
+    test_fixtures::compile_m32(&out_dir, &format!("{name}.c"), &out_name, &args, &[])
+}
+
 /// `tests/fixtures/NAME.c` built as the 32-bit shared library `libNAME.so` at `opt`.
 pub fn fixture_library_i386(name: &str, opt: Opt) -> PathBuf {
     let mut args = vec!["-Wall", "-g", "-shared", "-fPIC"];
