@@ -111,3 +111,23 @@ fn i386_static_program_signal_handler_matches_gdb() {
         assert!(ours.iter().all(|f| !f.symbol.as_deref().unwrap_or_default().starts_with(".L")), "{ours:?}");
     }
 }
+
+/// A handler that returns through a restorer of the program's own, without
+/// call frame information: the frame is recognised by the restorer's code.
+fn check_raw_restorer(scenario: &str) {
+    for ours in check_in("i386", scenario, "in_handler") {
+        let trampoline = ours.iter().position(|f| f.signal_trampoline).expect("a signal frame");
+        assert!(ours[trampoline..].iter().any(|f| f.function.as_deref() == Some("send_raw")), "{ours:?}");
+        assert!(ours[trampoline..].iter().any(|f| f.function.as_deref() == Some("main")), "{ours:?}");
+    }
+}
+
+#[test]
+fn i386_sigreturn_restorer_without_cfi_matches_gdb() {
+    check_raw_restorer("raw");
+}
+
+#[test]
+fn i386_rt_sigreturn_restorer_without_cfi_matches_gdb() {
+    check_raw_restorer("rawrt");
+}
