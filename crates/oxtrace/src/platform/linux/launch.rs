@@ -64,7 +64,6 @@ impl LinuxProcess {
             });
         }
         let mut process = LinuxProcess::new(pid, false);
-        process.arch = super::elf_class::arch_of(pid);
         // Threads may start while we attach: scan until a pass finds none new.
         loop {
             let tids = list_threads(pid).map_err(|_| Error::NoSuchProcess { pid })?;
@@ -88,6 +87,7 @@ impl LinuxProcess {
             }
             process.stop_others(0)?;
         }
+        process.arch = super::elf_class::arch_of(pid);
         for &tid in process.threads.keys() {
             // ESRCH: the thread exited meanwhile; its exit will be reported.
             if let Err(e) = sys::set_options(tid, OPTIONS) {
