@@ -55,6 +55,26 @@ fn strace_names_the_system_calls_of_a_32_bit_program() {
 }
 
 #[test]
+fn crash_triage_of_a_32_bit_program() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("crash-i386-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = test_fixtures::compile_m32(&dir, "segfault.c", "segfault-i386", &["-g", "-O2"], &[]);
+    let out = example_in(&dir, "crash_triage", &[program.to_str().unwrap()]);
+    assert!(out.contains("got signal 11 (code 1) at address 0x10"), "{out}");
+    assert!(out.lines().any(|l| l.trim_start().starts_with("eip ") && l.contains(" 0x")), "{out}");
+    assert!(!out.lines().any(|l| l.trim_start().starts_with("rip ")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("faulting instruction: 0x") && l.contains("mov dword ptr [eax],0x2a")),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.trim_start().starts_with("#1 0x") && l.contains(" in main+0x")), "{out}");
+    let saved = out.lines().find_map(|l| l.strip_prefix("snapshot saved to ")).unwrap_or_else(|| panic!("{out}"));
+    let again = example_in(&dir, "crash_triage", &["--core", saved, program.to_str().unwrap()]);
+    assert!(again.lines().any(|l| l.contains("mov dword ptr [eax],0x2a")), "{again}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn coverage_counts_every_function() {
     let program = fixture("calls", &["-O2"]);
     let out = example("coverage", &[program.to_str().unwrap()]);
