@@ -130,6 +130,11 @@ impl Trace {
         let pc = ctx.pc()?;
         let Some(copy) = self.scratch.copy_holding(pc) else { return Ok(()) };
         let original = if pc >= copy.jump { copy.original + copy.len } else { copy.original };
+        if original == copy.original && self.breakpoints.inserted_at(original).is_some() {
+            // Back on its breakpoint with the hit already reported: it leaves the
+            // breakpoint again when resumed, instead of hitting it a second time.
+            self.on_breakpoint.insert(tid, original);
+        }
         self.registers.get_mut(&tid).expect("loaded above").set_pc(original)
     }
 }
