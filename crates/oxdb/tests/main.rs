@@ -6,6 +6,7 @@ mod batch;
 mod change;
 mod demo;
 mod errors;
+mod i386;
 mod remote;
 mod repl;
 mod serve;

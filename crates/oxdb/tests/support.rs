@@ -14,6 +14,13 @@ pub fn fixture_aarch64(name: &str) -> PathBuf {
     compile(name, &format!("{name}-aarch64"), "aarch64-linux-gnu-gcc", &["-Wall", "-g", "-static", "-O2"])
 }
 
+/// `tests/fixtures/NAME.c` built as a 32-bit (i386) program at `-O0 -g` (`gcc -m32`).
+pub fn fixture_i386(name: &str) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
+    let flags = ["-Wall", "-g", "-pthread", "-O0", "-fno-omit-frame-pointer"];
+    test_fixtures::compile_m32(&out_dir, &format!("{name}.c"), &format!("{name}-i386"), &flags, &[])
+}
+
 /// Compiles `tests/fixtures/NAME.c` into this crate's fixture directory as `OUT_NAME`.
 fn compile(name: &str, out_name: &str, compiler: &str, flags: &[&str]) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");

@@ -253,8 +253,9 @@ pub fn watch(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdR
             break;
         }
     }
-    let size = size.unwrap_or(if kind == WatchKind::Execute { 1 } else { 8 });
     let trace = session.trace()?;
+    // A word of the debuggee by default (4 bytes in a 32-bit process).
+    let size = size.unwrap_or(if kind == WatchKind::Execute { 1 } else { trace.arch().pointer_size });
     let addr = eval(trace, rest)?;
     let id = trace.add_watchpoint(addr, size, kind)?;
     let what = match kind {

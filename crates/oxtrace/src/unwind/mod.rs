@@ -9,6 +9,7 @@ mod cfi;
 mod frame_pointer;
 mod regs;
 mod signal;
+mod signal_i386;
 
 pub use cfi::{CfiStep, CfiTables};
 pub use frame_pointer::step_frame_pointer;
@@ -128,6 +129,9 @@ fn step(
     }
     if is_signal_restorer(&frame.regs, read) {
         let caller = interrupted_registers(frame.sp, read)?;
+        return Some((caller, frame.sp, UnwindMethod::SignalContext));
+    }
+    if let Some(caller) = signal_i386::interrupted_registers(&frame.regs, frame.sp, read) {
         return Some((caller, frame.sp, UnwindMethod::SignalContext));
     }
     let start = info.function_start(frame.lookup_pc());

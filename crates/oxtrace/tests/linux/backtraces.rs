@@ -27,7 +27,7 @@ fn both_backtraces(scenario: &str, opt: Opt, stop: &str) -> (Vec<BacktraceFrame>
 }
 
 /// gdb's command to select the thread with this tid (`thread N` by its index, counted in creation order).
-fn thread_select(trace: &mut Trace, tid: i32) -> Option<String> {
+pub(crate) fn thread_select(trace: &mut Trace, tid: i32) -> Option<String> {
     let mut tids = trace.threads();
     tids.sort_unstable();
     let index = tids.iter().position(|&t| t == tid)? + 1;
@@ -36,7 +36,7 @@ fn thread_select(trace: &mut Trace, tid: i32) -> Option<String> {
 
 /// Our frames equal gdb's, frame by frame: the same pc wherever gdb prints
 /// one, and the same function (gdb's name is ours, or an alias of our symbol).
-fn assert_same(scenario: &str, opt: Opt, ours: &[BacktraceFrame], gdb_out: &str) {
+pub(crate) fn assert_same(scenario: &str, opt: Opt, ours: &[BacktraceFrame], gdb_out: &str) {
     let gdb = parse_gdb_backtrace(gdb_out.split_once("==bt==").map_or("", |(_, bt)| bt));
     let context = || {
         let ours: Vec<String> = ours.iter().map(ToString::to_string).collect();
