@@ -31,18 +31,28 @@ fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn W
         return Err("a location is needed: an address, a symbol or an expression".into());
     }
     let trace = session.trace()?;
-    let id = if once {
+    // gdb's `FILE:LINE`: the first address of the line's code.
+    let source_line = expr.rsplit_once(':').and_then(|(file, line)| {
+        let line: u32 = line.parse().ok()?;
+        (!file.is_empty() && !file.contains(char::is_whitespace)).then_some((file, line))
+    });
+    let id = if let Some((file, line)) = source_line {
+        let addr = *trace.addrs_for_line(file, line)?.first().expect("addrs_for_line returns some or fails");
+        let kind = if once { BreakpointKind::OneTime } else { BreakpointKind::Normal };
+        trace.add_breakpoint(addr, kind, None)?
+    } else if once {
         let addr = eval(trace, expr)?;
         trace.add_breakpoint(addr, BreakpointKind::OneTime, None)?
     } else {
         trace.add_break_by_expr(expr)?
     };
     if let Some(cond) = condition {
-        if let Err(e) = trace.set_breakpoint_condition_expr(id, cond) {
-            let _ = trace.remove_breakpoint(id);
-            return Err(e.into());
+        if let Err(e) = set_c_condition(session, id, cond) {
+            let _ = session.trace()?.remove_breakpoint(id);
+            return Err(e);
         }
     }
+    let trace = session.trace()?;
     let info = trace.breakpoint(id).cloned();
     let line = match &info {
         Some(bp) if bp.resolved => format!("breakpoint {id} at {}", describe_addr(trace, bp.addr)),
@@ -80,6 +90,94 @@ fn existing_breakpoint(session: &mut Session, id: u32) -> Result<u32, CmdError> 
     }
 }
 
+/// Makes `cond`, a C expression, the condition of breakpoint `id`. Names it
+/// uses must be in scope at the breakpoint (its function's arguments and
+/// locals) or global: an unknown name is an error now. At a hit, a condition
+/// that cannot be evaluated stops the program and says why.
+pub fn set_c_condition(session: &mut Session, id: u32, cond: &str) -> CmdResult {
+    let trace = session.trace()?;
+    let addr = trace.breakpoint(id).filter(|b| b.resolved).map(|b| b.addr);
+    let mut known = match addr {
+        Some(addr) => trace.names_in_scope(addr)?,
+        None => Vec::new(),
+    };
+    known.sort();
+    let expr = {
+        let tid = trace.current_thread();
+        let mut target = trace.c_target(tid, 0)?;
+        let expr = oxtrace::cexpr::parse(cond, &mut |name| {
+            oxtrace::cexpr::Target::type_named(&mut target, name).ok().flatten().is_some()
+        })
+        .map_err(|e| CmdError(format!("bad condition {cond:?}: {e}")))?;
+        // A pending breakpoint's scope is not known yet: its names are checked at the hits.
+        for name in identifiers(&expr).into_iter().filter(|_| addr.is_some()) {
+            if known.binary_search(&name).is_ok() {
+                continue;
+            }
+            let global = oxtrace::cexpr::Target::variable(&mut target, &name, None).map_err(CmdError)?;
+            if global.is_none() {
+                return Err(CmdError(format!("No symbol \"{name}\" in current context (condition {cond:?}).")));
+            }
+        }
+        expr
+    };
+    drop(expr);
+    let shared = session.shared.clone();
+    let text = cond.to_owned();
+    let holds = move |trace: &mut oxtrace::Trace| {
+        let tid = trace.current_thread();
+        let mut values = oxtrace::cexpr::Values::default();
+        let result = trace
+            .c_target(tid, 0)
+            .map_err(|e| e.to_string())
+            .and_then(|mut target| oxtrace::cexpr::evaluate(&text, &mut target, &mut values))
+            .and_then(|v| v.truth().ok_or_else(|| format!("a value of type `{}' is not a condition", v.ty.name)));
+        match result {
+            Ok(truth) => truth,
+            Err(e) => {
+                shared.borrow_mut().lines.push(format!("Error in testing condition for breakpoint {id}: {e}"));
+                true
+            }
+        }
+    };
+    session.trace()?.set_breakpoint_condition(id, Some(Box::new(holds)))?;
+    Ok(())
+}
+
+/// The plain names an expression uses (not members, not `$` names).
+fn identifiers(expr: &oxtrace::cexpr::Expr) -> Vec<String> {
+    use oxtrace::cexpr::Expr;
+    let mut found = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Ident(name) => found.push(name.clone()),
+            Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::SizeofExpr(a) | Expr::Member(a, _) | Expr::Arrow(a, _) => {
+                stack.push(a)
+            }
+            Expr::Binary(_, a, b)
+            | Expr::Assign(_, a, b)
+            | Expr::Index(a, b)
+            | Expr::Comma(a, b)
+            | Expr::Repeat(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Expr::Cond(a, b, c) => {
+                stack.push(a);
+                stack.push(b);
+                stack.push(c);
+            }
+            Expr::Call(f, args) => {
+                stack.push(f);
+                stack.extend(args.iter());
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
 /// `condition ID [COND]`.
 pub fn condition(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let rest = args.rest.trim();
@@ -92,7 +190,7 @@ pub fn condition(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> 
         writeln!(out, "breakpoint {id}: no condition")?;
         session.breaks.entry(id).or_default().condition = None;
     } else {
-        trace.set_breakpoint_condition_expr(id, cond)?;
+        set_c_condition(session, id, cond)?;
         writeln!(out, "breakpoint {id}: stops only if {cond}")?;
         session.breaks.entry(id).or_default().condition = Some(cond.to_owned());
     }

@@ -89,7 +89,28 @@ fn repeat_step(
 
 /// `finish`: run to the caller.
 pub fn finish(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
-    resume(session, out, Trace::step_out).map(drop)
+    let trace = session.trace()?;
+    let tid = trace.current_thread();
+    let function = trace.frame_function(tid, 0).ok().flatten();
+    if let Some(frame) = super::stack::frames(trace, tid)?.into_iter().next() {
+        writeln!(out, "Run till exit from {frame}")?;
+    }
+    let event = resume(session, out, Trace::step_out)?;
+    let returned = event.kind == EventKind::Step && event.tid == tid;
+    let Some(ret) = function.map(|f| f.ret).filter(|_| returned) else { return Ok(()) };
+    if matches!(ret.strip().kind, oxtrace::symbols::CKind::Void) {
+        return Ok(());
+    }
+    let trace = session.trace()?;
+    match trace.return_value(&ret) {
+        Ok(value) => {
+            let shown = super::values::show(session, &value, None)?;
+            let n = session.values.record(value);
+            writeln!(out, "Value returned is ${n} = {shown}")?;
+        }
+        Err(e) => writeln!(out, "Value returned has type: {}. Cannot determine contents ({e})", ret.name)?,
+    }
+    Ok(())
 }
 
 /// `until EXPR`.
