@@ -11,3 +11,4 @@ mod repl;
 mod serve;
 mod snapshots;
 mod support;
+mod values;

@@ -8,6 +8,16 @@ pub fn fixture(name: &str) -> PathBuf {
     compile(name, name, &test_fixtures::c_compiler(), &["-Wall", "-g", "-pthread", "-O0", "-fno-omit-frame-pointer"])
 }
 
+/// `tests/fixtures/NAME.c` compiled with `-O2 -g -fomit-frame-pointer`, as `NAME-O2`.
+pub fn fixture_o2(name: &str) -> PathBuf {
+    compile(
+        name,
+        &format!("{name}-O2"),
+        &test_fixtures::c_compiler(),
+        &["-Wall", "-g", "-pthread", "-O2", "-fomit-frame-pointer"],
+    )
+}
+
 /// `tests/fixtures/NAME.c` built static for aarch64 at `-O2` (Debian's
 /// gcc-aarch64-linux-gnu), to run under qemu-aarch64.
 pub fn fixture_aarch64(name: &str) -> PathBuf {

@@ -92,11 +92,15 @@ pub fn finish(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> Cm
     let trace = session.trace()?;
     let tid = trace.current_thread();
     let function = trace.frame_function(tid, 0).ok().flatten();
-    if let Some(frame) = super::stack::frames(trace, tid)?.into_iter().next() {
+    let stack = super::stack::frames(trace, tid)?;
+    if let Some(frame) = stack.first() {
         writeln!(out, "Run till exit from {frame}")?;
     }
-    let event = resume(session, out, Trace::step_out)?;
-    let returned = event.kind == EventKind::Step && event.tid == tid;
+    let return_pc = stack.get(1).map(|f| f.pc);
+    resume(session, out, Trace::step_out)?;
+    // Returned: the thread stands at the return address (other events may have been reported on the way).
+    let trace = session.trace()?;
+    let returned = trace.current_thread() == tid && return_pc.is_some() && trace.pc().ok() == return_pc;
     let Some(ret) = function.map(|f| f.ret).filter(|_| returned) else { return Ok(()) };
     if matches!(ret.strip().kind, oxtrace::symbols::CKind::Void) {
         return Ok(());
