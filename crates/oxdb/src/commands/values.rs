@@ -42,13 +42,11 @@ pub fn value_address(value: &CValue) -> Option<u64> {
     }
 }
 
-/// An address from a C expression in the selected frame, or else from a vtrace expression (`libc.malloc`, `rsp+8`).
+/// An address from a C expression in the selected frame (`$sp`, `&var`, `marker`).
 pub fn address_of(session: &mut Session, text: &str) -> Result<u64, CmdError> {
-    match evaluate(session, text) {
-        Ok(value) => value_address(&value)
-            .ok_or_else(|| CmdError(format!("{text:?} is not an address (its type is `{}')", value.ty.name))),
-        Err(c_error) => super::eval(session.trace()?, text).map_err(|_| c_error),
-    }
+    let value = evaluate(session, text)?;
+    value_address(&value)
+        .ok_or_else(|| CmdError(format!("{text:?} is not an address (its type is `{}')", value.ty.name)))
 }
 
 /// The format letter of a `/FMT` modifier.
@@ -74,17 +72,7 @@ pub fn print(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdR
         let n = session.values.len();
         session.values.get(n).cloned().ok_or_else(|| CmdError("History is empty.".into()))?
     } else {
-        match evaluate(session, text) {
-            Ok(value) => value,
-            Err(c_error) => {
-                // Not C: a vtrace expression (`rdi + 1`, `libc.malloc`) prints as the `eval` command does.
-                let trace = session.trace()?;
-                let Ok(number) = super::eval(trace, text) else { return Err(c_error) };
-                let line = super::symbols::value_text(trace, number);
-                writeln!(out, "{line}")?;
-                return Ok(());
-            }
-        }
+        evaluate(session, text)?
     };
     let shown = show(session, &value, format)?;
     if matches!(value.ty.strip().kind, CKind::Void) && value.place == Place::Computed && value.bytes.is_empty() {

@@ -246,7 +246,11 @@ impl Evaluator<'_> {
             }
             Expr::Cast(name, inner) => {
                 let ty = self.type_name(name)?;
-                let value = self.eval(inner)?;
+                let value = match &**inner {
+                    // `(T) f(...)` gives a function without a known return type its return type, as gdb does.
+                    Expr::Call(function, args) => self.call(function, args, Some(&ty))?,
+                    _ => self.eval(inner)?,
+                };
                 self.cast(value, ty)
             }
             Expr::SizeofType(name) => {
@@ -282,7 +286,7 @@ impl Evaluator<'_> {
                 let index = self.eval(index)?;
                 self.index(base, index)
             }
-            Expr::Call(function, args) => self.call(function, args),
+            Expr::Call(function, args) => self.call(function, args, None),
             Expr::Comma(a, b) => {
                 self.eval(a)?;
                 self.eval(b)
@@ -654,17 +658,19 @@ impl Evaluator<'_> {
         Ok(CValue { ty: lhs.ty, bytes, place: lhs.place })
     }
 
-    fn call(&mut self, function: &Expr, args: &[Expr]) -> Result<CValue, String> {
+    /// A call; `cast` is the type of a `(T) f(...)` around it, which a function without debug information needs.
+    fn call(&mut self, function: &Expr, args: &[Expr], cast: Option<&CType>) -> Result<CValue, String> {
         let callee = self.eval(function)?;
         let callee = self.rvalue(callee)?;
-        let (addr, ty) = match &callee.ty.strip().kind {
+        let (addr, mut ty) = match &callee.ty.strip().kind {
             CKind::Function { .. } => (callee.address().ok_or("A function without an address.")?, callee.ty.clone()),
             CKind::Pointer(target) if matches!(target.strip().kind, CKind::Function { .. }) => {
                 (callee.as_int().unwrap_or(0) as u64, (**target).clone())
             }
             _ => {
-                let name = match function {
-                    Expr::Ident(n) => n.clone(),
+                let name = match (function, callee.as_int()) {
+                    (Expr::Ident(n), _) => n.clone(),
+                    (_, Some(v)) => format!("{v:#x}"),
                     _ => callee.ty.name.clone(),
                 };
                 return Err(format!(
@@ -673,11 +679,21 @@ impl Evaluator<'_> {
                 ));
             }
         };
-        let CKind::Function { params, variadic, .. } = &ty.strip().kind else { unreachable!("checked above") };
         let name = match function {
             Expr::Ident(n) => n.clone(),
             _ => format!("{addr:#x}"),
         };
+        if ty.name.starts_with('<') {
+            // No debug information: the return type comes from a cast around the call.
+            let Some(ret) = cast else {
+                return Err(format!("'{name}' has unknown return type; cast the call to its declared return type"));
+            };
+            if let CKind::Function { params, variadic, .. } = &ty.strip().kind {
+                let kind = CKind::Function { ret: Box::new(ret.clone()), params: params.clone(), variadic: *variadic };
+                ty = CType::new(format!("{} ()", ret.name), 0, kind);
+            }
+        }
+        let CKind::Function { params, variadic, .. } = &ty.strip().kind else { unreachable!("checked above") };
         if args.len() < params.len() {
             return Err(format!(
                 "Too few arguments in function call: {name} takes {}, not {}.",

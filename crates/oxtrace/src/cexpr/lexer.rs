@@ -76,7 +76,10 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, String> {
             let mut out = Vec::new();
             loop {
                 match bytes.get(j) {
-                    None => return Err("Unterminated string in expression.".into()),
+                    None => {
+                        let start = String::from_utf8_lossy(&bytes[i..]);
+                        return Err(format!("Unterminated string in expression: {start}"));
+                    }
                     Some(b'"') => break,
                     Some(_) => {
                         let (value, len) = escaped(&bytes[j..])?;

@@ -249,8 +249,7 @@ impl Parser<'_> {
 
     fn binary(&mut self, min: u8) -> Result<Expr, String> {
         let mut left = self.unary()?;
-        loop {
-            let Some((op, prec)) = self.peek_punct().and_then(binop) else { break };
+        while let Some((op, prec)) = self.peek_punct().and_then(binop) {
             if prec < min {
                 break;
             }

@@ -366,7 +366,7 @@ impl Converter<'_> {
                     gimli::DW_ATE_unsigned => CKind::Int { signed: false },
                     _ => CKind::Int { signed: true },
                 };
-                CType::new(name.unwrap_or_default(), size, kind)
+                CType::new(c_integer_name(name.unwrap_or_default()), size, kind)
             }
             gimli::DW_TAG_pointer_type | gimli::DW_TAG_ptr_to_member_type => CType::pointer_to(target(true)),
             gimli::DW_TAG_reference_type | gimli::DW_TAG_rvalue_reference_type => {
@@ -564,4 +564,18 @@ impl Converter<'_> {
         }
         members
     }
+}
+
+/// The short C spelling of an integer type that compilers write long (`long int` is `long`), as gdb shows it.
+fn c_integer_name(name: String) -> String {
+    let short = match name.as_str() {
+        "long int" => "long",
+        "long unsigned int" => "unsigned long",
+        "short int" => "short",
+        "short unsigned int" => "unsigned short",
+        "long long int" => "long long",
+        "long long unsigned int" => "unsigned long long",
+        _ => return name,
+    };
+    short.to_owned()
 }

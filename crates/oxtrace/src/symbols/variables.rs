@@ -165,6 +165,13 @@ fn function_type(conv: &Converter, entry: &Entry) -> CType {
         .find_map(|&at| unit_ref(entry, at))
         .and_then(|o| conv.unit.entry(o).ok());
     let mut ty = conv.function(entry, 0);
+    let language =
+        conv.unit.entry(conv.unit.root_offset()).ok().and_then(|root| root.attr_value(gimli::DW_AT_language));
+    if language == Some(gimli::AttributeValue::Language(gimli::DW_LANG_Mips_Assembler)) {
+        // Assembly: the debug information gives no return type, which gdb calls unknown.
+        ty.name = "<text variable, no debug info>".into();
+        return ty;
+    }
     if let (Some(origin), CKindRet::Void) = (origin, ret_kind(&ty)) {
         let declared = conv.function(&origin, 0);
         if ret_kind(&declared) != CKindRet::Void || params_of(&declared) >= params_of(&ty) {
@@ -278,7 +285,9 @@ fn find_function(
             | gimli::DW_TAG_class_type
             | gimli::DW_TAG_subprogram
             | gimli::DW_TAG_module => {
-                if find_function(conv, child, pc, scopes, visits) {
+                // Nested scopes (C++ namespaces and classes, nested functions) may hold it.
+                let found = find_function(conv, child, pc, scopes, visits);
+                if found {
                     return true;
                 }
             }

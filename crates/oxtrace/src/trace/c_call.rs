@@ -49,7 +49,11 @@ impl Trace {
         let tid = self.current_tid;
         let saved = self.save_registers()?;
         let pending = self.pending_signals.get(&tid).copied();
-        let result = self.call_c_saved(function, ty, args);
+        let result = match self.is_indirect_function(function) {
+            // An indirect function's symbol is its resolver: ask it for the implementation.
+            true => self.call_once(function, &[]).and_then(|r| self.call_c_saved(r.value, ty, args)),
+            false => self.call_c_saved(function, ty, args),
+        };
         if self.is_attached() && self.platform.has_thread(tid) {
             self.current_tid = tid;
             self.restore_registers(saved)?;
@@ -59,6 +63,18 @@ impl Trace {
             };
         }
         result
+    }
+
+    /// Whether `addr` is the start of a GNU indirect function (its symbol names the resolver).
+    pub fn is_indirect_function(&mut self, addr: u64) -> bool {
+        self.symbols().ok().and_then(|s| s.sym_by_addr(addr)).is_some_and(|hit| {
+            hit.offset == 0
+                && hit
+                    .module
+                    .table()
+                    .symbols_at(hit.symbol.addr)
+                    .any(|s| s.kind == crate::symbols::SymbolKind::IndirectFunction)
+        })
     }
 
     /// The value a function of return type `ty` just returned in the current

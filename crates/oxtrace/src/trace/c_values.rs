@@ -348,6 +348,11 @@ impl CTarget<'_> {
             .in_debug_info(|lines, path, bias| lines.function_named(path, name).map(|(a, t)| (a.wrapping_add(bias), t)))
             .map_err(|e| e.to_string())?;
         if let Some((addr, ty)) = function {
+            // The debug information of an indirect function describes its resolver, not what it returns.
+            let ty = match self.trace.is_indirect_function(addr) {
+                true => CType::new("<text gnu-indirect-function variable, no debug info>", 0, ty.kind),
+                false => ty,
+            };
             return Ok(Some(CValue { ty, bytes: Vec::new(), place: Place::Memory(addr) }));
         }
         // An ELF symbol without debug information.
@@ -481,7 +486,7 @@ impl Target for CTarget<'_> {
         if self.ctx.tid != self.trace.current_thread() || self.level != 0 {
             return Err("calls are made in the current thread's innermost frame; select frame 0".into());
         }
-        if ty.name == "<text variable, no debug info>" {
+        if ty.name.starts_with("<text ") {
             let name =
                 self.trace.sym_by_addr(function, true).ok().flatten().unwrap_or_else(|| format!("{function:#x}"));
             return Err(format!("'{name}' has unknown return type; cast the call to its declared return type"));
