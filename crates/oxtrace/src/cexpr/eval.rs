@@ -337,7 +337,7 @@ impl Evaluator<'_> {
         }
         if name.chars().all(|c| c.is_ascii_digit()) {
             let n: usize = name.parse().map_err(|_| format!("Bad history reference ${name}."))?;
-            return history(self.values, n);
+            return self.values.get(n).cloned().ok_or_else(|| format!("History has not yet reached ${n}."));
         }
         if let Some(value) = self.target.register(name)? {
             return Ok(value);

@@ -157,7 +157,7 @@ fn number(text: &str) -> Result<(Token, usize), String> {
                 && !head.starts_with("0x")
                 && text[end..].starts_with(['+', '-'])
             {
-                end + 1 + text[end + 1..].find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len() - end - 1)
+                end + 1 + text[end + 1..].find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(text.len() - end - 1)
             } else {
                 end
             }
@@ -200,13 +200,14 @@ mod tests {
         let t = tokenize("a->b[3] + 0x10UL * 'c' - \"x\\n\" $ $$2 $rip 1.5e-3f").unwrap();
         assert_eq!(t[0], Token::Ident("a".into()));
         assert_eq!(t[1], Token::Punct("->"));
-        assert_eq!(t[6], Token::Int(16, "ul".into(), true));
-        assert_eq!(t[8], Token::Char(b'c'));
-        assert_eq!(t[10], Token::Str(b"x\n".to_vec()));
-        assert_eq!(t[11], Token::Dollar(String::new()));
-        assert_eq!(t[12], Token::Dollar("$2".into()));
-        assert_eq!(t[13], Token::Dollar("rip".into()));
-        assert_eq!(t[14], Token::Float(1.5e-3, true));
+        assert_eq!(t[6], Token::Punct("+"));
+        assert_eq!(t[7], Token::Int(16, "ul".into(), true));
+        assert_eq!(t[9], Token::Char(b'c'));
+        assert_eq!(t[11], Token::Str(b"x\n".to_vec()));
+        assert_eq!(t[12], Token::Dollar(String::new()));
+        assert_eq!(t[13], Token::Dollar("$2".into()));
+        assert_eq!(t[14], Token::Dollar("rip".into()));
+        assert_eq!(t[15], Token::Float(1.5e-3, true));
         assert!(tokenize("'a").is_err());
         assert!(tokenize("\"abc").is_err());
         assert!(tokenize("#").is_err());

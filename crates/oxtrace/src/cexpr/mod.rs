@@ -19,3 +19,6 @@ pub use lexer::{tokenize, Token};
 pub use parser::{parse, BinOp, Expr, TypeName, UnOp};
 pub use ptype::{ptype_text, whatis_text};
 pub use value::CValue;
+
+#[cfg(test)]
+mod tests;

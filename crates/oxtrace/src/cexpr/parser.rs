@@ -200,11 +200,22 @@ impl Parser<'_> {
 
     fn comma(&mut self) -> Result<Expr, String> {
         let mut left = self.assign()?;
+        let mut levels = 0;
         while self.eat(",") {
+            self.deepen(&mut levels)?;
             let right = self.assign()?;
             left = Expr::Comma(Box::new(left), Box::new(right));
         }
+        self.depth -= levels;
         Ok(left)
+    }
+
+    /// One more level of a left-nested chain (`a+b+c`, `a[1][2]`): the tree
+    /// is as deep as its chains, and evaluating or dropping it recurses.
+    fn deepen(&mut self, levels: &mut usize) -> Result<(), String> {
+        self.enter()?;
+        *levels += 1;
+        Ok(())
     }
 
     fn assign(&mut self) -> Result<Expr, String> {
@@ -249,10 +260,12 @@ impl Parser<'_> {
 
     fn binary(&mut self, min: u8) -> Result<Expr, String> {
         let mut left = self.unary()?;
+        let mut levels = 0;
         while let Some((op, prec)) = self.peek_punct().and_then(binop) {
             if prec < min {
                 break;
             }
+            self.deepen(&mut levels)?;
             self.pos += 1;
             let right = self.binary(prec + 1)?;
             left = match op {
@@ -260,6 +273,7 @@ impl Parser<'_> {
                 Some(op) => Expr::Binary(op, Box::new(left), Box::new(right)),
             };
         }
+        self.depth -= levels;
         Ok(left)
     }
 
@@ -348,7 +362,9 @@ impl Parser<'_> {
 
     fn postfix(&mut self) -> Result<Expr, String> {
         let mut expr = self.primary()?;
+        let mut levels = 0;
         loop {
+            self.deepen(&mut levels)?;
             if self.eat("[") {
                 let index = self.comma()?;
                 self.expect("]")?;
@@ -372,6 +388,7 @@ impl Parser<'_> {
             } else if matches!(self.peek_punct(), Some("++") | Some("--")) {
                 return Err("Increment and decrement operators are not supported.".into());
             } else {
+                self.depth -= levels;
                 return Ok(expr);
             }
         }
