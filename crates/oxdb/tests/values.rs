@@ -13,14 +13,17 @@ fn value_lines(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut in_type = false;
     for line in text.lines() {
-        let keep = line.starts_with('$')
-            || line.starts_with("type = ")
-            || line.starts_with("Value returned")
-            || in_type
-            || (line.contains(" = ")
-                && !line.starts_with('#')
-                && !line.starts_with('[')
-                && !line.contains("Breakpoint"));
+        // A source line (`114\t    int local = 1;`) is not a value.
+        let source = line.split_once('\t').is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let keep = !source
+            && (line.starts_with('$')
+                || line.starts_with("type = ")
+                || line.starts_with("Value returned")
+                || in_type
+                || (line.contains(" = ")
+                    && !line.starts_with('#')
+                    && !line.starts_with('[')
+                    && !line.contains("Breakpoint")));
         in_type =
             (line.starts_with("type = ") || in_type) && line.ends_with('{') || (in_type && !line.starts_with('}'));
         if keep {
@@ -30,8 +33,8 @@ fn value_lines(text: &str) -> Vec<String> {
     lines
 }
 
-/// Runs the same commands in oxdb and gdb after stopping at `main`.
-fn both(program: &Path, commands: &[&str]) -> (Vec<String>, Vec<String>, String) {
+/// Runs the same commands in oxdb and gdb after stopping at `main`: their whole outputs.
+fn both_raw(program: &Path, commands: &[&str]) -> (String, String) {
     let path = program.display().to_string();
     let mut args: Vec<String> =
         vec!["--batch".into(), "-ex".into(), "break main".into(), "-ex".into(), "continue".into()];
@@ -47,7 +50,13 @@ fn both(program: &Path, commands: &[&str]) -> (Vec<String>, Vec<String>, String)
     let mut gdb_argv = gdb_args(&gdb_commands);
     gdb_argv.push(&path);
     let theirs = gdb(&gdb_argv);
-    (value_lines(&ours.stdout), value_lines(&theirs), format!("--- oxdb\n{ours}\n--- gdb\n{theirs}"))
+    (format!("{}{}", ours.stdout, ours.stderr), theirs)
+}
+
+/// Runs the same commands in oxdb and gdb after stopping at `main`: the lines that carry values.
+fn both(program: &Path, commands: &[&str]) -> (Vec<String>, Vec<String>, String) {
+    let (ours, theirs) = both_raw(program, commands);
+    (value_lines(&ours), value_lines(&theirs), format!("--- oxdb\n{ours}\n--- gdb\n{theirs}"))
 }
 
 const AT_RECURSION: &[&str] = &["break values.c:61 if depth == 1", "continue"];
@@ -174,4 +183,149 @@ fn a_condition_that_fails_at_a_hit_stops_with_the_error() {
         "{run}"
     );
     assert!(run.stdout.contains("in next_of"), "{run}");
+}
+
+/// At -O2, `n` and `square` live in callee-saved registers across the call
+/// to `sink`, `unused` is recovered from the caller's entry value, and `cube`
+/// has no location yet: after `up`, oxdb prints what gdb prints, at -O0 too.
+#[test]
+fn variables_in_registers_and_optimized_out_after_up_equal_gdb() {
+    let at_o2 = [
+        "break sink",
+        "continue",
+        "up",
+        "info args",
+        "info locals",
+        "p n",
+        "p square",
+        "p unused",
+        "p cube",
+        "p square * n",
+        "p $pc",
+        "p $sp",
+        "output n",
+        "down",
+        "p v",
+    ];
+    let (ours, theirs, all) = both(&fixture_o2("values"), &at_o2);
+    assert_eq!(ours, theirs, "{all}");
+    assert!(ours.iter().any(|l| l == "cube = <optimized out>"), "{all}");
+    assert!(ours.iter().any(|l| l == "$4 = <optimized out>"), "{all}");
+    let at_o0 = ["break sink", "continue", "up", "info args", "p n", "p square", "p unused", "p $pc", "p $sp"];
+    let (ours, theirs, all) = both(&fixture("values"), &at_o0);
+    assert_eq!(ours, theirs, "{all}");
+    assert!(ours.len() >= 6, "{all}");
+}
+
+/// `info registers` in frame 0 and, after `up`, in frame 1: per register,
+/// `(name, value)` from gdb's or oxdb's lines (`rbx  0x157  343`).
+fn register_blocks(text: &str) -> Vec<Vec<(String, u64)>> {
+    text.split("=== registers\n")
+        .skip(1)
+        .map(|block| {
+            block
+                .lines()
+                .take_while(|l| !l.starts_with("==="))
+                .filter_map(|l| {
+                    let mut words = l.split_whitespace();
+                    let name = words.next()?;
+                    let value = u64::from_str_radix(words.next()?.strip_prefix("0x")?, 16).ok()?;
+                    Some((name.to_owned(), value))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// After `up`, `info registers` shows the caller's registers as the
+/// unwinder recovered them: rip, rsp and the callee-saved ones, each equal
+/// to gdb's (stack and code addresses compared by their distance to frame
+/// 0's, as gdb turns ASLR off and oxdb does not), at -O0 and -O2.
+#[test]
+fn registers_after_up_equal_gdb_value_by_value() {
+    let commands = |stop| {
+        [
+            stop,
+            "continue",
+            "echo === registers\\n",
+            "info registers",
+            "up",
+            "echo === registers\\n",
+            "info registers",
+            "echo ===\\n",
+            "p $rip",
+            "x/i $pc",
+        ]
+    };
+    // The same stop as gdb's: after sink's prologue at -O0 (gdb's `break sink`), its only instruction at -O2.
+    for (program, stop) in [(fixture("values"), "break values.c:129"), (fixture_o2("values"), "break sink")] {
+        let (ours, theirs) = both_raw(&program, &commands(stop));
+        let all = format!("--- oxdb\n{ours}\n--- gdb\n{theirs}");
+        let (ours_blocks, theirs_blocks) = (register_blocks(&ours), register_blocks(&theirs));
+        assert_eq!((ours_blocks.len(), theirs_blocks.len()), (2, 2), "{all}");
+        let find = |block: &[(String, u64)], name: &str| block.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        let shown: Vec<&str> = ours_blocks[1].iter().map(|(n, _)| n.as_str()).collect();
+        for name in ["rip", "rsp", "rbx", "rbp", "r12", "r13", "r14", "r15"] {
+            assert!(shown.contains(&name), "{name} in frame 1:\n{all}");
+        }
+        for (name, value) in &ours_blocks[1] {
+            let theirs_value = find(&theirs_blocks[1], name).unwrap_or_else(|| panic!("gdb has no {name}:\n{all}"));
+            let (ours_inner, theirs_inner) = (find(&ours_blocks[0], name), find(&theirs_blocks[0], name));
+            let (Some(ours_inner), Some(theirs_inner)) = (ours_inner, theirs_inner) else {
+                panic!("{name} in frame 0:\n{all}")
+            };
+            if theirs_value < 0x1_0000 {
+                assert_eq!(*value, theirs_value, "{name} in frame 1:\n{all}");
+            } else {
+                // An address: the same distance from frame 0's value of the same register.
+                assert_eq!(
+                    value.wrapping_sub(ours_inner),
+                    theirs_value.wrapping_sub(theirs_inner),
+                    "{name} in frame 1 against frame 0:\n{all}"
+                );
+            }
+        }
+        // `p $rip` and `x/i $pc` show frame 1's pc.
+        let rip = find(&ours_blocks[1], "rip").unwrap();
+        let printed = ours.lines().find(|l| l.starts_with("$1 = ")).unwrap_or_default();
+        assert!(printed.contains(&format!("{rip:#x} <in_registers+")), "{all}");
+        assert!(theirs.lines().any(|l| l.starts_with("$1 = ") && l.contains(" <in_registers+")), "{all}");
+        assert!(ours.lines().any(|l| l.contains(&format!("{rip:#x}")) && l.contains("in_registers+")), "{all}");
+    }
+}
+
+/// `display` shows its expressions at once and after every stop until
+/// `undisplay`; `printf` and `echo` format C values: the same lines as gdb's.
+#[test]
+fn display_printf_and_echo_equal_gdb() {
+    let commands = [
+        "display counter",
+        "display/x numbers[1] + 16",
+        "display origin",
+        "echo === stops\\n",
+        "break static_count",
+        "continue",
+        "undisplay 2",
+        "break watched",
+        "continue",
+        "undisplay",
+        "printf \"counter = %d, greeting = %s, ratio = %5.2f, hex = %#x, char = %c\\n\", counter, greeting, ratio, 255, 65",
+        "printf \"text = [%-6s] [%6s] = %05d %%\\n\", buffer, \"ab\", 42",
+        "echo one = 1\\n",
+    ];
+    let (ours, theirs) = both_raw(&fixture("values"), &commands);
+    let all = format!("--- oxdb\n{ours}\n--- gdb\n{theirs}");
+    // oxdb shows a new display at once, as gdb does at its prompt (gdb's batch mode does not).
+    let created = ["1: counter = 7", "2: /x numbers[1] + 16 = 0x12", "3: origin = {x = 3, y = -4}"];
+    assert_eq!(ours.lines().take_while(|l| !l.starts_with("=== stops")).filter(|l| created.contains(l)).count(), 3);
+    let after = |text: &str| value_lines(text.split_once("=== stops\n").map_or("", |(_, rest)| rest));
+    let (ours, theirs) = (after(&ours), after(&theirs));
+    assert_eq!(ours, theirs, "{all}");
+    assert_eq!(ours.iter().filter(|l| l.starts_with("1: counter = ")).count(), 2, "{all}");
+    assert_eq!(ours.iter().filter(|l| l.starts_with("2: /x numbers[1] + 16 = ")).count(), 1, "{all}");
+    assert!(
+        ours.iter().any(|l| l == "counter = 7, greeting = hello, world, ratio =  2.50, hex = 0xADDR, char = A"),
+        "{all}"
+    );
+    assert!(ours.iter().any(|l| l == "one = 1"), "{all}");
 }

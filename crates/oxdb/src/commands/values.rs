@@ -257,7 +257,7 @@ pub fn show_displays(session: &mut Session, out: &mut dyn Write) -> CmdResult {
 
 fn show_display(session: &mut Session, n: u32, text: &str, format: Option<char>, out: &mut dyn Write) -> CmdResult {
     let shown = evaluate(session, text).and_then(|v| show(session, &v, format));
-    let fmt = format.map(|f| format!("/{f}")).unwrap_or_default();
+    let fmt = format.map(|f| format!("/{f} ")).unwrap_or_default();
     match shown {
         Ok(shown) => writeln!(out, "{n}: {fmt}{text} = {shown}")?,
         Err(e) => writeln!(out, "{n}: {fmt}{text} = <error: {e}>")?,
@@ -312,9 +312,17 @@ pub fn printf(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
         let piece = match conv {
             b'd' | b'i' => pad(&spec, value.as_int().ok_or("printf %d needs an integer")?.to_string()),
             b'u' => pad(&spec, ((value.as_int().unwrap_or(0) as u128) & mask(&value)).to_string()),
-            b'x' => pad(&spec, format!("{:x}", (value.as_int().unwrap_or(0) as u128) & mask(&value))),
-            b'X' => pad(&spec, format!("{:X}", (value.as_int().unwrap_or(0) as u128) & mask(&value))),
-            b'o' => pad(&spec, format!("{:o}", (value.as_int().unwrap_or(0) as u128) & mask(&value))),
+            b'x' | b'X' | b'o' => {
+                let bits = (value.as_int().ok_or("printf %x needs an integer")? as u128) & mask(&value);
+                // `#`: a 0x or 0 prefix on a non-zero value, as C's printf does.
+                let alternate = spec.contains('#') && bits != 0;
+                let text = match conv {
+                    b'x' => format!("{}{bits:x}", if alternate { "0x" } else { "" }),
+                    b'X' => format!("{}{bits:X}", if alternate { "0X" } else { "" }),
+                    _ => format!("{}{bits:o}", if alternate { "0" } else { "" }),
+                };
+                pad(&spec, text)
+            }
             b'c' => pad(&spec, ((value.as_int().unwrap_or(0) as u8) as char).to_string()),
             b'p' => pad(&spec, format!("{:#x}", value_address(&value).unwrap_or(0))),
             b'f' | b'e' | b'g' => {
@@ -330,12 +338,15 @@ pub fn printf(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
                 )
             }
             b's' => {
-                let addr = value_address(&value).ok_or("printf %s needs a string")?;
                 let bytes = match value.ty.strip().kind {
-                    CKind::Array { .. } if value.place == Place::Computed => {
+                    // A string literal, or an array read whole: up to its NUL.
+                    CKind::Array { .. } if !value.bytes.is_empty() => {
                         value.bytes.split(|b| *b == 0).next().unwrap_or_default().to_vec()
                     }
-                    _ => session.trace()?.read_c_string(addr, 4096)?,
+                    _ => {
+                        let addr = value_address(&value).ok_or("printf %s needs a string")?;
+                        session.trace()?.read_c_string(addr, 4096)?
+                    }
                 };
                 pad(&spec, String::from_utf8_lossy(&bytes).into_owned())
             }
