@@ -102,6 +102,8 @@ pub struct Session {
     pub displays: Vec<(u32, String, Option<char>)>,
     /// The last display number given.
     pub next_display: u32,
+    /// Watchpoints over C expressions, by id.
+    pub watches: BTreeMap<u32, crate::commands::watches::CWatch>,
 }
 
 impl Session {
@@ -136,6 +138,7 @@ impl Session {
             values: Default::default(),
             displays: Vec::new(),
             next_display: 0,
+            watches: BTreeMap::new(),
             queue: VecDeque::new(),
             collecting: None,
             last_break: None,

@@ -119,7 +119,8 @@ fn inline_commands_and_chains() {
 
 #[test]
 fn hardware_watchpoints_report_old_and_new_values() {
-    let run = batch("calls", &["watch counter", "continue", "breakpoints"], &[]);
+    // The address form: 8 bytes at an address, reported raw.
+    let run = batch("calls", &["watch -s 8 &counter", "continue", "breakpoints"], &[]);
     assert_eq!(run.code, Some(0), "{run}");
     let hit = run.lines_with("watchpoint 1 (write) at 0x");
     assert_eq!(hit.len(), 1, "{run}");

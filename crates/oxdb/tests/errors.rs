@@ -14,7 +14,7 @@ fn bad_input_gives_one_line_errors_and_the_session_goes_on() {
         ("thread 99999999", "error: no thread 99999999"),
         ("delete 42", "error: no breakpoint or watchpoint 42"),
         ("x/4q $sp", "error: bad format letter 'q'"),
-        ("watch -s 3 rsp", "error: a watchpoint covers 1, 2, 4 or 8 bytes, not 3"),
+        ("watch -s 3 $sp", "error: a watchpoint covers 1, 2, 4 or 8 bytes, not 3"),
         ("write rsp zz", "error: bad bytes \"zz\""),
         ("signal SIGNOPE", "error: no signal named \"SIGNOPE\""),
         ("continue 0", "error: bad count \"0\""),

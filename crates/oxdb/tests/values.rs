@@ -151,6 +151,11 @@ fn bad_expressions_name_the_thing() {
         ("p scale(1.0)", "Too few arguments"),
         ("p first.nosuch", "no member named nosuch"),
         ("break depth_sum if nosuch == 1", "No symbol \"nosuch\""),
+        ("watch 5", "Cannot watch constant value `5'"),
+        ("watch nosuch", "No symbol \"nosuch\""),
+        ("watch counter if nosuch > 1", "No symbol \"nosuch\""),
+        ("watch first", "its 16 bytes"),
+        ("rwatch numbers", "its 20 bytes"),
     ];
     for (command, wanted) in cases {
         let run = oxdb(&["--batch", "-ex", "break main", "-ex", "continue", "-ex", command, &path]);
@@ -328,4 +333,45 @@ fn display_printf_and_echo_equal_gdb() {
         "{all}"
     );
     assert!(ours.iter().any(|l| l == "one = 1"), "{all}");
+}
+
+/// The lines that tell what a watchpoint did, without gdb's `Thread 1 "values" hit ` prefix.
+fn watch_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split_once("hit Hardware").map_or(l.to_owned(), |(_, rest)| format!("Hardware{rest}")))
+        .filter(|l| {
+            ["Hardware", "Old value = ", "New value = ", "Value = ", "Watchpoint ", "which its"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .collect()
+}
+
+/// `watch` of a local with a condition: the hits where it holds, old and
+/// new values as gdb shows them, and the watchpoint deleted when `watched`
+/// returns; the program stops there, in main.
+#[test]
+fn watch_on_a_local_with_a_condition_ends_with_its_frame_as_gdb() {
+    let commands =
+        ["break watched", "continue", "watch local if local > 1", "continue", "continue", "continue", "continue", "bt"];
+    let (ours, theirs) = both_raw(&fixture("values"), &commands);
+    let all = format!("--- oxdb\n{ours}\n--- gdb\n{theirs}");
+    assert_eq!(watch_lines(&ours), watch_lines(&theirs), "{all}");
+    assert!(watch_lines(&ours).contains(&"New value = 12".to_owned()), "{all}");
+    assert!(ours.contains("Watchpoint 3 deleted because the program has left the block in\nwhich"), "{all}");
+    // The stop is in main, past the call.
+    assert!(ours.lines().any(|l| l.starts_with("#0 ") && l.contains(" in main+")), "{all}");
+}
+
+/// `rwatch` reports reads with the value, `awatch` reads and writes: as gdb does.
+#[test]
+fn rwatch_and_awatch_report_reads_and_writes_as_gdb() {
+    for watch in ["rwatch counter", "awatch counter", "watch counter"] {
+        let commands = ["break watched", "continue", watch, "continue", "continue"];
+        let (ours, theirs) = both_raw(&fixture("values"), &commands);
+        let all = format!("--- oxdb\n{ours}\n--- gdb\n{theirs}");
+        let lines = watch_lines(&ours);
+        assert_eq!(lines, watch_lines(&theirs), "{all}");
+        assert!(lines.len() >= 3, "{all}");
+    }
 }

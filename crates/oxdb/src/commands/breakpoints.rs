@@ -11,7 +11,7 @@ use super::{eval, id_arg, Args};
 use crate::session::{CmdError, CmdResult, Session};
 
 /// Splits `EXPR if COND`.
-fn split_condition(text: &str) -> (&str, Option<&str>) {
+pub(super) fn split_condition(text: &str) -> (&str, Option<&str>) {
     let text = text.trim();
     if let Some(cond) = text.strip_prefix("if ") {
         return ("", Some(cond.trim()));
@@ -145,7 +145,7 @@ pub fn set_c_condition(session: &mut Session, id: u32, cond: &str) -> CmdResult 
 }
 
 /// The plain names an expression uses (not members, not `$` names).
-fn identifiers(expr: &oxtrace::cexpr::Expr) -> Vec<String> {
+pub(super) fn identifiers(expr: &oxtrace::cexpr::Expr) -> Vec<String> {
     use oxtrace::cexpr::Expr;
     let mut found = Vec::new();
     let mut stack = vec![expr];
@@ -220,10 +220,12 @@ pub fn commands(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> C
 /// `breakpoints`: breakpoints and watchpoints, one a line.
 pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let extras = session.breaks.clone();
+    let watches = session.watches.clone();
+    let internal: Vec<u32> = watches.values().filter_map(|w| w.scope.as_ref()?.breakpoint).collect();
     let trace = session.any_trace()?;
     let live = trace.is_attached();
     let mut lines: Vec<(u32, String)> = Vec::new();
-    for bp in trace.breakpoints() {
+    for bp in trace.breakpoints().into_iter().filter(|b| !internal.contains(&b.id)) {
         let kind = if bp.kind == BreakpointKind::OneTime { "once" } else { "breakpoint" };
         let enabled = if bp.enabled { "y" } else { "n" };
         let place = if !bp.resolved {
@@ -246,6 +248,10 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
     }
     let trace = session.any_trace()?;
     for w in trace.watchpoints() {
+        if let Some(watch) = watches.get(&w.id) {
+            lines.push((w.id, super::watches::list_line(watch, w.id, w.hits)));
+            continue;
+        }
         let kind = match w.kind {
             WatchKind::Execute => "watch-exec",
             WatchKind::Write => "watch-write",
@@ -293,13 +299,15 @@ pub fn disable(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cm
 /// `delete [ID...]`.
 pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let mut ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
-    let trace = session.trace()?;
+    let internal: Vec<u32> = session.watches.values().filter_map(|w| w.scope.as_ref()?.breakpoint).collect();
     let all = ids.is_empty();
     if all {
+        let trace = session.trace()?;
         ids = trace
             .breakpoints()
             .iter()
             .map(|b| b.id)
+            .filter(|id| !internal.contains(id))
             .chain(trace.watchpoints().iter().map(|w| w.id))
             .chain(trace.page_watches().iter().map(|w| w.id))
             .collect();
@@ -307,7 +315,19 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
     let mut deleted = Vec::new();
     let mut result = Ok(());
     for id in ids {
-        let removed = if trace.watchpoints().iter().any(|w| w.id == id) {
+        let removed = match super::watches::delete(session, id) {
+            Ok(true) => {
+                deleted.push(id);
+                writeln!(out, "deleted {id}")?;
+                continue;
+            }
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        };
+        let trace = session.trace()?;
+        let removed = if removed.is_err() {
+            removed
+        } else if trace.watchpoints().iter().any(|w| w.id == id) {
             trace.remove_watchpoint(id).map_err(CmdError::from)
         } else if trace.page_watches().iter().any(|w| w.id == id) {
             trace.remove_page_watch(id).map_err(CmdError::from)
@@ -331,8 +351,11 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
     Ok(())
 }
 
-/// `watch [-r|-a|-x] [-s SIZE] EXPR`.
+/// `watch EXPR [if COND]` (gdb's, over C), or `watch [-r|-a|-x] [-s SIZE] ADDRESS`: raw bytes at an address.
 pub fn watch(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    if super::watches::is_c_form(args.rest) {
+        return super::watches::watch(session, args.rest, out);
+    }
     let mut kind = WatchKind::Write;
     let mut size = None;
     let mut rest = args.rest.trim();
@@ -352,8 +375,8 @@ pub fn watch(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdR
         }
     }
     let size = size.unwrap_or(if kind == WatchKind::Execute { 1 } else { 8 });
+    let addr = super::values::address_of(session, rest)?;
     let trace = session.trace()?;
-    let addr = eval(trace, rest)?;
     let id = trace.add_watchpoint(addr, size, kind)?;
     let what = match kind {
         WatchKind::Write => "writes",

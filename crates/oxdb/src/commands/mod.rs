@@ -17,6 +17,7 @@ pub mod snapshot;
 pub mod stack;
 pub mod symbols;
 pub mod values;
+pub mod watches;
 
 use std::io::Write;
 
@@ -122,9 +123,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("disable", ["bd"], "ID...", "disable breakpoints", false, Nothing, breakpoints::disable),
     cmd!("delete", ["d", "bc"], "[ID...]", "delete breakpoints and watchpoints (all without IDs)", false, Nothing,
         breakpoints::delete),
-    cmd!("watch", ["wp"], "[-r|-x] [-s SIZE] EXPR",
-        "hardware watchpoint on writes (-r: reads and writes, -x: execution) of SIZE bytes (1, 2, 4, 8)", false,
+    cmd!("watch", ["wp"], "EXPR [if COND] | [-r|-x] [-s SIZE] ADDRESS",
+        "stop when a C lvalue changes (its type gives the size; a local's watch ends with its frame), or watch SIZE bytes (1, 2, 4, 8) at an address for writes (-r: reads and writes, -x: execution)", false,
         Expr, breakpoints::watch),
+    cmd!("rwatch", [], "EXPR [if COND]", "stop when a C lvalue is read", false, Expr, watches::rwatch),
+    cmd!("awatch", [], "EXPR [if COND]", "stop when a C lvalue is read or written", false, Expr, watches::awatch),
     // Registers and memory.
     cmd!("regs", ["reg", "registers"], "[all|general|segment|x87|sse|avx|debug|NAME...|NAME=EXPR]",
         "show registers (a group, or by name), or set one", false, Registers, registers::regs),
