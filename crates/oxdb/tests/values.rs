@@ -375,3 +375,67 @@ fn rwatch_and_awatch_report_reads_and_writes_as_gdb() {
         assert!(lines.len() >= 3, "{all}");
     }
 }
+
+/// The `info frame` blocks of an output, each line with its stack addresses
+/// written relative to the frame's address (`CFA-0x10`) and code addresses
+/// as `0xADDR`: gdb turns ASLR off and oxdb does not.
+fn frame_blocks(text: &str) -> Vec<Vec<String>> {
+    let hex = regex::Regex::new(r"0x[0-9a-f]+").expect("a regex");
+    let mut blocks: Vec<Vec<String>> = Vec::new();
+    let mut cfa = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("Stack level ") {
+            cfa = rest.split("frame at 0x").nth(1).and_then(|h| u64::from_str_radix(h.trim_end_matches(':'), 16).ok());
+            blocks.push(Vec::new());
+        } else if !line.starts_with(' ') {
+            cfa = None;
+            continue;
+        }
+        let (Some(base), Some(block)) = (cfa, blocks.last_mut()) else { continue };
+        let relative = hex.replace_all(line, |c: &regex::Captures| {
+            let value = u64::from_str_radix(&c[0][2..], 16).unwrap_or(0);
+            let delta = value.wrapping_sub(base) as i64;
+            if delta.unsigned_abs() < 0x10000 {
+                format!("CFA{delta:+#x}")
+            } else {
+                "0xADDR".to_owned()
+            }
+        });
+        block.push(relative.into_owned());
+    }
+    blocks
+}
+
+/// `info frame` in three frames at -O0 equals gdb's; at -O2 (no frame
+/// pointer) the saved registers and the argument address too.
+#[test]
+fn info_frame_equals_gdb() {
+    let commands = ["break values.c:129", "continue", "info frame", "up", "info frame", "up", "info frame"];
+    let (ours, theirs) = both_raw(&fixture("values"), &commands);
+    let all = format!("--- oxdb\n{ours}\n--- gdb\n{theirs}");
+    let blocks = frame_blocks(&ours);
+    assert_eq!(blocks.len(), 3, "{all}");
+    assert_eq!(blocks, frame_blocks(&theirs), "{all}");
+    let commands = ["break sink", "continue", "info frame", "up", "info frame"];
+    let (ours, theirs) = both_raw(&fixture_o2("values"), &commands);
+    let all = format!("--- oxdb\n{ours}\n--- gdb\n{theirs}");
+    let layout = |text: &str| -> Vec<Vec<String>> {
+        frame_blocks(text)
+            .into_iter()
+            .map(|b| {
+                b.into_iter()
+                    .filter(|l| {
+                        l.starts_with(" Stack")
+                            || l.starts_with("  ")
+                            || l.starts_with(" Arglist")
+                            || l.contains(" called by")
+                    })
+                    .map(|l| l.split(", args:").next().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .collect()
+    };
+    assert_eq!(layout(&ours).len(), 2, "{all}");
+    assert_eq!(layout(&ours), layout(&theirs), "{all}");
+    assert!(ours.contains("  rbx at 0x"), "{all}");
+}

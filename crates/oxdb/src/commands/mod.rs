@@ -8,6 +8,7 @@
 pub mod breakpoints;
 pub mod change;
 pub mod disasm;
+pub mod frame_info;
 pub mod info;
 pub mod memory;
 pub mod registers;
@@ -145,6 +146,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("bt", ["backtrace", "where"], "[all]", "call stack of the current thread (or of all threads)", false,
         Nothing, stack::backtrace),
     cmd!("frame", ["f"], "[N]", "select frame N and show it", false, Nothing, stack::frame),
+    cmd!("frameinfo", [], "", "the selected frame as gdb's info frame shows it: its address, saved pc, caller and callee, arguments, saved registers", false, Nothing, frame_info::info_frame),
     cmd!("up", [], "[N]", "select the caller's frame", false, Nothing, stack::up),
     cmd!("down", [], "[N]", "select the callee's frame", false, Nothing, stack::down),
     cmd!("threads", [], "", "list threads (* marks the current one)", false, Nothing, info::threads),
@@ -216,7 +218,7 @@ pub const INFO_SUBJECTS: &[(&str, &str)] = &[
     ("registers", "regs"),
     ("all-registers", "regs all"),
     ("threads", "threads"),
-    ("frame", "frame"),
+    ("frame", "frameinfo"),
     ("stack", "bt"),
     ("modules", "modules"),
     ("sharedlibrary", "modules"),
