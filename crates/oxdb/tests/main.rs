@@ -6,6 +6,7 @@ mod batch;
 mod change;
 mod demo;
 mod errors;
+mod languages;
 mod remote;
 mod repl;
 mod serve;

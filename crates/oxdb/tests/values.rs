@@ -8,7 +8,7 @@ use crate::support::{fixture, fixture_o2, gdb, gdb_args, oxdb};
 
 /// The lines of gdb's and oxdb's output that carry values (`$N = `, `NAME = `, `type = ` blocks,
 /// `Value returned`), hex addresses replaced (gdb turns ASLR off, oxdb does not).
-fn value_lines(text: &str) -> Vec<String> {
+pub fn value_lines(text: &str) -> Vec<String> {
     let hex = regex::Regex::new(r"0x[0-9a-f]+").expect("a regex");
     let mut lines = Vec::new();
     let mut in_type = false;
@@ -34,7 +34,7 @@ fn value_lines(text: &str) -> Vec<String> {
 }
 
 /// Runs the same commands in oxdb and gdb after stopping at `main`: their whole outputs.
-fn both_raw(program: &Path, commands: &[&str]) -> (String, String) {
+pub fn both_raw(program: &Path, commands: &[&str]) -> (String, String) {
     let path = program.display().to_string();
     let mut args: Vec<String> =
         vec!["--batch".into(), "-ex".into(), "break main".into(), "-ex".into(), "continue".into()];

@@ -113,7 +113,11 @@ fn type_of(session: &mut Session, text: &str) -> Result<oxtrace::symbols::CType,
     }
     with_target(session, |target, values| match cexpr::type_of(text, target, values) {
         Ok(ty) => Ok(ty),
-        Err(e) => cexpr::parse_type(text, target).map_err(|_| e),
+        Err(e) => match cexpr::Target::type_named(target, text) {
+            // A C++ qualified type name (`geo::Point`).
+            Ok(Some(ty)) if text.contains("::") => Ok(ty),
+            _ => cexpr::parse_type(text, target).map_err(|_| e),
+        },
     })
 }
 
@@ -172,6 +176,15 @@ fn variables(session: &mut Session, arguments: bool, out: &mut dyn Write) -> Cmd
     }
     for variable in found {
         let text = match &variable.value {
+            // gdb shows a pointer here without its type, as in frame lines.
+            Ok(value) if matches!(value.ty.strip().kind, CKind::Pointer(_)) => {
+                with_target(session, |target, _| Ok(short_value(value, target)))?
+            }
+            // And a reference as `@0xADDR: VALUE`.
+            Ok(value) if matches!(value.ty.strip().kind, CKind::Reference(_)) => {
+                let full = show(session, value, None)?;
+                full.split_once(") @").map_or(full.clone(), |(_, rest)| format!("@{rest}"))
+            }
             Ok(value) => show(session, value, None)?,
             Err(e) => format!("<error: {e}>"),
         };

@@ -198,7 +198,11 @@ impl Evaluator<'_> {
             },
             Expr::Scoped(function, name) => match self.target.variable(name, Some(function))? {
                 Some(value) => Ok(value),
-                None => Err(format!("No symbol \"{name}\" in function \"{function}\".")),
+                // Not a function's static: a C++ qualified name (`geo::made`).
+                None => match self.target.variable(&format!("{function}::{name}"), None)? {
+                    Some(value) => Ok(value),
+                    None => Err(format!("No symbol \"{name}\" in function \"{function}\".")),
+                },
             },
             Expr::Dollar(name) => self.dollar(name),
             Expr::Unary(op, inner) => self.unary(*op, inner),
@@ -267,6 +271,11 @@ impl Evaluator<'_> {
             }
             Expr::Member(inner, name) => {
                 let value = self.eval(inner)?;
+                // Rust reaches a field through a reference or pointer with `.`.
+                let value = match value.ty.strip().kind {
+                    CKind::Pointer(_) if value.ty.rust => self.deref(value)?,
+                    _ => value,
+                };
                 self.member(value, name)
             }
             Expr::Arrow(inner, name) => {

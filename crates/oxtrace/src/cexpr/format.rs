@@ -43,9 +43,20 @@ fn top(value: &CValue, format: Option<char>, target: &mut dyn Target, out: &mut 
         CKind::Reference(target_ty) => {
             let addr = value.as_int().unwrap_or(0) as u64;
             out.push_str(&format!("({}) @{addr:#x}: ", value.ty.name));
+            // A struct referred to is read in full here (types reached through references are left lazy).
+            let target_ty: CType = match &target_ty.strip().kind {
+                CKind::Incomplete(r) => match target.resolve(r) {
+                    Ok(full) => full,
+                    Err(e) => {
+                        out.push_str(&format!("<error: {e}>"));
+                        return;
+                    }
+                },
+                _ => (**target_ty).clone(),
+            };
             match target.read(addr, target_ty.strip().size as usize) {
                 Ok(bytes) => {
-                    let referred = CValue { ty: (**target_ty).clone(), bytes, place: Place::Memory(addr) };
+                    let referred = CValue { ty: target_ty.clone(), bytes, place: Place::Memory(addr) };
                     inner(&referred, format, target, out);
                 }
                 Err(e) => out.push_str(&format!("<error: {e}>")),
@@ -64,6 +75,7 @@ fn inner(value: &CValue, format: Option<char>, target: &mut dyn Target, out: &mu
     }
     let ty = value.ty.strip().clone();
     match &ty.kind {
+        CKind::Struct { members, .. } if ty.rust => rust_struct(value, &ty, members, format, target, out),
         CKind::Struct { members, .. } => {
             out.push('{');
             let mut first = true;
@@ -91,6 +103,42 @@ fn inner(value: &CValue, format: Option<char>, target: &mut dyn Target, out: &mu
         }
         _ => scalar(value, &ty, format, target, out),
     }
+}
+
+/// A Rust struct as gdb's Rust printer shows it: `&str` as its text,
+/// `Path {field: value}`, a tuple struct as `Path (a, b)`.
+fn rust_struct(
+    value: &CValue,
+    ty: &CType,
+    members: &[crate::symbols::CMember],
+    format: Option<char>,
+    target: &mut dyn Target,
+    out: &mut String,
+) {
+    let field = |name: &str| members.iter().find(|m| m.name == name).map(|m| extract_member(value, m, 0));
+    if ty.name == "&str" {
+        if let (Some(ptr), Some(len)) = (field("data_ptr"), field("length")) {
+            let (addr, len) = (ptr.as_int().unwrap_or(0) as u64, len.as_int().unwrap_or(0) as usize);
+            match target.read(addr, len.min(PRINT_ELEMENTS)) {
+                Ok(bytes) => out.push_str(&string_literal(&bytes, len > PRINT_ELEMENTS)),
+                Err(e) => out.push_str(&format!("<error: {e}>")),
+            }
+            return;
+        }
+    }
+    let tuple = !members.is_empty() && members.iter().all(|m| m.name.starts_with("__"));
+    out.push_str(&ty.name);
+    out.push_str(if tuple { " (" } else { " {" });
+    for (i, member) in members.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if !tuple {
+            out.push_str(&format!("{}: ", member.name));
+        }
+        inner(&extract_member(value, member, 0), format, target, out);
+    }
+    out.push(if tuple { ')' } else { '}' });
 }
 
 fn array(value: &CValue, element: &CType, count: u64, format: Option<char>, target: &mut dyn Target, out: &mut String) {

@@ -55,8 +55,11 @@ fn body(ty: &CType, indent: usize) -> String {
                 .collect();
             format!("{} {{{}}}", ty.name, items.join(", "))
         }
-        CKind::Struct { members, .. } => {
-            let mut out = format!("{} {{\n", ty.name);
+        CKind::Struct { members, union } => {
+            // C++ names its structs without the keyword, which ptype writes out.
+            let keyword = if *union { "union " } else { "struct " };
+            let named = ["struct ", "union ", "class "].iter().any(|k| ty.name.starts_with(k));
+            let mut out = format!("{}{} {{\n", if named { "" } else { keyword }, ty.name);
             for member in members {
                 let member_pad = " ".repeat(indent + 4);
                 if member.base {

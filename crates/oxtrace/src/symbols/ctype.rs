@@ -31,6 +31,8 @@ pub struct CType {
     pub size: u64,
     /// What it is.
     pub kind: CKind,
+    /// A Rust type: shown with Rust's syntax (`Point {x: 3}`, `*mut T`), as gdb does.
+    pub rust: bool,
 }
 
 /// The kinds of C types.
@@ -111,7 +113,7 @@ pub struct CMember {
 impl CType {
     /// A type with this name, size and kind.
     pub fn new(name: impl Into<String>, size: u64, kind: CKind) -> CType {
-        CType { name: name.into(), size, kind }
+        CType { name: name.into(), size, kind, rust: false }
     }
 
     /// `int`.
@@ -272,18 +274,25 @@ impl LineInfo {
                 name,
             )
         };
+        // A C++ name may be qualified: `geo::Point`.
+        let (scope, bare) = match bare.rsplit_once("::") {
+            Some((scope, last)) => (Some(format!("{scope}::")), last),
+            None => (None, bare),
+        };
         let dwarf = self.dwarf();
         let mut headers = dwarf.units();
         while let Ok(Some(header)) = headers.next() {
             let Ok(unit) = dwarf.unit(header) else { continue };
             let unit = unit.unit_ref(dwarf);
+            let conv = Converter { unit, module };
             let mut cursor = unit.entries();
             while let Ok(Some(entry)) = cursor.next_dfs() {
                 if tags.contains(&entry.tag())
                     && entry.attr_value(gimli::DW_AT_declaration).is_none()
                     && die_name(&unit, entry).as_deref() == Some(bare)
+                    && scope.as_ref().is_none_or(|s| conv.scope_prefix(entry.offset()) == *s)
                 {
-                    return Some(Converter { unit, module }.convert(entry.offset(), 0, false));
+                    return Some(conv.convert(entry.offset(), 0, false));
                 }
             }
         }
@@ -302,6 +311,18 @@ impl LineInfo {
         }
         None
     }
+}
+
+/// How many units' C++ scopes a thread keeps.
+const MAX_CACHED_UNITS: usize = 256;
+
+/// A unit's DIE scopes by DIE offset (a map shared by the types converted from it).
+type ScopeMap = std::rc::Rc<std::collections::HashMap<usize, String>>;
+
+thread_local! {
+    /// The C++ scopes of the units read so far, by module and unit offset.
+    static SCOPES: std::cell::RefCell<std::collections::HashMap<(String, usize), ScopeMap>> =
+        Default::default();
 }
 
 /// The name of a DIE.
@@ -342,6 +363,24 @@ impl Converter<'_> {
 
     /// The type DIE at `offset`; `lazy` leaves structs as references.
     pub fn convert(&self, offset: UnitOffset, depth: usize, lazy: bool) -> CType {
+        let mut ty = self.convert_die(offset, depth, lazy);
+        if self.is_rust() {
+            ty.rust = true;
+            if let CKind::Pointer(target) = &ty.kind {
+                // gdb writes every Rust pointer and reference type as a raw pointer.
+                ty.name = format!("*mut {}", target.name);
+            }
+        }
+        ty
+    }
+
+    /// Whether the unit is Rust.
+    pub fn is_rust(&self) -> bool {
+        let Ok(root) = self.unit.entry(self.unit.header.root_offset()) else { return false };
+        root.attr_value(gimli::DW_AT_language) == Some(AttributeValue::Language(gimli::DW_LANG_Rust))
+    }
+
+    fn convert_die(&self, offset: UnitOffset, depth: usize, lazy: bool) -> CType {
         let Ok(entry) = self.unit.entry(offset) else { return CType::new("?", 0, CKind::Void) };
         let name = die_name(&self.unit, &entry);
         let size = udata(&entry, gimli::DW_AT_byte_size).unwrap_or(0);
@@ -396,7 +435,9 @@ impl Converter<'_> {
                 let union = entry.tag() == gimli::DW_TAG_union_type;
                 let word = if union { "union" } else { "struct" };
                 let shown = match &name {
-                    Some(n) if self.unit.encoding().version > 0 && self.is_cplusplus() => n.clone(),
+                    Some(n) if self.unit.encoding().version > 0 && (self.is_cplusplus() || self.is_rust()) => {
+                        format!("{}{n}", self.scope_prefix(offset))
+                    }
                     Some(n) => format!("{word} {n}"),
                     None => format!("{word} {{...}}"),
                 };
@@ -419,11 +460,23 @@ impl Converter<'_> {
                         values.push((n, number));
                     }
                 }
+                if self.is_cplusplus() || self.is_rust() {
+                    // C++ enumerators are shown qualified, and with their enum's name for an
+                    // `enum class` (every Rust enum is one).
+                    let mut scope = self.scope_prefix(offset);
+                    let scoped = entry.attr_value(gimli::DW_AT_enum_class).is_some() || self.is_rust();
+                    if let (Some(n), true) = (&name, scoped) {
+                        scope.push_str(&format!("{n}::"));
+                    }
+                    for (n, _) in values.iter_mut() {
+                        *n = format!("{scope}{n}");
+                    }
+                }
                 let signed = unit_ref(&entry, gimli::DW_AT_type)
                     .map(|t| self.convert(t, depth + 1, true).is_signed())
                     .unwrap_or_else(|| values.iter().any(|(_, v)| *v < 0));
                 let shown = match name {
-                    Some(n) if self.is_cplusplus() => n,
+                    Some(n) if self.is_cplusplus() || self.is_rust() => format!("{}{n}", self.scope_prefix(offset)),
                     Some(n) => format!("enum {n}"),
                     None => "enum {...}".into(),
                 };
@@ -459,6 +512,54 @@ impl Converter<'_> {
             gimli::DW_TAG_unspecified_type => CType::new(name.unwrap_or_else(|| "void".into()), 0, CKind::Void),
             _ => CType::new(name.unwrap_or_else(|| "?".into()), size, CKind::Void),
         }
+    }
+
+    /// The C++ scope of the DIE at `offset`: its enclosing namespaces and
+    /// classes, as `geo::Shape::` (empty at the top level). The scopes of a
+    /// unit are read in one walk, kept per thread.
+    pub fn scope_prefix(&self, offset: UnitOffset) -> String {
+        let unit_id = UnitOffset(0usize).to_debug_info_offset(&self.unit.header).map_or(0, |o| o.0);
+        let key = (self.module.to_owned(), unit_id);
+        let scopes = SCOPES.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() > MAX_CACHED_UNITS {
+                cache.clear();
+            }
+            cache.entry(key).or_insert_with(|| std::rc::Rc::new(self.scopes())).clone()
+        });
+        scopes.get(&offset.0).cloned().unwrap_or_default()
+    }
+
+    /// The scope of every DIE below a namespace, class, struct or union.
+    fn scopes(&self) -> std::collections::HashMap<usize, String> {
+        let mut found = std::collections::HashMap::new();
+        let mut stack: Vec<(isize, String)> = Vec::new();
+        let mut cursor = self.unit.entries();
+        while let Ok(Some(entry)) = cursor.next_dfs() {
+            let depth = entry.depth();
+            while stack.last().is_some_and(|(d, _)| *d >= depth) {
+                stack.pop();
+            }
+            if !stack.is_empty() {
+                let scope: String = stack.iter().map(|(_, n)| format!("{n}::")).collect();
+                found.insert(entry.offset().0, scope);
+            }
+            let tag = entry.tag();
+            if matches!(
+                tag,
+                gimli::DW_TAG_namespace
+                    | gimli::DW_TAG_structure_type
+                    | gimli::DW_TAG_class_type
+                    | gimli::DW_TAG_union_type
+            ) {
+                let name = die_name(&self.unit, entry).unwrap_or_else(|| match tag {
+                    gimli::DW_TAG_namespace => "(anonymous namespace)".into(),
+                    _ => "{...}".into(),
+                });
+                stack.push((depth, name));
+            }
+        }
+        found
     }
 
     /// The type of a function or subroutine-type DIE.

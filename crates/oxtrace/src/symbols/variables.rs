@@ -103,7 +103,17 @@ impl LineInfo {
                     Some(_) => in_function.is_some(),
                     None => level == 1 || parent_is_namespace(&unit, entry),
                 };
-                if !wanted_scope || origin_name(&unit, entry).as_deref() != Some(name) {
+                // A C++ global may be named with its namespace: `geo::made`.
+                let (scope, bare) = match name.rsplit_once("::") {
+                    Some((scope, bare)) if function.is_none() => (Some(format!("{scope}::")), bare),
+                    _ => (None, name),
+                };
+                if !wanted_scope || origin_name(&unit, entry).as_deref() != Some(bare) {
+                    continue;
+                }
+                // A definition outside its namespace names its declaration inside (`DW_AT_specification`).
+                let declared_at = origin(&unit, entry).map_or(entry.offset(), |o| o.offset());
+                if scope.is_some_and(|s| conv.scope_prefix(declared_at) != s) {
                     continue;
                 }
                 let desc = variable(&conv, entry, u64::MAX, false)?;
