@@ -63,9 +63,24 @@ pub enum Command {
 /// Arguments of `oxdb serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The address to listen on (port 0 picks a free port). Anything but a loopback address lets other machines in.
-    #[arg(long = "listen", value_name = "ADDR:PORT", default_value = "127.0.0.1:0")]
+    /// The address to listen on (port 0 picks a free port), or `unix:PATH` for a Unix domain socket
+    /// (mode 0600, no TCP port). Anything but a loopback address lets other machines in.
+    #[arg(long = "listen", value_name = "ADDR:PORT|unix:PATH", default_value = "127.0.0.1:0")]
     pub listen: String,
+
+    /// Let the client start other programs (vRun), attach to other processes (vAttach) and kill them,
+    /// as gdbserver's --multi. Without it the client gets only the program served.
+    #[arg(long = "multi")]
+    pub multi: bool,
+
+    /// Let the client also read this file, or the files under this directory, through vFile (repeatable;
+    /// `/` for every file). Without it the client reads only the program, the files it maps and their debug files.
+    #[arg(long = "allow-files", value_name = "PATH")]
+    pub allow_files: Vec<PathBuf>,
+
+    /// Drop the client after SECONDS without a packet while the program is stopped (default: never, as gdbserver).
+    #[arg(long = "idle-timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: Option<u64>,
 
     /// Attach to the running process PID instead of starting a program.
     #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "program")]
@@ -184,6 +199,13 @@ mod tests {
         assert_eq!(args.program, ["prog", "--x"]);
         let Some(Command::Serve(args)) = parse(&["oxdb", "serve", "--pid", "12"]).command else { panic!("not serve") };
         assert_eq!((args.pid, args.listen.as_str()), (Some(12), "127.0.0.1:0"));
+        assert!(!args.multi && args.allow_files.is_empty() && args.idle_timeout.is_none());
+        let line =
+            ["oxdb", "serve", "--multi", "--allow-files", "/srv", "--idle-timeout", "30", "--listen", "unix:s", "p"];
+        let Some(Command::Serve(args)) = parse(&line).command else { panic!("not serve") };
+        assert!(args.multi);
+        assert_eq!(args.allow_files, [PathBuf::from("/srv")]);
+        assert_eq!((args.idle_timeout, args.listen.as_str()), (Some(30), "unix:s"));
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! remote protocol (the `oxserve` crate does the protocol).
 //!
 //! It starts the program (or attaches to `--pid`), listens, prints
-//! `listening on ADDR:PORT` on one line of stdout (a port of 0 becomes the one
-//! picked), warns on stderr when the address is not a loopback one, and serves
-//! the first client. When the client detaches, the process runs on untraced
+//! `listening on ADDR:PORT` (or `listening on unix:PATH`) on one line of
+//! stdout (a port of 0 becomes the one picked), warns on stderr when the
+//! address is not a loopback one, and serves the first client with the least
+//! privilege unless told otherwise (`--multi`, `--allow-files`; see
+//! [`oxserve::Policy`]), dropping it after `--idle-timeout` seconds without a packet. When the client detaches, the process runs on untraced
 //! and `oxdb serve` waits for a started program to end (it would die with its
 //! parent otherwise); after a kill or the client's departure it ends the
 //! process it started, or lets an attached one go.
@@ -13,7 +15,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use oxserve::{is_loopback, Launch, SessionEnd, TraceTarget};
+use oxserve::{is_loopback, Launch, Policy, SessionEnd, TraceTarget};
 use oxtrace::Trace;
 
 use crate::cli::ServeArgs;
@@ -35,9 +37,14 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     let pid = trace.pid();
     let spawned = launch.is_some();
     let mut target = TraceTarget::new(trace, spawned, launch);
-    let listener = oxserve::listen(&args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let addr = listener.local_addr().map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    if !is_loopback(&addr) {
+    target.set_policy(Policy {
+        multi: args.multi,
+        extra_files: args.allow_files.clone(),
+        idle_timeout: args.idle_timeout.map(Duration::from_secs),
+    });
+    let listener = oxserve::listen_on(&args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.address();
+    if listener.tcp_address().is_some_and(|tcp| !is_loopback(&tcp)) {
         eprintln!(
             "warning: listening on {addr}, which other machines can reach: whoever connects controls process {pid} \
              and can run code as this user"
@@ -47,10 +54,14 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     let _ = writeln!(stdout, "listening on {addr}");
     let _ = stdout.flush();
     let (stream, peer) = listener.accept().map_err(|e| format!("accepting a client on {addr}: {e}"))?;
+    // One client: the socket file of a Unix listener goes now.
     drop(listener);
     eprintln!("oxdb serve: client {peer} connected");
     let end = oxserve::serve_connection(&mut target, stream).map_err(|e| e.to_string())?;
+    // With --multi the client may have started or attached to another process.
+    let spawned = target.spawned();
     let mut trace = target.into_trace();
+    let pid = trace.pid();
     match end {
         SessionEnd::Detached if trace.is_attached() => {
             trace.detach().map_err(|e| format!("detaching from process {pid}: {e}"))?;
@@ -61,6 +72,10 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
         }
         SessionEnd::Detached | SessionEnd::Killed => {}
         SessionEnd::ClientGone => eprintln!("oxdb serve: the client left"),
+        SessionEnd::IdleTimeout => eprintln!(
+            "oxdb serve: dropped the client, idle for {} s (--idle-timeout)",
+            args.idle_timeout.unwrap_or_default()
+        ),
     }
     // Dropping the trace kills a started process and lets an attached one go.
     drop(trace);

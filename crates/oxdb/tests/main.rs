@@ -10,6 +10,7 @@ mod languages;
 mod remote;
 mod repl;
 mod serve;
+mod serve_access;
 mod snapshots;
 mod support;
 mod values;

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,16 +12,17 @@ use std::time::{Duration, Instant};
 use crate::support::{fixture, gdb, gdb_args};
 
 /// A running `oxdb serve` and what it printed.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    /// What follows `listening on `: `HOST:PORT` or `unix:PATH`.
+    listening: String,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// Starts `oxdb serve ARGS` and reads the `listening on` line.
-    fn start(args: &[&str]) -> Server {
+    pub(crate) fn start(args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_oxdb"))
             .arg("serve")
             .args(args)
@@ -32,12 +34,11 @@ impl Server {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         stdout.read_line(&mut first).unwrap();
-        let port = first
+        let listening = first
             .trim_end()
-            .rsplit_once(':')
-            .filter(|_| first.starts_with("listening on "))
-            .and_then(|(_, port)| port.parse().ok())
-            .unwrap_or_else(|| panic!("no listening line: {first:?}"));
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("no listening line: {first:?}"))
+            .to_owned();
         let collected = Arc::new(Mutex::new(first));
         let sink = collected.clone();
         std::thread::spawn(move || {
@@ -53,15 +54,26 @@ impl Server {
             let _ = stderr.read_to_string(&mut text);
             sink.lock().unwrap().push_str(&text);
         });
-        Server { child, port, stdout: collected, stderr: errors }
+        Server { child, listening, stdout: collected, stderr: errors }
     }
 
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+    /// The address a client connects to: the one listened on, or for all
+    /// interfaces (`0.0.0.0`, `[::]`), the loopback address of the same family.
+    pub(crate) fn address(&self) -> String {
+        match self.listening.rsplit_once(':') {
+            Some(("0.0.0.0", port)) => format!("127.0.0.1:{port}"),
+            Some(("[::]", port)) => format!("[::1]:{port}"),
+            _ => self.listening.clone(),
+        }
+    }
+
+    /// What the server printed on stderr so far.
+    pub(crate) fn stderr_so_far(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// Waits (at most 20 s) for the server to end; returns its exit code, stdout and stderr.
-    fn finish(mut self) -> (Option<i32>, String, String) {
+    pub(crate) fn finish(mut self) -> (Option<i32>, String, String) {
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -82,7 +94,7 @@ impl Server {
 }
 
 /// The function names of a `bt`, innermost first.
-fn backtrace_functions(output: &str) -> Vec<String> {
+pub(crate) fn backtrace_functions(output: &str) -> Vec<String> {
     output
         .lines()
         .filter(|l| l.starts_with('#'))
@@ -176,20 +188,53 @@ fn hardware_breakpoints_watchpoints_and_steps_as_natively() {
     assert_eq!(rip_symbol(&remote), rip_symbol(&native), "{both}");
 }
 
+/// The raw client's connection: TCP or a Unix domain socket.
+enum RawStream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl RawStream {
+    fn set_read_timeout(&self, timeout: Duration) {
+        match self {
+            RawStream::Tcp(s) => s.set_read_timeout(Some(timeout)).unwrap(),
+            RawStream::Unix(s) => s.set_read_timeout(Some(timeout)).unwrap(),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            RawStream::Tcp(s) => s.write_all(bytes),
+            RawStream::Unix(s) => s.write_all(bytes),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            RawStream::Tcp(s) => s.read(buf),
+            RawStream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
 /// A minimal protocol client for the raw tests.
-struct RawClient {
-    stream: TcpStream,
+pub(crate) struct RawClient {
+    stream: RawStream,
     buffer: Vec<u8>,
 }
 
 impl RawClient {
-    fn connect(address: &str) -> RawClient {
-        let stream = TcpStream::connect(address).expect("connect to oxdb serve");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    /// Connects to `HOST:PORT`, or to the socket of `unix:PATH`.
+    pub(crate) fn connect(address: &str) -> RawClient {
+        let stream = match address.strip_prefix("unix:") {
+            Some(path) => RawStream::Unix(UnixStream::connect(path).expect("connect to oxdb serve's socket")),
+            None => RawStream::Tcp(TcpStream::connect(address).expect("connect to oxdb serve")),
+        };
+        stream.set_read_timeout(Duration::from_secs(10));
         RawClient { stream, buffer: Vec::new() }
     }
 
-    fn packet(body: &[u8]) -> Vec<u8> {
+    pub(crate) fn packet(body: &[u8]) -> Vec<u8> {
         let sum = body.iter().fold(0u8, |s, &b| s.wrapping_add(b));
         let mut packet = vec![b'$'];
         packet.extend_from_slice(body);
@@ -197,12 +242,12 @@ impl RawClient {
         packet
     }
 
-    fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();
     }
 
     /// The body of the next packet from the server, run-length encoding expanded.
-    fn receive(&mut self) -> String {
+    pub(crate) fn receive(&mut self) -> String {
         let body = self.receive_encoded();
         let mut out = String::new();
         let mut chars = body.chars();
@@ -237,18 +282,34 @@ impl RawClient {
         }
     }
 
-    fn ask(&mut self, body: &str) -> String {
+    pub(crate) fn ask(&mut self, body: &str) -> String {
         self.send_raw(&Self::packet(body.as_bytes()));
         self.receive()
     }
 
     /// Reads whatever arrives within `wait`, and forgets it.
     fn drain(&mut self, wait: Duration) {
-        self.stream.set_read_timeout(Some(wait)).unwrap();
+        self.stream.set_read_timeout(wait);
         let mut chunk = [0u8; 65536];
         while matches!(self.stream.read(&mut chunk), Ok(n) if n > 0) {}
-        self.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        self.stream.set_read_timeout(Duration::from_secs(10));
         self.buffer.clear();
+    }
+
+    /// Whether the server closed the connection within `wait` (anything it sends first is dropped).
+    pub(crate) fn closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        let mut chunk = [0u8; 4096];
+        self.stream.set_read_timeout(Duration::from_millis(200));
+        while Instant::now() < deadline {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => return true,
+            }
+        }
+        false
     }
 }
 
@@ -349,7 +410,7 @@ fn memory_reads_partly_unmapped_give_what_is_there() {
 }
 
 /// The served process's pid, from `qC` (`QCp<pid>.<tid>` with multiprocess, `QC<tid>` without).
-fn server_pid(client: &mut RawClient) -> u32 {
+pub(crate) fn server_pid(client: &mut RawClient) -> u32 {
     let reply = client.ask("qC");
     let id = reply.trim_start_matches("QC").trim_start_matches('p');
     u32::from_str_radix(id.split('.').next().unwrap(), 16).unwrap()
@@ -456,7 +517,7 @@ fn oxdb_remote_debugs_through_oxdb_serve() {
 
 /// Runs lldb in batch mode on `program` with `commands` (`-o` each); stdout and stderr.
 /// Fails with a clear message when lldb is not installed.
-fn lldb(program: &str, commands: &[&str]) -> String {
+pub(crate) fn lldb(program: &str, commands: &[&str]) -> String {
     match Command::new("lldb").arg("--version").output() {
         Ok(output) if output.status.success() => {}
         Ok(output) => panic!("lldb --version failed: {}", String::from_utf8_lossy(&output.stderr)),
@@ -474,14 +535,14 @@ fn lldb(program: &str, commands: &[&str]) -> String {
 }
 
 /// What lldb printed for `command`: the lines after its echo `(lldb) COMMAND`, up to the next command.
-fn lldb_answer<'a>(output: &'a str, command: &str) -> Vec<&'a str> {
+pub(crate) fn lldb_answer<'a>(output: &'a str, command: &str) -> Vec<&'a str> {
     let echo = format!("(lldb) {command}");
     output.lines().skip_while(|l| *l != echo).skip(1).take_while(|l| !l.starts_with("(lldb) ")).collect()
 }
 
 /// `(pc, module, function)` of each frame of lldb's `bt`
 /// (`  * frame #0: 0x000055d0c2f6e149 calls`d(x=0) at calls.c:9:42`).
-fn lldb_frames(answer: &[&str]) -> Vec<(u64, String, String)> {
+pub(crate) fn lldb_frames(answer: &[&str]) -> Vec<(u64, String, String)> {
     answer
         .iter()
         .filter_map(|line| {

@@ -1,19 +1,23 @@
-//! The client connection: a TCP stream whose incoming bytes go through a [`Framer`].
+//! The client connection: a TCP or Unix socket stream whose incoming bytes go through a [`Framer`].
 //!
 //! gdbstub reads and peeks one byte at a time; this connection reads what the
 //! socket has in larger chunks, vets it, and hands out vetted bytes. Writes go
 //! straight to the socket (gdbstub flushes at the end of each reply).
 //! Clones share the socket and the framer, so that a new gdbstub session can
 //! take over the connection after one ended on a protocol error.
+//!
+//! With an idle timeout, a blocking read that gets nothing for that long
+//! fails with [`ErrorKind::TimedOut`]: the client is dropped.
 
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
 use std::rc::Rc;
+use std::time::Duration;
 
 use gdbstub::conn::{Connection, ConnectionExt};
 
 use crate::framing::Framer;
+use crate::stream::ClientStream;
 
 /// A client connection that only ever hands gdbstub well-formed input.
 #[derive(Debug, Clone)]
@@ -23,7 +27,7 @@ pub struct GuardedConnection {
 
 #[derive(Debug)]
 struct Inner {
-    stream: TcpStream,
+    stream: ClientStream,
     framer: Framer,
     nonblocking: bool,
     /// Set once the client closed the connection.
@@ -34,9 +38,18 @@ struct Inner {
 
 impl GuardedConnection {
     /// Wraps `stream`; packets larger than `limit` bytes are refused.
-    pub fn new(stream: TcpStream, limit: usize) -> GuardedConnection {
+    pub fn new(stream: impl Into<ClientStream>, limit: usize) -> GuardedConnection {
+        let stream = stream.into();
         let inner = Inner { stream, framer: Framer::new(limit), nonblocking: false, closed: false, out: Vec::new() };
         GuardedConnection { inner: Rc::new(RefCell::new(inner)) }
+    }
+
+    /// Makes blocking reads (and writes) fail with [`ErrorKind::TimedOut`]
+    /// after `timeout` without input (or without the client taking output).
+    pub fn set_idle_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        let inner = self.inner.borrow();
+        inner.stream.set_read_timeout(timeout)?;
+        inner.stream.set_write_timeout(timeout)
     }
 
     /// How many packets were dropped as malformed or oversized.
@@ -90,7 +103,7 @@ impl Inner {
         }
         self.set_nonblocking(false)?;
         let out = std::mem::take(&mut self.out);
-        Write::write_all(&mut self.stream, &out)
+        Write::write_all(&mut self.stream, &out).map_err(timed_out)
     }
 
     fn set_nonblocking(&mut self, on: bool) -> std::io::Result<()> {
@@ -114,6 +127,10 @@ impl Inner {
                 return Err(ErrorKind::UnexpectedEof.into());
             }
             Ok(n) => n,
+            // A blocking read that waited its timeout out: the client is idle.
+            Err(e) if !self.nonblocking && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(ErrorKind::TimedOut.into())
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(false),
             Err(e) => return Err(e),
@@ -121,9 +138,17 @@ impl Inner {
         self.framer.push(&chunk[..n]);
         let replies = self.framer.take_replies();
         if !replies.is_empty() {
-            Write::write_all(&mut self.stream, &replies)?;
+            Write::write_all(&mut self.stream, &replies).map_err(timed_out)?;
         }
         Ok(true)
+    }
+}
+
+/// A blocking write that waited its timeout out is [`ErrorKind::TimedOut`] (the kernel says `WouldBlock`).
+fn timed_out(error: std::io::Error) -> std::io::Error {
+    match error.kind() {
+        ErrorKind::WouldBlock => ErrorKind::TimedOut.into(),
+        _ => error,
     }
 }
 
@@ -145,7 +170,7 @@ impl Connection for GuardedConnection {
     }
 
     fn on_session_start(&mut self) -> Result<(), Self::Error> {
-        self.inner.borrow().stream.set_nodelay(true)
+        self.inner.borrow().stream.set_nodelay()
     }
 }
 

@@ -5,7 +5,14 @@
 //! with) under a new trace and drops the old one, which kills a spawned
 //! process and detaches an attached one. `kill` kills the process and keeps
 //! the session, so the client can `run` again.
+//!
+//! Unless the policy allows it ([`Policy::multi`](crate::Policy::multi)), the
+//! client serves only the process it was given: `run` starts only the served
+//! program (the same file), `attach` takes no other process, and `kill` of another process is
+//! refused (`EPERM`, logged).
 
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
 use std::process::Command;
 
 use gdbstub::common::Pid as GdbPid;
@@ -15,7 +22,12 @@ use gdbstub::target::ext::extended_mode::{
 use gdbstub::target::{TargetError, TargetResult};
 use oxtrace::{Error, Trace};
 
+use crate::file_access::file_identity;
+use crate::policy::log_refusal;
 use crate::target::{reply_error, Launch, TraceTarget};
+
+/// The reply to a request the policy refuses: `EPERM`.
+const EPERM: u8 = 1;
 
 #[cfg(unix)]
 fn os_string(bytes: &[u8]) -> std::ffi::OsString {
@@ -29,6 +41,20 @@ impl TraceTarget {
         self.spawned = spawned;
         // Dropping the old trace kills (spawned) or detaches (attached) its process.
         *self.trace.get_mut() = trace;
+    }
+
+    /// The program to start for the client's `run` of `program`, if the policy
+    /// lets it: any with `multi`, else only the served program (the same file
+    /// by any name), started by its resolved name so that no search of `PATH`
+    /// picks another.
+    fn may_run(&self, program: &OsStr) -> Option<OsString> {
+        if self.policy.multi {
+            return Some(program.to_owned());
+        }
+        let real = std::fs::canonicalize(program).ok()?;
+        let id = file_identity(&real)?;
+        let launched = self.launch.as_ref().and_then(|launch| file_identity(Path::new(&launch.program)));
+        (Some(id) == self.served_exe || Some(id) == launched).then(|| real.into_os_string())
     }
 
     fn start(&mut self, launch: Launch) -> TargetResult<GdbPid, Self> {
@@ -46,7 +72,16 @@ impl ExtendedMode for TraceTarget {
     fn run(&mut self, filename: Option<&[u8]>, args: Args<'_, '_>) -> TargetResult<GdbPid, Self> {
         let args: Vec<_> = args.map(os_string).collect();
         let launch = match (filename, &self.launch) {
-            (Some(name), _) => Launch { program: os_string(name), args },
+            (Some(name), _) => {
+                let Some(program) = self.may_run(&os_string(name)) else {
+                    let name = String::from_utf8_lossy(name);
+                    log_refusal(format_args!(
+                        "vRun of {name} (not the served program; the server was not started with --multi)"
+                    ));
+                    return Err(TargetError::Errno(EPERM));
+                };
+                Launch { program, args }
+            }
             (None, Some(previous)) => Launch {
                 program: previous.program.clone(),
                 args: if args.is_empty() { previous.args.clone() } else { args },
@@ -58,6 +93,12 @@ impl ExtendedMode for TraceTarget {
 
     fn attach(&mut self, pid: GdbPid) -> TargetResult<(), Self> {
         let pid = i32::try_from(pid.get()).map_err(|_| TargetError::Errno(3))?;
+        if !self.policy.multi && pid != self.trace.get_mut().pid() {
+            log_refusal(format_args!(
+                "vAttach to process {pid} (not the served one; the server was not started with --multi)"
+            ));
+            return Err(TargetError::Errno(EPERM));
+        }
         let trace = Trace::attach(pid).map_err(reply_error)?;
         self.replace_trace(trace, false);
         Ok(())
@@ -67,8 +108,16 @@ impl ExtendedMode for TraceTarget {
         Ok(if self.spawned { AttachKind::Run } else { AttachKind::Attach })
     }
 
-    fn kill(&mut self, _pid: Option<GdbPid>) -> TargetResult<ShouldTerminate, Self> {
+    fn kill(&mut self, pid: Option<GdbPid>) -> TargetResult<ShouldTerminate, Self> {
         let trace = self.trace.get_mut();
+        if let Some(pid) = pid.filter(|pid| i32::try_from(pid.get()).ok() != Some(trace.pid())) {
+            // The server kills only the process it serves.
+            if self.policy.multi {
+                return Err(TargetError::Errno(3));
+            }
+            log_refusal(format_args!("vKill of process {pid} (not the served one)"));
+            return Err(TargetError::Errno(EPERM));
+        }
         if trace.is_attached() {
             match trace.kill() {
                 Ok(_) | Err(Error::ProcessExited { .. }) => {}

@@ -3,9 +3,9 @@
 //! own remote backend, finds symbols and maps.
 //!
 //! Read-only: `open` refuses any flag that writes or creates (`EACCES`), and
-//! there is no `pwrite` or `unlink`. A client can read what the server's user
-//! can read; that is why the server listens on the loopback address unless
-//! told otherwise.
+//! there is no `pwrite` or `unlink`. Only the files [`crate::file_access`]
+//! allows are opened (or their links read); anything else is refused with
+//! `EACCES` and logged.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -18,10 +18,15 @@ use gdbstub::target::ext::host_io::{
     HostIoResult, HostIoStat,
 };
 
+use crate::file_access::Refusal;
+use crate::policy::log_refusal;
 use crate::target::TraceTarget;
 
 /// The most files open at once for one client.
 const MAX_OPEN: usize = 64;
+
+/// The name gdb opens first, to learn whether `vFile` is there.
+const GDB_PROBE: &[u8] = b"just probing";
 
 /// Files the client opened, by descriptor.
 #[derive(Debug, Default)]
@@ -70,7 +75,19 @@ impl HostIoOpen for TraceTarget {
         if open.files.len() >= MAX_OPEN {
             return Err(HostIoError::Errno(HostIoErrno::EMFILE));
         }
-        let file = File::open(path(filename))?;
+        let program = self.launch.as_ref().map(|launch| std::path::Path::new(&launch.program));
+        let name = path(filename);
+        let file = match self.file_access.open(self.trace.get_mut(), program, &self.policy.extra_files, name) {
+            Ok(file) => file?,
+            Err(Refusal::Missing) => return Err(HostIoError::Errno(HostIoErrno::ENOENT)),
+            Err(Refusal::NotAllowed) => {
+                // gdb opens this name to learn whether the server has `vFile`: not worth a log line.
+                if filename != GDB_PROBE {
+                    log_refusal(format_args!("vFile:open of {} (not a file of the served program)", name.display()));
+                }
+                return Err(HostIoError::Errno(HostIoErrno::EACCES));
+            }
+        };
         let fd = open.next;
         open.next = open.next.wrapping_add(1);
         open.files.insert(fd, file);
@@ -120,7 +137,13 @@ impl HostIoFstat for TraceTarget {
 
 impl HostIoReadlink for TraceTarget {
     fn readlink(&mut self, filename: &[u8], buf: &mut [u8]) -> HostIoResult<usize, Self> {
-        let target = std::fs::read_link(path(filename))?;
+        let name = path(filename);
+        let program = self.launch.as_ref().map(|launch| std::path::Path::new(&launch.program));
+        if !self.file_access.may_readlink(self.trace.get_mut(), program, &self.policy.extra_files, name) {
+            log_refusal(format_args!("vFile:readlink of {} (not a file of the served program)", name.display()));
+            return Err(HostIoError::Errno(HostIoErrno::EACCES));
+        }
+        let target = std::fs::read_link(name)?;
         let bytes = target.as_os_str().as_bytes();
         let n = bytes.len().min(buf.len());
         buf[..n].copy_from_slice(&bytes[..n]);

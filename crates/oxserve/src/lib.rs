@@ -33,6 +33,14 @@
 //! # }
 //! ```
 //!
+//! # Access
+//!
+//! A client gets least privilege unless the target's [`Policy`] widens it:
+//! it debugs the one process served (and may start that program again), reads
+//! through `vFile` only the files a debugger needs for it, and may stay idle
+//! for ever. [`listen_on`] also takes `unix:PATH`, a Unix domain socket of
+//! mode 0600 that no other user or machine reaches.
+//!
 //! The caller owns the listener and decides what a session's end means (the
 //! `oxdb serve` command detaches or kills and exits). A [`Trace`] is pinned to
 //! its thread, so the server runs on the thread that created the trace.
@@ -43,24 +51,31 @@
 mod breakpoints;
 pub mod connection;
 mod extended;
+mod file_access;
 pub mod framing;
 mod host_io;
+mod listener;
 mod local;
+mod policy;
 pub mod registers;
 mod resume;
 pub mod signals;
 mod stops;
+mod stream;
 mod target;
 pub mod xfer;
 
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
 
 use gdbstub::conn::ConnectionExt;
 use gdbstub::stub::{DisconnectReason, GdbStub, GdbStubError};
 pub use oxtrace::Trace;
 
 pub use connection::GuardedConnection;
+pub use listener::{listen_on, Listener};
+pub use policy::Policy;
 pub use stops::TraceEventLoop;
+pub use stream::ClientStream;
 pub use target::{Launch, TraceTarget};
 
 /// The largest packet accepted (and advertised as `PacketSize`), in bytes.
@@ -78,6 +93,8 @@ pub enum SessionEnd {
     Killed,
     /// The client closed the connection.
     ClientGone,
+    /// The client sent nothing for the policy's idle timeout and was dropped.
+    IdleTimeout,
 }
 
 /// Why serving failed.
@@ -103,9 +120,15 @@ impl std::fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
-/// Whether an address is on the loopback interface (anything else can be reached from other machines).
+/// Whether an address is on the loopback interface (anything else can be
+/// reached from other machines): `127.0.0.0/8`, `::1`, and IPv4 loopback
+/// addresses mapped into IPv6 (`::ffff:127.0.0.1`). The unspecified
+/// addresses (`0.0.0.0`, `::`) are every interface, so not loopback.
 pub fn is_loopback(addr: &SocketAddr) -> bool {
-    addr.ip().is_loopback()
+    match addr.ip() {
+        IpAddr::V4(ip) => ip.is_loopback(),
+        IpAddr::V6(ip) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
 }
 
 /// Binds a listener on `addr` (`HOST:PORT`; port 0 picks a free one).
@@ -119,8 +142,12 @@ pub fn listen(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
 /// a new one takes the connection over (the client's next packet is answered).
 /// If the process was running then, it is stopped first. After the process
 /// ends, the session goes on too (extended mode: the client may start another).
-pub fn serve_connection(target: &mut TraceTarget, stream: TcpStream) -> Result<SessionEnd, ServeError> {
+///
+/// With the policy's idle timeout, a client that sends nothing for that long
+/// while the process is stopped is dropped ([`SessionEnd::IdleTimeout`]).
+pub fn serve_connection(target: &mut TraceTarget, stream: impl Into<ClientStream>) -> Result<SessionEnd, ServeError> {
     let conn = GuardedConnection::new(stream, PACKET_SIZE);
+    conn.set_idle_timeout(target.policy().idle_timeout).map_err(ServeError::Io)?;
     let mut errors = 0;
     loop {
         let stub = GdbStub::<TraceTarget, GuardedConnection>::builder(conn.clone())
@@ -162,6 +189,7 @@ fn connection_end(error: std::io::Error) -> Result<SessionEnd, ServeError> {
         std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
             Ok(SessionEnd::ClientGone)
         }
+        std::io::ErrorKind::TimedOut => Ok(SessionEnd::IdleTimeout),
         _ => Err(ServeError::Io(error)),
     }
 }
@@ -225,4 +253,22 @@ fn settle(target: &mut TraceTarget) -> Result<(), ServeError> {
         trace.wait().map_err(ServeError::Trace)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_in_every_form() {
+        let loopback = |s: &str| is_loopback(&s.parse().unwrap());
+        for addr in
+            ["127.0.0.1:1", "127.0.0.2:1", "127.255.0.9:1", "[::1]:1", "[::ffff:127.0.0.1]:1", "[::ffff:127.1.2.3]:1"]
+        {
+            assert!(loopback(addr), "{addr} is loopback");
+        }
+        for addr in ["0.0.0.0:1", "[::]:1", "10.0.0.1:1", "[::ffff:10.0.0.1]:1", "[::ffff:0.0.0.0]:1", "[fe80::1]:1"] {
+            assert!(!loopback(addr), "{addr} is not loopback");
+        }
+    }
 }

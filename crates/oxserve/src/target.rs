@@ -20,6 +20,7 @@ use gdbstub::target::ext::breakpoints::WatchKind as GdbWatchKind;
 use gdbstub::target::{Target, TargetError, TargetResult};
 use oxtrace::{Error, RegValue, Tid, Trace};
 
+use crate::policy::Policy;
 use crate::registers::{GdbRegister, RegisterFile, RegisterNumber, Source, X86_64Linux, X86_64_REGISTERS};
 
 /// A program and its arguments, to start again on `run` / `R`.
@@ -63,12 +64,19 @@ pub struct TraceTarget {
     pub(crate) libraries_xml: RefCell<Option<Vec<u8>>>,
     /// Files the client opened through `vFile`.
     pub(crate) open_files: crate::host_io::OpenFiles,
+    /// The files the client may open through `vFile`.
+    pub(crate) file_access: crate::file_access::FileAccess,
+    /// What the client may do beyond debugging the process served.
+    pub(crate) policy: Policy,
+    /// The identity (device, inode) of the executable of the process first served.
+    pub(crate) served_exe: Option<(u64, u64)>,
 }
 
 impl TraceTarget {
     /// Serves `trace`. `spawned` says whether the server started the process;
     /// `launch` is what the client's `run` starts again (the same program, usually).
     pub fn new(trace: Trace, spawned: bool, launch: Option<Launch>) -> TraceTarget {
+        let served_exe = crate::file_access::file_identity(std::path::Path::new(&format!("/proc/{}/exe", trace.pid())));
         TraceTarget {
             trace: RefCell::new(trace),
             spawned,
@@ -80,7 +88,25 @@ impl TraceTarget {
             pending_stop: None,
             libraries_xml: RefCell::new(None),
             open_files: Default::default(),
+            file_access: Default::default(),
+            policy: Policy::default(),
+            served_exe,
         }
+    }
+
+    /// Sets the access policy (least privilege until then: see [`Policy`]).
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    /// Whether the process served now was started by the server (not attached to).
+    pub fn spawned(&self) -> bool {
+        self.spawned
+    }
+
+    /// The access policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// The trace being served.

@@ -167,3 +167,16 @@ pub enum Error {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Whether this is a thread or process that vanished under a request
+    /// (`ESRCH`): the process is dying, or another thread executed a new
+    /// program. The trace then reports the exit (or the exec) that follows.
+    pub fn is_vanished(&self) -> bool {
+        match self {
+            Error::Os { source, .. } => source.raw_os_error() == Some(libc::ESRCH),
+            Error::ProcessExited { .. } => true,
+            _ => false,
+        }
+    }
+}

@@ -122,6 +122,20 @@ pub enum EventKind {
         /// Its lowest mapped address.
         base: u64,
     },
+    /// The process created a child process (`fork`, `vfork`, or `clone`
+    /// without `CLONE_THREAD`). By the trace's fork policy the child was
+    /// cleaned of our breakpoints and detached (the default), followed (the
+    /// event's pid is then the child's), or kept as a trace of its own
+    /// ([`Trace::take_child`](crate::Trace::take_child)).
+    Forked {
+        /// The child's pid.
+        child: crate::error::Pid,
+        /// Whether it was a `vfork`: the child shares the parent's memory
+        /// until it executes a program or exits ([`EventKind::VforkDone`]).
+        vfork: bool,
+    },
+    /// The parent of a vfork child goes on: the child executed a program or exited.
+    VforkDone,
     /// The process called `execve`; the old image, its threads and breakpoints are gone.
     Exec {
         /// The new program's path.
@@ -160,6 +174,8 @@ pub enum EventType {
     LibraryUnloaded,
     Exec,
     PageWatch,
+    Forked,
+    VforkDone,
 }
 
 impl EventKind {
@@ -181,6 +197,8 @@ impl EventKind {
             EventKind::LibraryLoaded { .. } => EventType::LibraryLoaded,
             EventKind::LibraryUnloaded { .. } => EventType::LibraryUnloaded,
             EventKind::Exec { .. } => EventType::Exec,
+            EventKind::Forked { .. } => EventType::Forked,
+            EventKind::VforkDone => EventType::VforkDone,
             EventKind::PageWatch { .. } => EventType::PageWatch,
         }
     }
@@ -254,6 +272,9 @@ impl std::fmt::Display for Event {
             EventKind::LibraryLoaded { name, path, base } => write!(f, "loaded {name} ({path}) at {base:#x}"),
             EventKind::LibraryUnloaded { name, path, base } => write!(f, "unloaded {name} ({path}) from {base:#x}"),
             EventKind::Exec { path } => write!(f, "exec {path}"),
+            EventKind::Forked { child, vfork: false } => write!(f, "fork: child process {child}"),
+            EventKind::Forked { child, vfork: true } => write!(f, "vfork: child process {child}"),
+            EventKind::VforkDone => write!(f, "vfork done"),
             EventKind::PageWatch { id, pc, addr, access } => {
                 write!(f, "page watchpoint {id}: {access:?} of {addr:#x} by the instruction at {pc:#x}")
             }

@@ -67,8 +67,8 @@ pub use platform::{FdKind, FileDescriptor, Interrupter, ProcessEntry, ProcessInf
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
     BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CTarget, CallArg, CallResult,
-    FrameContext, FrameVariable, HookCall, Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier, NotifierId,
-    PageAccess, PageWatch, PostHook, PreHook, Trace, TraceState, WatchKind, Watchpoint,
+    FollowFork, FrameContext, FrameVariable, HookCall, Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier,
+    NotifierId, PageAccess, PageWatch, PostHook, PreHook, Trace, TraceGroup, TraceState, WatchKind, Watchpoint,
 };
 
 /// The README's examples, compiled as doctests.

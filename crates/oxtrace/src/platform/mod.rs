@@ -54,6 +54,19 @@ pub enum StopReason {
     ThreadExited(ExitStatus),
     /// The whole process ended; the backend can do nothing more.
     Exited(ExitStatus),
+    /// The process created a child process (`fork`, `vfork`, or `clone`
+    /// without `CLONE_THREAD`). The child is traced and stopped: take it with
+    /// [`Platform::take_child`] to keep it, clean it or let it go.
+    Forked {
+        /// The child's pid.
+        child: Pid,
+        /// Whether the child shares the parent's memory until it executes a
+        /// program or exits (`vfork`); the parent thread waits until then.
+        vfork: bool,
+    },
+    /// The parent of a `vfork` child goes on: the child executed a program or
+    /// exited, and no longer shares the parent's memory.
+    VforkDone,
     /// The process executed a new program; only this thread remains.
     Exec {
         /// The new program's path.
@@ -128,14 +141,41 @@ pub trait Platform: std::fmt::Debug {
     fn pid(&self) -> Pid;
     /// The threads the backend knows to be alive, the main thread first if it is alive.
     fn threads(&self) -> Vec<Tid>;
-    /// Resume the listed threads; threads not listed stay stopped.
-    fn resume(&mut self, actions: &[ResumeAction]) -> Result<()>;
+    /// Resume the listed threads; threads not listed stay stopped, and listed
+    /// threads that already run (after [`Platform::wait_one`]) go on as they are.
+    ///
+    /// Returns `false` when nothing was resumed because stops are still waiting
+    /// to be reported (the next [`Platform::wait`] gives them): the caller then
+    /// keeps what it meant to deliver (pending signals) for the next resume.
+    fn resume(&mut self, actions: &[ResumeAction]) -> Result<bool>;
     /// Whether `tid` is a live thread of the process (cheaper than [`Platform::threads`]).
     fn has_thread(&self, tid: Tid) -> bool {
         self.threads().contains(&tid)
     }
     /// Wait for the next stop, at most `timeout` (forever when `None`). `Ok(None)` means the time ran out.
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>>;
+    /// Like [`Platform::wait`], but a backend that can stop one thread at a
+    /// time may leave the other threads running: the caller handles the stop
+    /// (a breakpoint whose condition is false, an auto-continued event) and
+    /// either resumes that thread alone or calls [`Platform::complete_stop`]
+    /// before it needs the others. By default this is [`Platform::wait`].
+    fn wait_one(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>> {
+        self.wait(timeout)
+    }
+    /// After [`Platform::wait_one`]: stops the threads still running, keeping
+    /// what they report for the next waits (the all-stop state of [`Platform::wait`]).
+    /// Does nothing on backends that stop every thread at every stop.
+    fn complete_stop(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Whether the last [`Platform::wait_one`] left other threads running.
+    fn others_running(&self) -> bool {
+        false
+    }
+    /// Whether `tid` is stopped (always, on backends whose stops are all-stop).
+    fn is_stopped(&self, tid: Tid) -> bool {
+        self.has_thread(tid)
+    }
     /// Stop every running thread without reporting anything (for detach, kill and drop of a running trace).
     fn stop_all(&mut self) -> Result<()>;
     /// Read exactly `buf.len()` bytes at `addr`, or fail naming the first address that could not be read.
@@ -166,6 +206,11 @@ pub trait Platform: std::fmt::Debug {
     fn kill(&mut self) -> Result<ExitStatus>;
     /// A handle that interrupts the process from any thread.
     fn interrupter(&self) -> Interrupter;
+    /// The child process announced by a [`StopReason::Forked`], traced and
+    /// stopped, as a backend of its own (once: later calls give `None`).
+    fn take_child(&mut self, _child: Pid) -> Option<Box<dyn Platform>> {
+        None
+    }
     /// The path of the program the process runs, if known.
     fn exe_path(&mut self) -> Option<String>;
     /// The process's open file descriptors (not every backend knows them).

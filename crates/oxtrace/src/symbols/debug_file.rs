@@ -6,10 +6,16 @@ use std::path::{Path, PathBuf};
 /// The root under which debug files are installed.
 const DEBUG_ROOT: &str = "/usr/lib/debug";
 
-/// The separate debug file of `binary`, if one is installed: by build-id
-/// (`.build-id/ab/cdef….debug`), else by debug link beside the file, in its
-/// `.debug` directory, or under the debug root.
+/// The separate debug file of `binary`, if one is installed: the first of
+/// [`debug_file_candidates`] that is a file.
 pub fn find_debug_file(binary: &Path, build_id: Option<&[u8]>, debuglink: Option<&[u8]>) -> Option<PathBuf> {
+    debug_file_candidates(binary, build_id, debuglink).into_iter().find(|c| c != binary && c.is_file())
+}
+
+/// Where the separate debug file of `binary` may be, in the order looked at:
+/// by build-id (`.build-id/ab/cdef….debug` under the debug root), then by
+/// debug link beside the file, in its `.debug` directory, and under the debug root.
+pub fn debug_file_candidates(binary: &Path, build_id: Option<&[u8]>, debuglink: Option<&[u8]>) -> Vec<PathBuf> {
     let mut candidates = Vec::new();
     if let Some(id) = build_id.filter(|id| id.len() >= 2) {
         let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
@@ -22,5 +28,5 @@ pub fn find_debug_file(binary: &Path, build_id: Option<&[u8]>, debuglink: Option
         let relative = dir.strip_prefix("/").unwrap_or(dir);
         candidates.push(Path::new(DEBUG_ROOT).join(relative).join(link));
     }
-    candidates.into_iter().find(|c| c != binary && c.is_file())
+    candidates
 }

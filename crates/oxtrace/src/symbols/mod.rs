@@ -30,7 +30,7 @@ mod variables;
 
 pub use call_sites::CallTarget;
 pub use ctype::{param_list, CKind, CMember, CType, TypeRef};
-pub use debug_file::find_debug_file;
+pub use debug_file::{debug_file_candidates, find_debug_file};
 pub use demangle::{demangle, without_parameters};
 pub use elf_symbols::{Segment, Symbol, SymbolKind, SymbolTable};
 pub use image::ElfImage;

@@ -61,13 +61,18 @@ pub struct Breakpoint {
     pub resolved: bool,
 }
 
+/// A callback or condition, shared by a trace and the traces of its child
+/// processes (a breakpoint copied into a fork child runs the same code).
+pub(super) type Shared<T> = std::rc::Rc<std::cell::RefCell<T>>;
+
 /// One table entry: the public part plus what the trace needs to patch memory.
+#[derive(Clone)]
 pub(super) struct Entry {
     pub info: Breakpoint,
     /// The bytes the break instruction replaced, while it is in memory.
     pub saved: Option<Vec<u8>>,
-    pub callback: Option<BreakCallback>,
-    pub condition: Option<BreakCondition>,
+    pub callback: Option<Shared<BreakCallback>>,
+    pub condition: Option<Shared<BreakCondition>>,
     /// The original bytes while the instruction is lifted for a step, to put it back without reading.
     pub lifted: Option<Vec<u8>>,
     /// The instruction under the breakpoint, once decoded: `Some(None)` when it cannot be emulated.
@@ -79,12 +84,13 @@ pub(super) struct Entry {
 impl Entry {
     /// An entry not yet in memory, with no condition.
     pub fn new(info: Breakpoint, callback: Option<BreakCallback>) -> Entry {
+        let callback = callback.map(|c| Shared::new(c.into()));
         Entry { info, saved: None, callback, condition: None, lifted: None, emulation: None, internal: false }
     }
 }
 
 /// Every breakpoint, by id and by address.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Breakpoints {
     next_id: u32,
     pub by_id: BTreeMap<u32, Entry>,
@@ -102,6 +108,15 @@ impl Breakpoints {
 
     pub fn len(&self) -> usize {
         self.by_id.len()
+    }
+
+    /// A user's breakpoint by id, placed or deferred.
+    pub fn entry_mut(&mut self, id: u32) -> Result<&mut Entry> {
+        match self.by_id.get_mut(&id) {
+            Some(entry) if !entry.internal => Ok(entry),
+            Some(_) => Err(Error::NoSuchBreakpoint(id)),
+            None => self.deferred.get_mut(&id).ok_or(Error::NoSuchBreakpoint(id)),
+        }
     }
 
     /// The id of the breakpoint whose instruction is in memory at `addr`.
@@ -176,10 +191,20 @@ impl Trace {
         Ok(id)
     }
 
-    /// Sets or clears a breakpoint's condition.
+    /// Sets or clears a breakpoint's condition (deferred breakpoints too).
     pub fn set_breakpoint_condition(&mut self, id: u32, condition: Option<BreakCondition>) -> Result<()> {
-        let entry = self.breakpoints.by_id.get_mut(&id).ok_or(Error::NoSuchBreakpoint(id))?;
-        entry.condition = condition;
+        self.breakpoints.entry_mut(id)?.condition = condition.map(|c| Shared::new(c.into()));
+        Ok(())
+    }
+
+    /// Sets a breakpoint's callback (deferred breakpoints too), replacing any.
+    pub fn set_breakpoint_callback(
+        &mut self,
+        id: u32,
+        callback: impl FnMut(&mut Trace, &Event) + 'static,
+    ) -> Result<()> {
+        let callback: BreakCallback = Box::new(callback);
+        self.breakpoints.entry_mut(id)?.callback = Some(Shared::new(callback.into()));
         Ok(())
     }
 
@@ -232,6 +257,8 @@ impl Trace {
         if entry.saved.is_some() || !entry.info.enabled {
             return Ok(());
         }
+        // Other threads must not trap on a breakpoint half-way through a change.
+        self.ensure_all_stopped()?;
         let insn = self.arch.break_instruction;
         let mut saved = vec![0; insn.len()];
         self.platform.read_memory(entry.info.addr, &mut saved)?;
@@ -247,6 +274,11 @@ impl Trace {
 
     fn remove_break_bytes(&mut self, entry: &mut Entry) -> Result<()> {
         if let Some(saved) = entry.saved.take() {
+            // A thread that trapped on it meanwhile must be rewound while it is still ours.
+            if let Err(e) = self.ensure_all_stopped() {
+                entry.saved = Some(saved);
+                return Err(e);
+            }
             if let Err(e) = self.platform.remove_break(entry.info.addr, &saved) {
                 entry.saved = Some(saved);
                 return Err(e);

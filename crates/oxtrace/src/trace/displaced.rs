@@ -48,7 +48,7 @@ pub(super) struct Copy {
 }
 
 /// The scratch page and the copies in it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Scratch {
     /// The page, once allocated (`Some(None)`: allocation failed, do not retry).
     page: Option<Option<u64>>,

@@ -191,20 +191,17 @@ impl Trace {
         }
     }
 
-    /// After exec: the old image's breakpoints by expression wait to be resolved
-    /// in the new one, and the linker hook is set again if tracking was on.
+    /// After exec: the old image's breakpoints by expression (by name) wait to
+    /// be resolved in the new one, as gdb re-sets breakpoints by their
+    /// location; breakpoints by address are dropped, since their address
+    /// meant the old image. The linker hook is set again if tracking was on.
     pub(super) fn libraries_after_exec(&mut self) -> Result<()> {
-        let ids: Vec<u32> = self.breakpoints.by_id.keys().copied().collect();
-        for id in ids {
-            let entry = &self.breakpoints.by_id[&id];
-            if entry.internal || entry.info.expr.is_some() {
-                let mut entry = self.breakpoints.by_id.remove(&id).expect("listed above");
-                self.breakpoints.by_addr.remove(&entry.info.addr);
-                if !entry.internal {
-                    entry.info.addr = 0;
-                    entry.info.resolved = false;
-                    self.breakpoints.deferred.insert(id, entry);
-                }
+        self.breakpoints.by_addr.clear();
+        for (id, mut entry) in std::mem::take(&mut self.breakpoints.by_id) {
+            if !entry.internal && entry.info.expr.is_some() {
+                entry.info.addr = 0;
+                entry.info.resolved = false;
+                self.breakpoints.deferred.insert(id, entry);
             }
         }
         if self.libraries.take().is_some() {

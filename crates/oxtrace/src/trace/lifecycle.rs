@@ -44,6 +44,7 @@ impl Trace {
             self.state = TraceState::Stopped;
         }
         self.require_stopped()?;
+        self.ensure_all_stopped()?;
         let event = Event { pid: self.pid, tid: self.current_tid, kind: EventKind::Detached };
         self.fire_notifiers(&event);
         self.remove_all_page_watches()?;

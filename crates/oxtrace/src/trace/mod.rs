@@ -19,6 +19,8 @@ mod call;
 mod disassemble;
 mod displaced;
 mod expressions;
+mod fork;
+mod group;
 mod hooks;
 mod inject_so;
 mod libraries;
@@ -50,6 +52,8 @@ pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind}
 pub use c_values::{CTarget, FrameContext, FrameVariable};
 pub use call::{CallArg, CallResult};
 pub use disassemble::Instruction;
+pub use fork::FollowFork;
+pub use group::TraceGroup;
 pub use hooks::{HookCall, PostHook, PreHook};
 pub use libraries::{Library, LinkMapEntry};
 pub use metadata::MetaValue;
@@ -120,6 +124,17 @@ pub struct Trace {
     quiet_resume: bool,
     /// The thread a [`Trace::stepi`] is stepping.
     stepping: Option<Tid>,
+    /// The thread whose stop is being handled while the other threads still
+    /// run (see [`Trace::ensure_all_stopped`]); `None` when every thread is stopped.
+    lazy_stop: Option<Tid>,
+    /// What happens at a fork.
+    fork_policy: fork::ForkPolicy,
+    /// Child processes kept after forks, not taken yet.
+    kept: Vec<Trace>,
+    /// The parent of a followed vfork child, stopped until the child stops sharing its memory.
+    vfork_parent: Option<Box<Trace>>,
+    /// The breakpoint bytes are out of memory while a vfork child shares it.
+    vfork_bytes_out: bool,
     symbols: Option<SymbolResolver>,
     /// Libraries known to be loaded, once tracking is on (`None` before).
     libraries: Option<Vec<libraries::Library>>,
@@ -181,6 +196,8 @@ impl Trace {
                 EventType::ThreadExited,
                 EventType::LibraryLoaded,
                 EventType::LibraryUnloaded,
+                EventType::Forked,
+                EventType::VforkDone,
             ]
             .into_iter()
             .collect(),
@@ -194,6 +211,11 @@ impl Trace {
             on_breakpoint: TidMap::default(),
             quiet_resume: false,
             stepping: None,
+            lazy_stop: None,
+            fork_policy: fork::ForkPolicy::default(),
+            kept: Vec::new(),
+            vfork_parent: None,
+            vfork_bytes_out: false,
             symbols: None,
             libraries: None,
             stops: 0,

@@ -79,7 +79,7 @@ impl Trace {
         self.auto_continue.remove(&event_type);
     }
 
-    /// The event types that do not stop [`Trace::run`] (by default: thread creation and exit).
+    /// The event types that do not stop [`Trace::run`] (by default: threads created and exited, libraries loaded and unloaded, forks).
     pub fn auto_continue_list(&self) -> Vec<EventType> {
         self.auto_continue.iter().copied().collect()
     }

@@ -14,6 +14,10 @@ impl Trace {
             if !self.platform.has_thread(tid) {
                 return Err(Error::NoSuchThread { pid: self.pid, tid });
             }
+            if !self.platform.is_stopped(tid) {
+                // Left running by a stop handled one thread at a time.
+                self.ensure_all_stopped()?;
+            }
             self.registers.insert(tid, RegisterContext::new(self.arch));
         }
         if !self.registers[&tid].is_loaded(group) {

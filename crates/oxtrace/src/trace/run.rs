@@ -135,21 +135,71 @@ impl Trace {
                 Some(stop) => stop,
                 None => {
                     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                    match self.platform.wait(timeout)? {
-                        Some(stop) => stop,
+                    match self.platform.wait_one(timeout)? {
+                        Some(stop) => {
+                            self.lazy_stop = self.platform.others_running().then_some(stop.tid);
+                            stop
+                        }
                         None => return Ok(None),
                     }
                 }
             };
-            self.state = TraceState::Stopped;
-            let event = self.translate(stop)?;
-            let stop_here = self.dispatch(&event)?;
-            self.last_event = Some(event.clone());
-            if stop_here || !self.is_attached() {
-                return Ok(Some(event));
+            match self.handle_stop(stop) {
+                Ok(Some(event)) => return Ok(Some(event)),
+                Ok(None) => {}
+                Err(error) if error.is_vanished() && self.is_attached() => return self.report_death(error).map(Some),
+                Err(error) => return Err(error),
             }
-            self.resume_all()?;
         }
+    }
+
+    /// One stop: translated, dispatched, and either returned (every thread
+    /// stopped) or followed by the next resume (`None`).
+    fn handle_stop(&mut self, stop: Stop) -> Result<Option<Event>> {
+        self.state = TraceState::Stopped;
+        let event = self.translate(stop)?;
+        let stop_here = self.dispatch(&event)?;
+        self.last_event = Some(event.clone());
+        if stop_here || !self.is_attached() {
+            if self.is_attached() {
+                self.ensure_all_stopped()?;
+            }
+            return Ok(Some(event));
+        }
+        self.resume_all()?;
+        Ok(None)
+    }
+
+    /// A thread vanished under a request (`ESRCH`): the process is dying, or
+    /// another thread executed a new program. Takes the stops that follow
+    /// until the exit or the exec, and reports that instead of the error.
+    fn report_death(&mut self, error: Error) -> Result<Event> {
+        self.lazy_stop = None;
+        loop {
+            let stop = match self.platform.wait(Some(Duration::from_secs(10))) {
+                Ok(Some(stop)) => stop,
+                Ok(None) | Err(_) => return Err(error),
+            };
+            let last = matches!(stop.reason, StopReason::Exited(_) | StopReason::Exec { .. });
+            self.state = TraceState::Stopped;
+            let Ok(event) = self.translate(stop) else { continue };
+            if last {
+                self.dispatch(&event)?;
+                self.last_event = Some(event.clone());
+                return Ok(event);
+            }
+        }
+    }
+
+    /// Stops the threads that a stop handled one thread at a time left
+    /// running (see [`Platform::wait_one`](crate::platform::Platform::wait_one)),
+    /// before anything that needs them stopped: another thread's registers, a
+    /// breakpoint lifted or moved, a single step, a report to the caller.
+    pub(super) fn ensure_all_stopped(&mut self) -> Result<()> {
+        if self.lazy_stop.take().is_some() {
+            self.platform.complete_stop()?;
+        }
+        Ok(())
     }
 
     /// One turn of resuming: see the module docs.
@@ -175,20 +225,38 @@ impl Trace {
             self.state = TraceState::Running;
             return Ok(());
         }
+        if self.modes.single_step {
+            // One thread runs: the others must not be left running.
+            self.ensure_all_stopped()?;
+        }
         self.flush_registers()?;
-        let actions: Vec<ResumeAction> = if self.modes.single_step {
-            let tid = self.current_tid;
-            self.stepping = Some(tid);
-            vec![ResumeAction { tid, kind: ResumeKind::Step, signal: self.pending_signals.remove(&tid) }]
-        } else {
-            let kind = if self.modes.syscall { ResumeKind::Syscall } else { ResumeKind::Continue };
-            let threads = self.platform.threads();
-            threads
-                .into_iter()
-                .map(|tid| ResumeAction { tid, kind, signal: self.pending_signals.remove(&tid) })
-                .collect()
+        let threads = match self.lazy_stop {
+            // The other threads still run: only the one that stopped goes on.
+            Some(tid) => self.platform.has_thread(tid).then_some(tid).into_iter().collect(),
+            None if self.modes.single_step => {
+                self.stepping = Some(self.current_tid);
+                vec![self.current_tid]
+            }
+            None => self.platform.threads(),
         };
-        self.platform.resume(&actions)?;
+        let kind = if self.modes.single_step {
+            ResumeKind::Step
+        } else if self.modes.syscall {
+            ResumeKind::Syscall
+        } else {
+            ResumeKind::Continue
+        };
+        let actions: Vec<ResumeAction> = threads
+            .into_iter()
+            .map(|tid| ResumeAction { tid, kind, signal: self.pending_signals.get(&tid).copied() })
+            .collect();
+        // Signals are delivered only by a resume that happens: a backend that
+        // still holds stops to report resumes nothing, and they wait for the next.
+        if self.platform.resume(&actions)? {
+            for action in &actions {
+                self.pending_signals.remove(&action.tid);
+            }
+        }
         self.state = TraceState::Running;
         Ok(())
     }
@@ -242,6 +310,8 @@ impl Trace {
 
     /// Single-steps one thread, lifting a breakpoint under its pc for the step.
     pub(super) fn step_thread(&mut self, tid: Tid) -> Result<Stop> {
+        // The step is all-stop: no other thread runs (past a lifted breakpoint, too).
+        self.ensure_all_stopped()?;
         // Without breakpoints there is nothing to lift: spare reading the pc.
         let lifted = if self.breakpoints.by_addr.is_empty() {
             None
@@ -308,6 +378,8 @@ impl Trace {
                 }
             },
             StopReason::Syscall(call) => EventKind::Syscall(call),
+            StopReason::Forked { child, vfork } => self.child_forked(tid, child, vfork)?,
+            StopReason::VforkDone => self.vfork_done()?,
             StopReason::Interrupted => EventKind::Interrupted,
             StopReason::ThreadCreated { new_tid } => {
                 // Debug registers are not inherited: give the new thread the watchpoints.
@@ -323,6 +395,7 @@ impl Trace {
                 EventKind::ThreadExited(status)
             }
             StopReason::Exited(status) => {
+                self.release_vfork_parent()?;
                 self.state = TraceState::Exited(status);
                 self.registers.clear();
                 self.on_breakpoint.clear();
@@ -333,6 +406,7 @@ impl Trace {
                 EventKind::Exited(status)
             }
             StopReason::Exec { path } => {
+                self.release_vfork_parent()?;
                 self.forget_break_bytes();
                 self.scratch.reset();
                 // The watched addresses belonged to the old image.
@@ -347,11 +421,10 @@ impl Trace {
             }
         };
         if self.is_attached() {
-            let live = self.platform.threads();
-            if live.contains(&tid) {
+            if self.platform.has_thread(tid) {
                 self.current_tid = tid;
-            } else if !live.contains(&self.current_tid) {
-                self.current_tid = live.first().copied().unwrap_or(self.pid);
+            } else if !self.platform.has_thread(self.current_tid) {
+                self.current_tid = self.platform.threads().first().copied().unwrap_or(self.pid);
             }
         }
         Ok(Event { pid: self.pid, tid, kind })
@@ -432,13 +505,12 @@ impl Trace {
         let Some(entry) = self.breakpoints.by_id.get_mut(&id) else {
             return Ok(Reached::Normally);
         };
-        if let Some(mut condition) = entry.condition.take() {
-            let holds = condition(self);
-            if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
-                entry.condition.get_or_insert(condition);
-            }
-            if !holds {
-                return Ok(Reached::Quietly);
+        // A condition or callback already running (a hit from inside it) is not run again.
+        if let Some(condition) = entry.condition.clone() {
+            if let Ok(mut condition) = condition.try_borrow_mut() {
+                if !condition(self) {
+                    return Ok(Reached::Quietly);
+                }
             }
         }
         let Some(entry) = self.breakpoints.by_id.get_mut(&id) else {
@@ -446,10 +518,9 @@ impl Trace {
         };
         entry.info.hits += 1;
         let kind = entry.info.kind;
-        if let Some(mut callback) = entry.callback.take() {
-            callback(self, event);
-            if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
-                entry.callback.get_or_insert(callback);
+        if let Some(callback) = entry.callback.clone() {
+            if let Ok(mut callback) = callback.try_borrow_mut() {
+                callback(self, event);
             }
         }
         Ok(match kind {

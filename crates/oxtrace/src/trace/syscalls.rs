@@ -67,6 +67,8 @@ impl Trace {
     }
 
     fn execute_syscall_at(&mut self, at: u64, number: u64, args: &[u64]) -> Result<u64> {
+        // Only this thread runs for the call: the others must be stopped.
+        self.ensure_all_stopped()?;
         let ctx = self.registers()?;
         ctx.set_pc(at)?;
         ctx.set_u64("rax", number)?;

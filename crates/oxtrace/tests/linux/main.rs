@@ -18,6 +18,7 @@ mod libraries;
 mod lifecycle;
 mod memory;
 mod page_watches;
+mod processes;
 mod registers;
 mod remote;
 mod run_control;

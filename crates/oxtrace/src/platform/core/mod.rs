@@ -267,7 +267,7 @@ impl Platform for CoreProcess {
         self.threads.iter().map(|t| t.tid).collect()
     }
 
-    fn resume(&mut self, _actions: &[ResumeAction]) -> Result<()> {
+    fn resume(&mut self, _actions: &[ResumeAction]) -> Result<bool> {
         Err(self.cannot("run: it is a snapshot of memory and registers"))
     }
 

@@ -14,8 +14,14 @@ pub struct SpawnOptions {
 }
 
 /// ptrace options for every traced thread: syscall stops marked, new threads
-/// traced, exec reported.
-const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEEXEC;
+/// and child processes traced (a child inherits the parent's breakpoint bytes:
+/// the trace must clean it before it runs), exec reported.
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACEVFORKDONE
+    | libc::PTRACE_O_TRACEEXEC;
 
 impl LinuxProcess {
     /// Starts `command` traced. It stops before its first instruction (at the
@@ -23,6 +29,8 @@ impl LinuxProcess {
     /// tracer thread unless it is detached.
     pub fn spawn(mut command: Command, options: SpawnOptions) -> Result<LinuxProcess> {
         let program = command.get_program().to_string_lossy().into_owned();
+        super::executable::check_program(command.get_program(), command.get_current_dir())
+            .map_err(|reason| Error::Spawn { program: program.clone(), source: std::io::Error::other(reason) })?;
         // SAFETY: the closure runs in the child between fork and exec and calls
         // only async-signal-safe functions (prctl, personality, ptrace).
         unsafe {
@@ -84,7 +92,7 @@ impl LinuxProcess {
                     .threads
                     .insert(tid, ThreadState { running: true, stop_pending: true, ..ThreadState::stopped() });
             }
-            process.stop_others(0)?;
+            process.stop_running()?;
         }
         for &tid in process.threads.keys() {
             // ESRCH: the thread exited meanwhile; its exit will be reported.

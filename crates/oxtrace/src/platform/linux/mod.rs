@@ -25,9 +25,12 @@
 //! [`wait`](crate::platform::Platform::wait) before anything runs again.
 
 pub use procfs::processes;
+pub use status::park_until_status;
 
 mod interrupt;
 // `pre_exec` is an unsafe API: the one block is in `LinuxProcess::spawn`.
+mod executable;
+mod fork;
 #[allow(unsafe_code)]
 mod launch;
 mod memory;
@@ -89,6 +92,10 @@ pub struct LinuxProcess {
     xstate_size: Option<usize>,
     /// Whether the process was started by us (it is killed, not detached, on drop).
     spawned: bool,
+    /// The last `wait_one` took a status while other threads ran: they still run.
+    others_running: bool,
+    /// Child processes announced by a fork stop, not yet taken by the trace.
+    children: Vec<LinuxProcess>,
     /// Whether waits poll before blocking: the tracer may use more than one
     /// CPU (read when the trace starts; see `SPIN_BUDGET` in `status.rs`).
     poll_before_blocking: bool,
@@ -103,6 +110,8 @@ impl LinuxProcess {
             mem: None,
             interrupt_flag: Arc::new(AtomicBool::new(false)),
             gone: false,
+            others_running: false,
+            children: Vec::new(),
             poll_before_blocking: sys::cpus_allowed() > 1,
             xstate_size: None,
             spawned,
@@ -181,26 +190,40 @@ impl Platform for LinuxProcess {
         tids
     }
 
-    fn resume(&mut self, actions: &[ResumeAction]) -> Result<()> {
+    fn resume(&mut self, actions: &[ResumeAction]) -> Result<bool> {
         if !self.pending.is_empty() {
             // Stops are still waiting to be reported (the process's own exit,
             // perhaps): report them first.
-            return Ok(());
+            return Ok(false);
         }
         if self.gone {
             return Err(Error::ProcessExited { pid: self.pid });
         }
         for action in actions {
-            self.check_thread(action.tid)?;
+            if !self.threads.contains_key(&action.tid) {
+                return Err(Error::NoSuchThread { pid: self.pid, tid: action.tid });
+            }
         }
         for action in actions {
-            self.resume_thread(action.tid, action.kind, action.signal.unwrap_or(0))?;
+            // Threads left running by `wait_one` go on as they are.
+            if !self.threads[&action.tid].running {
+                self.resume_thread(action.tid, action.kind, action.signal.unwrap_or(0))?;
+            }
         }
-        Ok(())
+        Ok(true)
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>> {
+        let stop = self.wait_one(timeout)?;
+        if stop.as_ref().is_some_and(|s| !matches!(s.reason, StopReason::Exited(_))) {
+            self.complete_stop()?;
+        }
+        Ok(stop)
+    }
+
+    fn wait_one(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>> {
         if let Some(stop) = self.pending.pop_front() {
+            // Kept by an earlier stop of every thread: none runs.
             return Ok(Some(stop));
         }
         if self.gone {
@@ -212,19 +235,32 @@ impl Platform for LinuxProcess {
                 return Ok(None);
             };
             if let Some(stop) = self.handle_status(tid, status)? {
-                if !matches!(stop.reason, StopReason::Exited(_)) {
-                    self.stop_others(tid)?;
-                }
+                self.others_running = !self.gone;
                 return Ok(Some(stop));
             }
         }
+    }
+
+    fn others_running(&self) -> bool {
+        self.others_running
+    }
+
+    fn complete_stop(&mut self) -> Result<()> {
+        if self.gone {
+            return Ok(());
+        }
+        self.stop_running()
+    }
+
+    fn is_stopped(&self, tid: Tid) -> bool {
+        self.threads.get(&tid).is_some_and(|t| !t.running)
     }
 
     fn stop_all(&mut self) -> Result<()> {
         if self.gone {
             return Ok(());
         }
-        self.stop_others(0)
+        self.stop_running()
     }
 
     fn read_memory(&mut self, addr: u64, buf: &mut [u8]) -> Result<()> {
@@ -265,6 +301,11 @@ impl Platform for LinuxProcess {
 
     fn interrupter(&self) -> Interrupter {
         Interrupter::new(Arc::new(interrupt::LinuxInterrupter::new(self.pid, self.interrupt_flag.clone())))
+    }
+
+    fn take_child(&mut self, child: Pid) -> Option<Box<dyn Platform>> {
+        let i = self.children.iter().position(|c| c.pid == child)?;
+        Some(Box::new(self.children.remove(i)))
     }
 
     fn exe_path(&mut self) -> Option<String> {

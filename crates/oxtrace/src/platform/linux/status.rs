@@ -24,7 +24,7 @@ const TRAP_BRKPT: i32 = 1;
 
 thread_local! {
     /// Statuses this thread reaped for tracees of another trace on the same thread.
-    static MAILBOX: RefCell<Vec<(Tid, i32)>> = const { RefCell::new(Vec::new()) };
+    pub(super) static MAILBOX: RefCell<Vec<(Tid, i32)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The thread group a task belongs to, from `/proc/TID/status`.
@@ -193,8 +193,9 @@ impl LinuxProcess {
         match event {
             libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
                 let new_tid = sys::event_message(tid).map_err(|e| self.os_error("PTRACE_GETEVENTMSG", tid, e))? as Tid;
-                if event != libc::PTRACE_EVENT_CLONE {
-                    return Ok(None);
+                let is_thread = event == libc::PTRACE_EVENT_CLONE && thread_group_of(new_tid) == Some(self.pid);
+                if !is_thread {
+                    return self.child_created(new_tid, event == libc::PTRACE_EVENT_VFORK).map(Some);
                 }
                 // Unless its first stop was already seen, it is on its way to a SIGSTOP.
                 self.threads.entry(new_tid).or_insert_with(|| ThreadState {
@@ -204,6 +205,7 @@ impl LinuxProcess {
                 });
                 Ok(Some(StopReason::ThreadCreated { new_tid }))
             }
+            libc::PTRACE_EVENT_VFORK_DONE => Ok(Some(StopReason::VforkDone)),
             libc::PTRACE_EVENT_EXEC => {
                 // Every other thread is gone; the execing thread now has the leader's tid.
                 self.threads.retain(|&t, _| t == self.pid);
@@ -264,5 +266,27 @@ pub(super) fn decode_siginfo(info: &libc::siginfo_t) -> SignalInfo {
         errno: info.si_errno,
         fault_addr: (faulting && !from_process).then(|| sys::siginfo_addr(info)),
         sender_pid: from_process.then(|| sys::siginfo_pid(info)),
+    }
+}
+
+/// Blocks until a tracee of the calling thread (of any trace) reports a
+/// status, or `timeout` passes, and keeps the status in the thread's mailbox
+/// for its trace's next wait. For event loops over several traces
+/// ([`TraceGroup`](crate::TraceGroup)), after every trace was polled.
+pub fn park_until_status(timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut nap = Duration::from_micros(20);
+    loop {
+        match sys::wait_pid(-1, libc::__WALL | libc::__WNOTHREAD | libc::WNOHANG) {
+            Ok(Some(status)) => {
+                MAILBOX.with(|m| m.borrow_mut().push(status));
+                return;
+            }
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(nap.min(deadline.saturating_duration_since(Instant::now())));
+                nap = (nap * 2).min(Duration::from_millis(2));
+            }
+            _ => return,
+        }
     }
 }

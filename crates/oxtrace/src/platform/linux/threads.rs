@@ -1,5 +1,7 @@
 //! Stopping every thread (all-stop), detaching and killing.
 
+use rustc_hash::FxHashSet;
+
 use super::status::exit_status;
 use super::{sys, LinuxProcess};
 use crate::error::{Error, Result, Tid};
@@ -12,78 +14,73 @@ const SI_KERNEL: i32 = 0x80;
 const RIP_OFFSET: usize = 16 * 8;
 
 impl LinuxProcess {
-    /// Stops every running thread except `except`. Stops other than our own
-    /// SIGSTOP are kept in `pending`, except software-breakpoint traps, which
-    /// are undone (the thread is put back on the breakpoint to hit it again).
-    pub(super) fn stop_others(&mut self, except: Tid) -> Result<()> {
-        let mut waiting = Vec::new();
+    /// Stops every running thread: one SIGSTOP each, then one round of
+    /// `waitpid(-1)` that takes whatever any thread reports, in the order the
+    /// kernel gives it. Stops other than our own SIGSTOP are kept in `pending`,
+    /// except software-breakpoint traps, which are undone (the thread is put
+    /// back on the breakpoint to hit it again). A thread that ends meanwhile,
+    /// or the whole process, is reported, never waited for forever: waiting
+    /// on any thread reaps the exits that a process-wide death queues.
+    pub(super) fn stop_running(&mut self) -> Result<()> {
+        self.others_running = false;
+        let mut waiting = FxHashSet::default();
         for (&tid, thread) in self.threads.iter_mut() {
-            if tid == except || !thread.running {
+            if !thread.running {
                 continue;
             }
             if !thread.stop_pending {
-                // ESRCH: it is exiting; waitpid below will report that.
+                // ESRCH: it is exiting; its exit is reported below.
                 let _ = sys::tgkill(self.pid, tid, libc::SIGSTOP);
                 thread.stop_pending = true;
             }
-            waiting.push(tid);
+            waiting.insert(tid);
         }
-        while let Some(tid) = waiting.pop() {
-            self.wait_until_stopped(tid, &mut waiting)?;
-            if self.gone {
-                break;
+        self.wait_for_stops(waiting)
+    }
+
+    /// Takes statuses until every thread of `waiting` is stopped or gone.
+    fn wait_for_stops(&mut self, mut waiting: FxHashSet<Tid>) -> Result<()> {
+        while !waiting.is_empty() && !self.gone {
+            let Some((tid, status)) = self.next_status(None)? else { continue };
+            if let Some(new_tid) = self.take_status_while_stopping(tid, status)? {
+                waiting.insert(new_tid);
+            }
+            if !self.threads.get(&tid).is_some_and(|t| t.running) {
+                waiting.remove(&tid);
             }
         }
         Ok(())
     }
 
-    /// Waits for one thread to report a stop, keeping whatever it reports.
-    fn wait_until_stopped(&mut self, tid: Tid, waiting: &mut Vec<Tid>) -> Result<()> {
-        // A thread created meanwhile may have reported its first stop before
-        // its creator's clone event: it is stopped already, and waiting for
-        // it would wait forever (the hang seen once with 16 threads).
-        if self.threads.get(&tid).is_some_and(|t| !t.running) {
-            return Ok(());
-        }
-        loop {
-            let status = match sys::wait_pid(tid, libc::__WALL) {
-                Ok(Some((_, status))) => status,
-                Ok(None) => continue,
-                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
-                    self.threads.remove(&tid);
-                    return Ok(());
-                }
-                Err(e) => return Err(self.os_error("waitpid", tid, e)),
-            };
-            if libc::WIFSTOPPED(status) && (status >> 16) == 0 {
+    /// One status seen while stopping threads. Returns a thread created
+    /// meanwhile that is still on its way to its first stop.
+    fn take_status_while_stopping(&mut self, tid: Tid, status: i32) -> Result<Option<Tid>> {
+        if libc::WIFSTOPPED(status) && (status >> 16) == 0 {
+            if let Some(thread) = self.threads.get_mut(&tid) {
                 let signal = libc::WSTOPSIG(status);
-                let thread = self.threads.get_mut(&tid).expect("known thread");
                 if signal == libc::SIGSTOP && thread.stop_pending {
                     thread.stop_pending = false;
                     thread.running = false;
-                    return Ok(());
+                    return Ok(None);
                 }
                 if signal == libc::SIGTRAP && self.undo_breakpoint_trap(tid)? {
                     self.threads.get_mut(&tid).expect("known thread").running = false;
-                    return Ok(());
-                }
-            }
-            match self.handle_status(tid, status)? {
-                Some(stop) => {
-                    if let StopReason::ThreadCreated { new_tid } = stop.reason {
-                        waiting.push(new_tid);
-                    }
-                    self.pending.push_back(stop);
-                    return Ok(());
-                }
-                // An internal stop: the thread was resumed; keep waiting for it.
-                None => {
-                    if !self.threads.get(&tid).is_some_and(|t| t.running) {
-                        return Ok(());
-                    }
+                    return Ok(None);
                 }
             }
         }
+        let Some(stop) = self.handle_status(tid, status)? else {
+            // An internal stop: the thread runs again (or a new thread's first stop).
+            return Ok(None);
+        };
+        let new_thread = match stop.reason {
+            StopReason::ThreadCreated { new_tid } if self.threads.get(&new_tid).is_some_and(|t| t.running) => {
+                Some(new_tid)
+            }
+            _ => None,
+        };
+        self.pending.push_back(stop);
+        Ok(new_thread)
     }
 
     /// If the thread stopped on an `int3`, move it back onto the instruction
@@ -119,7 +116,7 @@ impl LinuxProcess {
                     break;
                 }
                 self.threads.get_mut(&tid).expect("known thread").running = true;
-                self.wait_until_stopped(tid, &mut Vec::new())?;
+                self.wait_for_stops(FxHashSet::from_iter([tid]))?;
                 if self.gone {
                     return Ok(());
                 }

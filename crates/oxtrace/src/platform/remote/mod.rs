@@ -564,19 +564,19 @@ impl Platform for RemoteProcess {
         self.threads.clone()
     }
 
-    fn resume(&mut self, actions: &[ResumeAction]) -> Result<()> {
+    fn resume(&mut self, actions: &[ResumeAction]) -> Result<bool> {
         self.require_alive()?;
         if actions.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         if self.interrupted.swap(false, Ordering::SeqCst) {
             // An interrupt asked while stopped: the run stops at once.
             self.pending.push_back(Stop { tid: actions[0].tid, reason: StopReason::Interrupted });
-            return Ok(());
+            return Ok(false);
         }
         if !self.pending.is_empty() {
             // Nothing runs while stops wait to be reported: the next wait gives them.
-            return Ok(());
+            return Ok(false);
         }
         let mut request = String::from("vCont");
         // When every thread runs, plain continues go as the default action
@@ -605,7 +605,7 @@ impl Platform for RemoteProcess {
             self.running.store(false, Ordering::SeqCst);
             return Err(e);
         }
-        Ok(())
+        Ok(true)
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Stop>> {
