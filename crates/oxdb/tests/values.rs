@@ -151,6 +151,8 @@ fn bad_expressions_name_the_thing() {
         ("p scale(1.0)", "Too few arguments"),
         ("p first.nosuch", "no member named nosuch"),
         ("break depth_sum if nosuch == 1", "No symbol \"nosuch\""),
+        ("break depth_sum if *(int *)8 == 1", "Cannot access memory at address 0x8"),
+        ("watch counter if *(int *)8 == 1", "Cannot access memory at address 0x8"),
         ("watch 5", "Cannot watch constant value `5'"),
         ("watch nosuch", "No symbol \"nosuch\""),
         ("watch counter if nosuch > 1", "No symbol \"nosuch\""),

@@ -121,7 +121,20 @@ pub fn set_c_condition(session: &mut Session, id: u32, cond: &str) -> CmdResult 
         }
         expr
     };
-    drop(expr);
+    // A condition over globals only, without calls or assignments, reads the
+    // same memory now as at a hit: memory it cannot read is an error now.
+    let locals = identifiers(&expr).iter().any(|name| known.binary_search(name).is_ok());
+    if addr.is_some() && !locals && !has_side_effects(&expr) {
+        let mut values = oxtrace::cexpr::Values::default();
+        let trace = session.trace()?;
+        let tid = trace.current_thread();
+        let mut target = trace.c_target(tid, 0)?;
+        if let Err(e) = oxtrace::cexpr::evaluate(cond, &mut target, &mut values) {
+            if e.starts_with("Cannot access memory") {
+                return Err(CmdError(format!("{e} (condition {cond:?})")));
+            }
+        }
+    }
     let shared = session.shared.clone();
     let text = cond.to_owned();
     let holds = move |trace: &mut oxtrace::Trace| {
@@ -176,6 +189,31 @@ pub(super) fn identifiers(expr: &oxtrace::cexpr::Expr) -> Vec<String> {
         }
     }
     found
+}
+
+/// Whether an expression calls functions or assigns (evaluating it changes the program).
+pub(super) fn has_side_effects(expr: &oxtrace::cexpr::Expr) -> bool {
+    use oxtrace::cexpr::Expr;
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Call(..) | Expr::Assign(..) => return true,
+            Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::SizeofExpr(a) | Expr::Member(a, _) | Expr::Arrow(a, _) => {
+                stack.push(a)
+            }
+            Expr::Binary(_, a, b) | Expr::Index(a, b) | Expr::Comma(a, b) | Expr::Repeat(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Expr::Cond(a, b, c) => {
+                stack.push(a);
+                stack.push(b);
+                stack.push(c);
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// `condition ID [COND]`.

@@ -108,6 +108,15 @@ fn set(session: &mut Session, access: Access, text: &str, out: &mut dyn Write) -
         // Names are checked now: an unknown one is an error here, not at the hits.
         super::values::with_target(session, |target, values| cexpr::type_of(cond, target, values))
             .map_err(|e| CmdError(format!("{e} (condition {cond:?})")))?;
+        // And memory it cannot read now, when reading it changes nothing.
+        let parsed = cexpr::parse(cond, &mut |_| false).map_err(CmdError)?;
+        if !super::breakpoints::has_side_effects(&parsed) {
+            if let Err(e) = super::values::evaluate(session, cond) {
+                if e.0.starts_with("Cannot access memory") {
+                    return Err(CmdError(format!("{} (condition {cond:?})", e.0)));
+                }
+            }
+        }
     }
     let scope = local_scope(session, expr)?;
     let trace = session.trace()?;
