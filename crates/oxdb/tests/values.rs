@@ -218,6 +218,16 @@ fn variables_in_registers_and_optimized_out_after_up_equal_gdb() {
     assert_eq!(ours, theirs, "{all}");
     assert!(ours.iter().any(|l| l == "cube = <optimized out>"), "{all}");
     assert!(ours.iter().any(|l| l == "$4 = <optimized out>"), "{all}");
+    // Frame lines show an argument's value at entry where the caller's call site gives it (`n=n@entry=7`).
+    let (ours, theirs) = both_raw(&fixture_o2("values"), &["break sink", "continue", "bt"]);
+    let arguments = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with('#') && (l.contains(" sink") || l.contains(" in_registers")))
+            .filter_map(|l| Some(l.split_once(" (")?.1.split_once(')')?.0.to_owned()))
+            .collect()
+    };
+    assert_eq!(arguments(&ours), ["v=v@entry=49", "n=n@entry=7, unused=unused@entry=3"], "{ours}\n{theirs}");
+    assert_eq!(arguments(&ours), arguments(&theirs), "{ours}\n{theirs}");
     let at_o0 = ["break sink", "continue", "up", "info args", "p n", "p square", "p unused", "p $pc", "p $sp"];
     let (ours, theirs, all) = both(&fixture("values"), &at_o0);
     assert_eq!(ours, theirs, "{all}");
@@ -409,7 +419,7 @@ fn frame_blocks(text: &str) -> Vec<Vec<String>> {
 }
 
 /// `info frame` in three frames at -O0 equals gdb's; at -O2 (no frame
-/// pointer) the saved registers and the argument address too.
+/// pointer) the saved registers, the arguments (with their entry values) and their address too.
 #[test]
 fn info_frame_equals_gdb() {
     let commands = ["break values.c:129", "continue", "info frame", "up", "info frame", "up", "info frame"];
@@ -432,7 +442,6 @@ fn info_frame_equals_gdb() {
                             || l.starts_with(" Arglist")
                             || l.contains(" called by")
                     })
-                    .map(|l| l.split(", args:").next().unwrap_or_default().to_owned())
                     .collect()
             })
             .collect()

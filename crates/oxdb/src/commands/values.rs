@@ -198,16 +198,25 @@ pub fn frame_arguments(trace: &mut Trace, level: usize) -> Option<String> {
     let tid = trace.current_thread();
     let found = trace.frame_variables(tid, level).ok()?;
     trace.frame_function(tid, level).ok()??;
+    let entries = trace.frame_entry_values(tid, level).unwrap_or_default();
     let mut target = trace.c_target(tid, level).ok()?;
     let parts: Vec<String> = found
         .iter()
         .filter(|v| v.argument)
-        .map(|v| {
+        .enumerate()
+        .map(|(i, v)| {
             let text = match &v.value {
                 Ok(value) => short_value(value, &mut target),
                 Err(e) => format!("<error: {e}>"),
             };
-            format!("{}={text}", v.name)
+            // gdb's `print entry-values default`: the value at entry too, when it is known.
+            let Some(Some(entry)) = entries.get(i) else { return format!("{}={text}", v.name) };
+            let entry_text = short_value(entry, &mut target);
+            match &v.value {
+                Ok(value) if value.is_optimized_out() => format!("{}@entry={entry_text}", v.name),
+                Ok(value) if value.bytes == entry.bytes => format!("{0}={0}@entry={text}", v.name),
+                _ => format!("{0}={text}, {0}@entry={entry_text}", v.name),
+            }
         })
         .collect();
     Some(parts.join(", "))

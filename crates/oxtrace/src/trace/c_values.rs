@@ -102,6 +102,37 @@ impl Trace {
         Ok(found)
     }
 
+    /// The values the arguments of frame `level` had when the function was
+    /// entered, where they can be known: an argument that arrived in a
+    /// register whose value the caller's call site records (gdb's
+    /// `NAME@entry`). One entry per argument, in order.
+    pub fn frame_entry_values(&mut self, tid: Tid, level: usize) -> Result<Vec<Option<CValue>>> {
+        let (ctx, frames) = self.frame_context(tid, level)?;
+        let Some(scope) = ctx.scope.clone() else { return Ok(Vec::new()) };
+        let mut found = vec![None; scope.arguments.len()];
+        let (Some(entry), Some(path), false) = (scope.entry, ctx.module.clone(), scope.inlined) else {
+            return Ok(found);
+        };
+        // Where each argument was at the function's first instruction.
+        let at_entry = {
+            let symbols = self.symbols()?;
+            let Some(module) = symbols.module_by_addr(entry.wrapping_add(ctx.bias)) else { return Ok(found) };
+            let Some(lines) = module.image.lines() else { return Ok(found) };
+            lines.scopes_at(&path, entry).pop().map(|s| s.arguments).unwrap_or_default()
+        };
+        for (slot, desc) in found.iter_mut().zip(&scope.arguments) {
+            let Some(first) = at_entry.iter().find(|d| d.name == desc.name) else { continue };
+            if entry_value_register(&first.location).is_none() {
+                continue;
+            }
+            let mut eval = FrameEval { trace: self, ctx: &ctx, frames: &frames, depth: 0 };
+            if let Some(value) = eval.entry_value(&first.location) {
+                *slot = Some(CValue::from_int(desc.ty.clone(), i128::from(value)));
+            }
+        }
+        Ok(found)
+    }
+
     /// The function (or inlined function) shown at frame `level`, with its
     /// return type, from DWARF; `None` without debug information.
     pub fn frame_function(&mut self, tid: Tid, level: usize) -> Result<Option<FunctionScope>> {
