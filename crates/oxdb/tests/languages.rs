@@ -17,6 +17,7 @@ fn cplusplus_values_equal_gdb() {
         "p r.corner",
         "p r.unit",
         "p geo::made",
+        "p geo::Unit::Metre",
         "p r.width * r.height",
         "whatis r",
         "whatis r.corner",

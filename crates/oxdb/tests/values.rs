@@ -82,6 +82,8 @@ fn print_equals_gdb_at_o0() {
         "p/x numbers",
         "p numbers[1] * 3",
         "p favourite",
+        "p favourite == BLUE",
+        "p GREEN + 1",
         "p point_ptr",
         "p *point_ptr",
         "p per_thread",

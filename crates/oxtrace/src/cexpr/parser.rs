@@ -423,16 +423,25 @@ impl Parser<'_> {
             }
             Token::Dollar(name) => Expr::Dollar(name),
             Token::Ident(name) => {
-                if self.eat("::") {
+                // `function::static`, or a C++ qualified name (`geo::Unit::Foot`: scope `geo::Unit`).
+                let mut scope: Option<String> = None;
+                let mut last = name;
+                while self.eat("::") {
                     match self.peek().cloned() {
                         Some(Token::Ident(inner)) => {
                             self.pos += 1;
-                            Expr::Scoped(name, inner)
+                            scope = Some(match scope {
+                                Some(s) => format!("{s}::{last}"),
+                                None => last,
+                            });
+                            last = inner;
                         }
-                        _ => return Err(format!("A name is needed after `{name}::'.")),
+                        _ => return Err(format!("A name is needed after `{last}::'.")),
                     }
-                } else {
-                    Expr::Ident(name)
+                }
+                match scope {
+                    Some(scope) => Expr::Scoped(scope, last),
+                    None => Expr::Ident(last),
                 }
             }
             Token::Punct("(") => {

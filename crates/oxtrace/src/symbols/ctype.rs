@@ -250,6 +250,37 @@ impl LineInfo {
         Some(Converter { unit, module }.convert(unit_offset, 0, false))
     }
 
+    /// The enumeration that has an enumerator named `name` (as it is shown:
+    /// `BLUE`, `geo::Unit::Foot`), and the enumerator's value.
+    pub fn enumerator_named(&self, module: &str, name: &str) -> Option<(CType, i64)> {
+        let bare = name.rsplit("::").next().unwrap_or(name);
+        let dwarf = self.dwarf();
+        let mut headers = dwarf.units();
+        while let Ok(Some(header)) = headers.next() {
+            let Ok(unit) = dwarf.unit(header) else { continue };
+            let unit = unit.unit_ref(dwarf);
+            let conv = Converter { unit, module };
+            let mut cursor = unit.entries();
+            let mut enumeration = None;
+            while let Ok(Some(entry)) = cursor.next_dfs() {
+                match entry.tag() {
+                    gimli::DW_TAG_enumeration_type => enumeration = Some(entry.offset()),
+                    gimli::DW_TAG_enumerator if die_name(&unit, entry).as_deref() == Some(bare) => {
+                        let Some(offset) = enumeration else { continue };
+                        let ty = conv.convert(offset, 0, false);
+                        let CKind::Enum { values, .. } = &ty.kind else { continue };
+                        if let Some((_, value)) = values.iter().find(|(n, _)| n == name) {
+                            let value = *value;
+                            return Some((ty, value));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+
     /// The type named `name` (`struct shape`, `union u`, `enum e`, a typedef
     /// or a base type), defined anywhere in this file.
     pub fn ctype_named(&self, module: &str, name: &str) -> Option<CType> {
