@@ -374,12 +374,6 @@ impl CTarget<'_> {
         if function.is_some() {
             return Ok(None);
         }
-        // An enumerator stands for its value, with its enumeration's type.
-        let enumerator =
-            self.trace.in_debug_info(|lines, path, _| lines.enumerator_named(path, name)).map_err(|e| e.to_string())?;
-        if let Some((ty, value)) = enumerator {
-            return Ok(Some(CValue::from_int(ty, i128::from(value))));
-        }
         let function = self
             .trace
             .in_debug_info(|lines, path, bias| lines.function_named(path, name).map(|(a, t)| (a.wrapping_add(bias), t)))
@@ -391,6 +385,12 @@ impl CTarget<'_> {
                 false => ty,
             };
             return Ok(Some(CValue { ty, bytes: Vec::new(), place: Place::Memory(addr) }));
+        }
+        // An enumerator stands for its value, with its enumeration's type.
+        let enumerator =
+            self.trace.in_debug_info(|lines, path, _| lines.enumerator_named(path, name)).map_err(|e| e.to_string())?;
+        if let Some((ty, value)) = enumerator {
+            return Ok(Some(CValue::from_int(ty, i128::from(value))));
         }
         // An ELF symbol without debug information.
         if let Ok(addr) = self.trace.sym_by_name(name) {
