@@ -11,7 +11,7 @@ use super::{eval, id_arg, Args};
 use crate::session::{CmdError, CmdResult, Session};
 
 /// Splits `EXPR if COND`.
-fn split_condition(text: &str) -> (&str, Option<&str>) {
+pub(super) fn split_condition(text: &str) -> (&str, Option<&str>) {
     let text = text.trim();
     if let Some(cond) = text.strip_prefix("if ") {
         return ("", Some(cond.trim()));
@@ -31,18 +31,28 @@ fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn W
         return Err("a location is needed: an address, a symbol or an expression".into());
     }
     let trace = session.trace()?;
-    let id = if once {
+    // gdb's `FILE:LINE`: the first address of the line's code.
+    let source_line = expr.rsplit_once(':').and_then(|(file, line)| {
+        let line: u32 = line.parse().ok()?;
+        (!file.is_empty() && !file.contains(char::is_whitespace)).then_some((file, line))
+    });
+    let id = if let Some((file, line)) = source_line {
+        let addr = *trace.addrs_for_line(file, line)?.first().expect("addrs_for_line returns some or fails");
+        let kind = if once { BreakpointKind::OneTime } else { BreakpointKind::Normal };
+        trace.add_breakpoint(addr, kind, None)?
+    } else if once {
         let addr = eval(trace, expr)?;
         trace.add_breakpoint(addr, BreakpointKind::OneTime, None)?
     } else {
         trace.add_break_by_expr(expr)?
     };
     if let Some(cond) = condition {
-        if let Err(e) = trace.set_breakpoint_condition_expr(id, cond) {
-            let _ = trace.remove_breakpoint(id);
-            return Err(e.into());
+        if let Err(e) = set_c_condition(session, id, cond) {
+            let _ = session.trace()?.remove_breakpoint(id);
+            return Err(e);
         }
     }
+    let trace = session.trace()?;
     let info = trace.breakpoint(id).cloned();
     let line = match &info {
         Some(bp) if bp.resolved => format!("breakpoint {id} at {}", describe_addr(trace, bp.addr)),
@@ -80,6 +90,132 @@ fn existing_breakpoint(session: &mut Session, id: u32) -> Result<u32, CmdError> 
     }
 }
 
+/// Makes `cond`, a C expression, the condition of breakpoint `id`. Names it
+/// uses must be in scope at the breakpoint (its function's arguments and
+/// locals) or global: an unknown name is an error now. At a hit, a condition
+/// that cannot be evaluated stops the program and says why.
+pub fn set_c_condition(session: &mut Session, id: u32, cond: &str) -> CmdResult {
+    let trace = session.trace()?;
+    let addr = trace.breakpoint(id).filter(|b| b.resolved).map(|b| b.addr);
+    let mut known = match addr {
+        Some(addr) => trace.names_in_scope(addr)?,
+        None => Vec::new(),
+    };
+    known.sort();
+    let expr = {
+        let tid = trace.current_thread();
+        let mut target = trace.c_target(tid, 0)?;
+        let expr = oxtrace::cexpr::parse(cond, &mut |name| {
+            oxtrace::cexpr::Target::type_named(&mut target, name).ok().flatten().is_some()
+        })
+        .map_err(|e| CmdError(format!("bad condition {cond:?}: {e}")))?;
+        // A pending breakpoint's scope is not known yet: its names are checked at the hits.
+        for name in identifiers(&expr).into_iter().filter(|_| addr.is_some()) {
+            if known.binary_search(&name).is_ok() {
+                continue;
+            }
+            let global = oxtrace::cexpr::Target::variable(&mut target, &name, None).map_err(CmdError)?;
+            if global.is_none() {
+                return Err(CmdError(format!("No symbol \"{name}\" in current context (condition {cond:?}).")));
+            }
+        }
+        expr
+    };
+    // A condition over globals only, without calls or assignments, reads the
+    // same memory now as at a hit: memory it cannot read is an error now.
+    let locals = identifiers(&expr).iter().any(|name| known.binary_search(name).is_ok());
+    if addr.is_some() && !locals && !has_side_effects(&expr) {
+        let mut values = oxtrace::cexpr::Values::default();
+        let trace = session.trace()?;
+        let tid = trace.current_thread();
+        let mut target = trace.c_target(tid, 0)?;
+        if let Err(e) = oxtrace::cexpr::evaluate(cond, &mut target, &mut values) {
+            if e.starts_with("Cannot access memory") {
+                return Err(CmdError(format!("{e} (condition {cond:?})")));
+            }
+        }
+    }
+    let shared = session.shared.clone();
+    let text = cond.to_owned();
+    let holds = move |trace: &mut oxtrace::Trace| {
+        let tid = trace.current_thread();
+        let mut values = oxtrace::cexpr::Values::default();
+        let result = trace
+            .c_target(tid, 0)
+            .map_err(|e| e.to_string())
+            .and_then(|mut target| oxtrace::cexpr::evaluate(&text, &mut target, &mut values))
+            .and_then(|v| v.truth().ok_or_else(|| format!("a value of type `{}' is not a condition", v.ty.name)));
+        match result {
+            Ok(truth) => truth,
+            Err(e) => {
+                shared.borrow_mut().lines.push(format!("Error in testing condition for breakpoint {id}: {e}"));
+                true
+            }
+        }
+    };
+    session.trace()?.set_breakpoint_condition(id, Some(Box::new(holds)))?;
+    Ok(())
+}
+
+/// The plain names an expression uses (not members, not `$` names).
+pub(super) fn identifiers(expr: &oxtrace::cexpr::Expr) -> Vec<String> {
+    use oxtrace::cexpr::Expr;
+    let mut found = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Ident(name) => found.push(name.clone()),
+            Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::SizeofExpr(a) | Expr::Member(a, _) | Expr::Arrow(a, _) => {
+                stack.push(a)
+            }
+            Expr::Binary(_, a, b)
+            | Expr::Assign(_, a, b)
+            | Expr::Index(a, b)
+            | Expr::Comma(a, b)
+            | Expr::Repeat(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Expr::Cond(a, b, c) => {
+                stack.push(a);
+                stack.push(b);
+                stack.push(c);
+            }
+            Expr::Call(f, args) => {
+                stack.push(f);
+                stack.extend(args.iter());
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Whether an expression calls functions or assigns (evaluating it changes the program).
+pub(super) fn has_side_effects(expr: &oxtrace::cexpr::Expr) -> bool {
+    use oxtrace::cexpr::Expr;
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Call(..) | Expr::Assign(..) => return true,
+            Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::SizeofExpr(a) | Expr::Member(a, _) | Expr::Arrow(a, _) => {
+                stack.push(a)
+            }
+            Expr::Binary(_, a, b) | Expr::Index(a, b) | Expr::Comma(a, b) | Expr::Repeat(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Expr::Cond(a, b, c) => {
+                stack.push(a);
+                stack.push(b);
+                stack.push(c);
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// `condition ID [COND]`.
 pub fn condition(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let rest = args.rest.trim();
@@ -92,7 +228,7 @@ pub fn condition(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> 
         writeln!(out, "breakpoint {id}: no condition")?;
         session.breaks.entry(id).or_default().condition = None;
     } else {
-        trace.set_breakpoint_condition_expr(id, cond)?;
+        set_c_condition(session, id, cond)?;
         writeln!(out, "breakpoint {id}: stops only if {cond}")?;
         session.breaks.entry(id).or_default().condition = Some(cond.to_owned());
     }
@@ -122,10 +258,12 @@ pub fn commands(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> C
 /// `breakpoints`: breakpoints and watchpoints, one a line.
 pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let extras = session.breaks.clone();
+    let watches = session.watches.clone();
+    let internal: Vec<u32> = watches.values().filter_map(|w| w.scope.as_ref()?.breakpoint).collect();
     let trace = session.any_trace()?;
     let live = trace.is_attached();
     let mut lines: Vec<(u32, String)> = Vec::new();
-    for bp in trace.breakpoints() {
+    for bp in trace.breakpoints().into_iter().filter(|b| !internal.contains(&b.id)) {
         let kind = if bp.kind == BreakpointKind::OneTime { "once" } else { "breakpoint" };
         let enabled = if bp.enabled { "y" } else { "n" };
         let place = if !bp.resolved {
@@ -148,6 +286,10 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
     }
     let trace = session.any_trace()?;
     for w in trace.watchpoints() {
+        if let Some(watch) = watches.get(&w.id) {
+            lines.push((w.id, super::watches::list_line(watch, w.id, w.hits)));
+            continue;
+        }
         let kind = match w.kind {
             WatchKind::Execute => "watch-exec",
             WatchKind::Write => "watch-write",
@@ -195,13 +337,15 @@ pub fn disable(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cm
 /// `delete [ID...]`.
 pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let mut ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
-    let trace = session.trace()?;
+    let internal: Vec<u32> = session.watches.values().filter_map(|w| w.scope.as_ref()?.breakpoint).collect();
     let all = ids.is_empty();
     if all {
+        let trace = session.trace()?;
         ids = trace
             .breakpoints()
             .iter()
             .map(|b| b.id)
+            .filter(|id| !internal.contains(id))
             .chain(trace.watchpoints().iter().map(|w| w.id))
             .chain(trace.page_watches().iter().map(|w| w.id))
             .collect();
@@ -209,7 +353,19 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
     let mut deleted = Vec::new();
     let mut result = Ok(());
     for id in ids {
-        let removed = if trace.watchpoints().iter().any(|w| w.id == id) {
+        let removed = match super::watches::delete(session, id) {
+            Ok(true) => {
+                deleted.push(id);
+                writeln!(out, "deleted {id}")?;
+                continue;
+            }
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        };
+        let trace = session.trace()?;
+        let removed = if removed.is_err() {
+            removed
+        } else if trace.watchpoints().iter().any(|w| w.id == id) {
             trace.remove_watchpoint(id).map_err(CmdError::from)
         } else if trace.page_watches().iter().any(|w| w.id == id) {
             trace.remove_page_watch(id).map_err(CmdError::from)
@@ -233,8 +389,11 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
     Ok(())
 }
 
-/// `watch [-r|-a|-x] [-s SIZE] EXPR`.
+/// `watch EXPR [if COND]` (gdb's, over C), or `watch [-r|-a|-x] [-s SIZE] ADDRESS`: raw bytes at an address.
 pub fn watch(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    if super::watches::is_c_form(args.rest) {
+        return super::watches::watch(session, args.rest, out);
+    }
     let mut kind = WatchKind::Write;
     let mut size = None;
     let mut rest = args.rest.trim();
@@ -253,10 +412,11 @@ pub fn watch(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdR
             break;
         }
     }
-    let trace = session.trace()?;
     // A word of the debuggee by default (4 bytes in a 32-bit process).
-    let size = size.unwrap_or(if kind == WatchKind::Execute { 1 } else { trace.arch().pointer_size });
-    let addr = eval(trace, rest)?;
+    let pointer_size = session.trace()?.arch().pointer_size;
+    let size = size.unwrap_or(if kind == WatchKind::Execute { 1 } else { pointer_size });
+    let addr = super::values::address_of(session, rest)?;
+    let trace = session.trace()?;
     let id = trace.add_watchpoint(addr, size, kind)?;
     let what = match kind {
         WatchKind::Write => "writes",

@@ -133,7 +133,7 @@ impl Trace {
         Err(Error::InvalidArgument(format!("{name} takes {}{more} argument(s), not {given}", declared.count)))
     }
 
-    fn call_once(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+    pub(super) fn call_once(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
         let tid = self.current_tid;
         let return_address = self.call_return_address()?;
         let mut sp = self.sp()?.wrapping_sub(RED_ZONE);

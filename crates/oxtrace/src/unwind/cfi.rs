@@ -43,6 +43,9 @@ pub struct CfiStep {
     /// The frame is a signal trampoline: the caller's pc is where a signal
     /// interrupted it, not a return address.
     pub signal_trampoline: bool,
+    /// Where the frame saved the caller's registers: an address per register
+    /// the row reads from memory (gdb's "Saved registers").
+    pub saved_at: UnwindRegs,
 }
 
 /// The call frame information of one ELF file.
@@ -186,11 +189,20 @@ fn apply_row<'a, S: UnwindSection<Slice<'a>>>(
         CfaRule::RegisterAndOffset { register, offset } => regs.get(register.0)?.wrapping_add_signed(*offset),
         CfaRule::Expression(expr) => evaluate(expr.get(section).ok()?, regs, read, None)?,
     };
+    let mut saved_at = regs.empty_like();
     let layout = regs.layout();
     let cfa = layout.truncate(cfa);
     let mut caller = regs.callee_saved();
     caller.set_sp(Some(cfa));
     for (register, rule) in row.registers() {
+        match rule {
+            RegisterRule::Offset(offset) => saved_at.set(register.0, Some(cfa.wrapping_add_signed(*offset))),
+            RegisterRule::Expression(expr) => {
+                let at = expr.get(section).ok().and_then(|e| evaluate(e, regs, read, Some(cfa)));
+                saved_at.set(register.0, at);
+            }
+            _ => {}
+        }
         let value = match rule {
             RegisterRule::Undefined | RegisterRule::Architectural => None,
             RegisterRule::SameValue => regs.get(register.0),
@@ -217,7 +229,7 @@ fn apply_row<'a, S: UnwindSection<Slice<'a>>>(
         None => None,
     };
     caller.set_pc(return_to.map(|address| layout.strip_code(address)));
-    Some(CfiStep { caller, cfa, signal_trampoline })
+    Some(CfiStep { caller, cfa, signal_trampoline, saved_at })
 }
 
 /// Evaluates a DWARF expression against a frame's registers and memory; `initial`
