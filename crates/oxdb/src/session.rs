@@ -102,6 +102,8 @@ impl Session {
     /// A session over a started or attached program.
     pub fn new(mut trace: Trace) -> Session {
         crate::interrupt::install();
+        // A tracer killed while the program waits at the prompt leaves its code intact.
+        let _ = trace.set_breakpoints_out_while_stopped(true);
         crate::interrupt::watch(&trace);
         let shared = Rc::new(RefCell::new(Shared::default()));
         let notified = Rc::clone(&shared);
@@ -262,10 +264,17 @@ impl Session {
         self.last_break = Some(id);
     }
 
-    /// Ends the session: kills a started program, detaches from an attached one.
-    pub fn finish(&mut self) {
-        if let Some(trace) = self.trace.take() {
-            let _ = trace.release();
+    /// Ends the session: kills a started program, detaches from an attached
+    /// one. Says what it did to a live program, or what went wrong.
+    pub fn finish(&mut self) -> Option<String> {
+        let trace = self.trace.take()?;
+        let (pid, live, spawned) = (trace.pid(), trace.is_attached(), trace.is_spawned());
+        let released = trace.release();
+        match released {
+            Err(e) => Some(format!("error: leaving process {pid}: {e}")),
+            Ok(()) if !live => None,
+            Ok(()) if spawned => Some(format!("killed process {pid}")),
+            Ok(()) => Some(format!("detached from process {pid}")),
         }
     }
 

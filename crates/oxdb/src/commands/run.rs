@@ -23,10 +23,15 @@ fn resume(
     session.queue.clear();
     let trace = session.trace()?;
     out.flush()?;
-    let result = call(trace);
+    let result = crate::interrupt::while_running(|| call(trace));
     session.print_events(out)?;
     let event = result?;
     session.after_stop(&event, out)?;
+    if let Some(signal) = crate::ending::requested() {
+        // No more commands: oxdb ends.
+        let name = crate::commands::signals::signal_name(signal);
+        return Err(format!("{name}: oxdb is ending").into());
+    }
     Ok(event)
 }
 

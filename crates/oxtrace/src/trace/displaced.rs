@@ -14,8 +14,8 @@
 //! before). A thread found stopped inside a copy (a fault in the copied
 //! instruction, a stop signal between it and the jump) has its pc mapped back
 //! to the original code when its registers are read, so nobody ever sees the
-//! scratch page in a pc. The page stays mapped after a detach: a thread could
-//! still be inside it.
+//! scratch page in a pc. A detach moves every thread out of the copies the
+//! same way, then unmaps the page.
 
 use iced_x86::{Decoder, DecoderOptions, Encoder, FlowControl};
 
@@ -111,6 +111,18 @@ impl Trace {
         let page = self.allocate_memory(PAGE, read_exec, Some(hint)).ok();
         self.scratch.page = Some(page);
         page
+    }
+
+    /// Before a detach: moves every thread out of the copies and unmaps the
+    /// scratch page. The page stays if a thread could not be moved.
+    pub(super) fn release_scratch(&mut self) -> Result<()> {
+        let Some(Some(page)) = self.scratch.page else { return Ok(()) };
+        for tid in self.platform.threads() {
+            self.leave_scratch(tid)?;
+        }
+        self.free_memory(page, PAGE)?;
+        self.scratch.reset();
+        Ok(())
     }
 
     /// If thread `tid` stands inside a copy, puts its pc back where the

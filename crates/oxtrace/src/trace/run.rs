@@ -146,6 +146,7 @@ impl Trace {
             let stop_here = self.dispatch(&event)?;
             self.last_event = Some(event.clone());
             if stop_here || !self.is_attached() {
+                self.park_breakpoints_for_caller();
                 return Ok(Some(event));
             }
             self.resume_all()?;
@@ -154,6 +155,7 @@ impl Trace {
 
     /// One turn of resuming: see the module docs.
     fn resume_all(&mut self) -> Result<()> {
+        self.unpark_breakpoints()?;
         if !std::mem::take(&mut self.quiet_resume) {
             let continued = Event { pid: self.pid, tid: self.current_tid, kind: EventKind::Continued };
             self.fire_notifiers(&continued);
