@@ -231,6 +231,10 @@ pub fn run(session: &mut Session, line_editor: LineEditor) {
     while crate::ending::requested().is_none() {
         refresh_words(session, &words);
         if !reading {
+            // Nothing of oxdb's own stays mapped in the program while the user thinks.
+            if let Ok(trace) = session.trace() {
+                let _ = trace.unmap_scratch_page();
+            }
             let prompt = if session.collecting() { "> " } else { "(oxdb) " };
             if prompts.send(prompt.to_owned()).is_err() {
                 break;

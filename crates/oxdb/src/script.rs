@@ -70,6 +70,8 @@ fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
 
 /// Runs oxdb as the arguments say; returns the process exit code.
 pub fn main(cli: Cli) -> i32 {
+    // Before anything else: a signal that ends oxdb is then never fatal to a program it holds.
+    crate::interrupt::install();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut err = std::io::stderr();

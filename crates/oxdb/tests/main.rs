@@ -6,6 +6,7 @@ mod batch;
 mod change;
 mod demo;
 mod errors;
+mod leaving;
 mod remote;
 mod repl;
 mod serve;

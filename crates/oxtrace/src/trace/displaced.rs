@@ -14,8 +14,8 @@
 //! before). A thread found stopped inside a copy (a fault in the copied
 //! instruction, a stop signal between it and the jump) has its pc mapped back
 //! to the original code when its registers are read, so nobody ever sees the
-//! scratch page in a pc. A detach moves every thread out of the copies the
-//! same way, then unmaps the page.
+//! scratch page in a pc. A detach (and [`Trace::unmap_scratch_page`]) moves
+//! every thread out of the copies the same way, then unmaps the page.
 
 use iced_x86::{Decoder, DecoderOptions, Encoder, FlowControl};
 
@@ -113,9 +113,14 @@ impl Trace {
         page
     }
 
-    /// Before a detach: moves every thread out of the copies and unmaps the
-    /// scratch page. The page stays if a thread could not be moved.
-    pub(super) fn release_scratch(&mut self) -> Result<()> {
+    /// Unmaps the scratch page where instructions under breakpoints run out
+    /// of line, after moving any thread inside a copy back to the original
+    /// code; the next hit that needs it maps a new one. Detach does it; a
+    /// debugger also does it before it waits for its user, so that a tracer
+    /// killed meanwhile leaves nothing of its own in the process. Nothing
+    /// happens if no page is mapped; the page stays if a thread could not be moved.
+    pub fn unmap_scratch_page(&mut self) -> Result<()> {
+        self.require_stopped()?;
         let Some(Some(page)) = self.scratch.page else { return Ok(()) };
         for tid in self.platform.threads() {
             self.leave_scratch(tid)?;

@@ -61,7 +61,7 @@ impl Trace {
             self.apply_watchpoints_everywhere()?;
         }
         // Not fatal: the process must not stay stopped for it (the page is only memory).
-        let scratch = self.release_scratch();
+        let scratch = self.unmap_scratch_page();
         let signal = self.signals_for_detach();
         self.flush_registers()?;
         self.platform.detach(signal)?;

@@ -1,18 +1,22 @@
 //! System calls made by the debuggee on the tracer's behalf: memory
 //! allocation, protection and release.
 //!
-//! The current thread executes one `syscall` instruction, written over the
-//! program's entry point (run once at start-up, never again) and put back
-//! afterwards, with the thread's registers saved and restored around it.
-//! Other threads stay stopped.
+//! The current thread executes one `syscall` instruction followed by a break
+//! instruction, written over the program's entry point (run once at
+//! start-up, never again) and put back afterwards, with the thread's
+//! registers saved and restored around it (in the kernel's copy at once).
+//! Other threads stay stopped. The thread is continued into the break
+//! instruction rather than single-stepped: a step would leave the trap flag
+//! set in the thread until its next resume, and a tracer killed before that
+//! would leave it to die of a SIGTRAP.
 
 use super::Trace;
 use crate::error::{Error, Result};
 use crate::memory::Perms;
 use crate::platform::{ResumeAction, ResumeKind, StopReason};
 
-/// `syscall`.
-const SYSCALL_INSN: [u8; 2] = [0x0f, 0x05];
+/// `syscall; int3`.
+const SYSCALL_INSN: [u8; 3] = [0x0f, 0x05, 0xcc];
 /// The integer argument registers of the Linux x86_64 system call convention.
 const SYSCALL_ARGS: [&str; 6] = ["rdi", "rsi", "rdx", "r10", "r8", "r9"];
 
@@ -49,11 +53,13 @@ impl Trace {
         }
         let at = self.call_return_address()?;
         let saved = self.save_registers()?;
-        let original = self.read_memory(at, SYSCALL_INSN.len())?;
-        self.write_memory(at, &SYSCALL_INSN)?;
+        // Raw memory: a breakpoint of ours at the entry point must not take the place of the code.
+        let mut original = [0u8; SYSCALL_INSN.len()];
+        self.platform.read_memory(at, &mut original)?;
+        self.platform.write_memory(at, &SYSCALL_INSN)?;
         let outcome = self.execute_syscall_at(at, number, args);
         // Put everything back whatever happened.
-        let restored = self.write_memory(at, &original).and_then(|()| self.restore_registers(saved));
+        let restored = self.platform.write_memory(at, &original).and_then(|()| self.restore_registers(saved));
         let value = outcome?;
         restored?;
         match value as i64 {
@@ -74,7 +80,7 @@ impl Trace {
         for (name, value) in SYSCALL_ARGS.iter().zip(args) {
             ctx.set_u64(name, *value)?;
         }
-        // Stepped quietly (no Step event): this is the tracer's work, not the program's.
+        // Run quietly (no event): this is the tracer's work, not the program's.
         // Only this thread runs; stops other threads reported earlier come
         // first and are kept, in order, to be reported before anything runs again.
         let tid = self.current_tid;
@@ -85,7 +91,7 @@ impl Trace {
         while let Some(stop) = self.platform.wait(Some(std::time::Duration::ZERO))? {
             self.deferred_stops.push_back(stop);
         }
-        self.platform.resume(&[ResumeAction { tid, kind: ResumeKind::Step, signal: None }])?;
+        self.platform.resume(&[ResumeAction { tid, kind: ResumeKind::Continue, signal: None }])?;
         self.stops += 1; // the maps may change
         let stop = loop {
             let stop = self.platform.wait(None)?.ok_or(Error::ProcessExited { pid: self.pid })?;
@@ -94,7 +100,8 @@ impl Trace {
             }
             self.deferred_stops.push_back(stop);
         };
-        if stop.reason != StopReason::Step || self.pc()? != at + SYSCALL_INSN.len() as u64 {
+        let trapped = matches!(stop.reason, StopReason::Trap | StopReason::SoftwareBreak);
+        if !trapped || self.pc()? != at + SYSCALL_INSN.len() as u64 {
             let reason = format!("{:?}", stop.reason);
             self.deferred_stops.push_back(stop);
             return Err(Error::InvalidArgument(format!(
