@@ -4,6 +4,8 @@
 //! runs on to the same output as an untraced run, its code is the file's (no
 //! break byte), and its maps are as before the attach (no scratch page).
 //! SIGINT sent to oxdb alone stops the running program, as Ctrl-C does.
+//! `oxdb serve --pid` ends on SIGTERM or SIGHUP the same way, the program
+//! stopped at a breakpoint or running.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::serve::{RawClient, Server};
 use crate::support::fixture;
 
 /// How long any one wait may take.
@@ -377,4 +380,67 @@ fn sigint_sent_to_oxdb_alone_stops_the_running_program() {
     oxdb.send("quit");
     let (code, text) = oxdb.wait();
     assert_eq!(code, Some(0), "{text}");
+}
+
+/// Where function `name` of the `leave` fixture is in process `pid`.
+fn function_addr(pid: i32, name: &str) -> u64 {
+    let program = fixture("leave");
+    let table = oxtrace::symbols::SymbolTable::load(&program).expect("the program's symbols");
+    let offset = table.by_name(name).unwrap_or_else(|| panic!("no symbol {name}")).addr;
+    let path = program.to_str().expect("utf-8 path");
+    let base = maps(pid)
+        .iter()
+        .find(|m| m.ends_with(path))
+        .and_then(|m| m.split('-').next().and_then(|start| u64::from_str_radix(start, 16).ok()))
+        .expect("the program's first map");
+    base + offset
+}
+
+/// `oxdb serve --pid` on the `leave` fixture, a breakpoint on f36's `push rbp`
+/// hit twice, then `signal` to the server: stopped at the breakpoint, or
+/// (`running`) continued and waiting for input.
+fn signal_ends_serve(signal: Signal, running: bool) {
+    let expected = untraced_output(ROUNDS);
+    let mut program = Program::start();
+    program.round();
+    program.wait_line("round 1 ");
+    let pid = program.pid();
+    let maps_before = maps(pid);
+    let server = Server::start(&["--pid", &pid.to_string()]);
+    let mut client = RawClient::connect(&server.address());
+    assert!(client.ask("?").starts_with("T05thread:"));
+    let f36 = function_addr(pid, "f36");
+    assert_eq!(client.ask(&format!("Z0,{f36:x},1")), "OK");
+    for _ in 2..=3 {
+        client.send_raw(&RawClient::packet(b"c"));
+        program.round();
+        let stop = client.receive();
+        assert!(stop.starts_with("T05"), "{stop}");
+    }
+    if running {
+        client.send_raw(&RawClient::packet(b"c"));
+        // Round 3 finishes; the program waits for input, under the server.
+        program.wait_line("round 3 ");
+    }
+    kill(Pid::from_raw(server.pid()), signal).expect("signal oxdb serve");
+    let (code, _, stderr) = server.finish();
+    assert_eq!(code, Some(128 + signal as i32), "{stderr}");
+    assert!(stderr.contains(&format!("oxdb serve: {signal}: detached from process {pid}")), "{stderr}");
+    wait_untraced(pid);
+    assert_code_is_the_files(pid);
+    assert_eq!(maps(pid), maps_before, "nothing of oxdb's is left mapped");
+    for _ in 3..ROUNDS {
+        program.round();
+    }
+    assert_eq!(program.finish(), expected, "the program's output is an untraced run's");
+}
+
+#[test]
+fn sigterm_to_oxdb_serve_detaches_a_program_stopped_at_a_breakpoint() {
+    signal_ends_serve(Signal::SIGTERM, false);
+}
+
+#[test]
+fn sighup_to_oxdb_serve_detaches_a_running_program() {
+    signal_ends_serve(Signal::SIGHUP, true);
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support::{fixture, gdb, gdb_args};
 
 /// A running `oxdb serve` and what it printed.
-struct Server {
+pub struct Server {
     child: Child,
     port: u16,
     stdout: Arc<Mutex<String>>,
@@ -20,7 +20,7 @@ struct Server {
 
 impl Server {
     /// Starts `oxdb serve ARGS` and reads the `listening on` line.
-    fn start(args: &[&str]) -> Server {
+    pub fn start(args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_oxdb"))
             .arg("serve")
             .args(args)
@@ -56,12 +56,17 @@ impl Server {
         Server { child, port, stdout: collected, stderr: errors }
     }
 
-    fn address(&self) -> String {
+    /// The server's process id.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// Waits (at most 20 s) for the server to end; returns its exit code, stdout and stderr.
-    fn finish(mut self) -> (Option<i32>, String, String) {
+    pub fn finish(mut self) -> (Option<i32>, String, String) {
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -177,19 +182,19 @@ fn hardware_breakpoints_watchpoints_and_steps_as_natively() {
 }
 
 /// A minimal protocol client for the raw tests.
-struct RawClient {
+pub struct RawClient {
     stream: TcpStream,
     buffer: Vec<u8>,
 }
 
 impl RawClient {
-    fn connect(address: &str) -> RawClient {
+    pub fn connect(address: &str) -> RawClient {
         let stream = TcpStream::connect(address).expect("connect to oxdb serve");
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         RawClient { stream, buffer: Vec::new() }
     }
 
-    fn packet(body: &[u8]) -> Vec<u8> {
+    pub fn packet(body: &[u8]) -> Vec<u8> {
         let sum = body.iter().fold(0u8, |s, &b| s.wrapping_add(b));
         let mut packet = vec![b'$'];
         packet.extend_from_slice(body);
@@ -197,12 +202,12 @@ impl RawClient {
         packet
     }
 
-    fn send_raw(&mut self, bytes: &[u8]) {
+    pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();
     }
 
     /// The body of the next packet from the server, run-length encoding expanded.
-    fn receive(&mut self) -> String {
+    pub fn receive(&mut self) -> String {
         let body = self.receive_encoded();
         let mut out = String::new();
         let mut chars = body.chars();
@@ -237,7 +242,7 @@ impl RawClient {
         }
     }
 
-    fn ask(&mut self, body: &str) -> String {
+    pub fn ask(&mut self, body: &str) -> String {
         self.send_raw(&Self::packet(body.as_bytes()));
         self.receive()
     }
