@@ -14,6 +14,7 @@ mod programs;
 mod remote_tools;
 mod report;
 mod snapshot_tools;
+mod storm_tools;
 mod symbol_tools;
 mod tools;
 
@@ -50,10 +51,20 @@ pub enum Workload {
     SnapshotMemory,
     /// Breakpoint hits per second of gdb driving a remote protocol server (oxserve, gdbserver).
     Remote,
+    /// Seconds for oxdb and gdb, `break f` with `commands`/`silent`/`continue`,
+    /// over 10,000 short threads, one alive at a time.
+    #[value(name = "thread-storm-1")]
+    Storm1,
+    /// The same, at most 500 alive at once.
+    #[value(name = "thread-storm-500")]
+    Storm500,
+    /// The same, at most 2,000 alive at once.
+    #[value(name = "thread-storm-2000")]
+    Storm2000,
 }
 
 impl Workload {
-    const ALL: [Workload; 11] = [
+    const ALL: [Workload; 14] = [
         Workload::Notifier,
         Workload::Fast,
         Workload::Displaced,
@@ -65,7 +76,20 @@ impl Workload {
         Workload::Snapshot,
         Workload::SnapshotMemory,
         Workload::Remote,
+        Workload::Storm1,
+        Workload::Storm500,
+        Workload::Storm2000,
     ];
+
+    /// The threads alive at once of a thread-storm row.
+    fn storm_alive(self) -> Option<u64> {
+        match self {
+            Workload::Storm1 => Some(1),
+            Workload::Storm500 => Some(500),
+            Workload::Storm2000 => Some(2000),
+            _ => None,
+        }
+    }
 
     /// The symbol and snapshot rows, compared with gdb rather than with the raw ptrace loop.
     fn is_symbolic(self) -> bool {
@@ -80,7 +104,7 @@ impl Workload {
     /// Rows whose ratios are to the gdb column rather than to the raw ptrace loop
     /// (the symbol rows, and the remote row, whose gdb column is gdbserver).
     fn is_against_gdb(self) -> bool {
-        self.is_symbolic() || self == Workload::Remote
+        self.is_symbolic() || self == Workload::Remote || self.storm_alive().is_some()
     }
 
     /// The name in `--tsv` output.
@@ -97,6 +121,9 @@ impl Workload {
             Workload::Snapshot => "snapshot-1gib",
             Workload::SnapshotMemory => "snapshot-1gib-peak-rss",
             Workload::Remote => "remote-breakpoint",
+            Workload::Storm1 => "thread-storm-1",
+            Workload::Storm500 => "thread-storm-500",
+            Workload::Storm2000 => "thread-storm-2000",
         }
     }
 
@@ -114,6 +141,9 @@ impl Workload {
             Workload::Snapshot => "snapshot of 1 GiB heap, GiB/s",
             Workload::SnapshotMemory => "snapshot tracer peak RSS, MiB",
             Workload::Remote => "hits/s, gdb via RSP server",
+            Workload::Storm1 => "10k-thread storm, 1 alive, s",
+            Workload::Storm500 => "10k-thread storm, 500 alive, s",
+            Workload::Storm2000 => "10k-thread storm, 2000 alive, s",
         }
     }
 
@@ -125,6 +155,7 @@ impl Workload {
             Workload::Lookup => "lookups/s",
             Workload::Snapshot => "GiB/s",
             Workload::SnapshotMemory => "MiB",
+            Workload::Storm1 | Workload::Storm500 | Workload::Storm2000 => "s",
             _ => "hits/s",
         }
     }
@@ -240,6 +271,14 @@ fn main() {
                 Tool::Gdb => snapshot_tools::gdb(workload, &programs),
                 _ => Err("n/a".into()),
             },
+            _ if workload.storm_alive().is_some() => {
+                let alive = workload.storm_alive().unwrap_or(1);
+                match tool {
+                    Tool::Oxtrace => storm_tools::measure(storm_tools::Debugger::Oxdb, &programs, alive),
+                    Tool::Gdb => storm_tools::measure(storm_tools::Debugger::Gdb, &programs, alive),
+                    _ => Err("n/a".into()),
+                }
+            }
             _ if workload == Workload::Remote => match tool {
                 Tool::Oxtrace => remote_tools::measure(remote_tools::Server::Oxserve, &programs, hits),
                 Tool::Gdb => remote_tools::measure(remote_tools::Server::Gdbserver, &programs, hits),
@@ -290,10 +329,16 @@ fn drive(cli: &Cli) -> Result<(), String> {
             continue;
         }
         for workload in Workload::ALL.into_iter().filter(|w| cli.only.is_empty() || cli.only.contains(w)) {
+            // The storm rows take minutes: unpinned (pinned, thousands of threads share one CPU), once.
+            let storm = workload.storm_alive().is_some();
+            if storm && placement == Placement::Pinned {
+                continue;
+            }
+            let reps = if storm { 1 } else { cli.reps.max(1) };
             for tool in Tool::ALL {
                 let mut rates = Vec::new();
                 let mut error = None;
-                for _ in 0..cli.reps.max(1) {
+                for _ in 0..reps {
                     let mut command = if placement == Placement::Pinned {
                         let mut c = Command::new("taskset");
                         c.args(["-c", "0"]).arg(&exe);
@@ -348,5 +393,8 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::Snapshot => "snapshot",
         Workload::SnapshotMemory => "snapshot-memory",
         Workload::Remote => "remote",
+        Workload::Storm1 => "thread-storm-1",
+        Workload::Storm500 => "thread-storm-500",
+        Workload::Storm2000 => "thread-storm-2000",
     }
 }

@@ -9,6 +9,8 @@ const BENCH_TARGET: &str = include_str!("bench_target.c");
 const RAW_PTRACE: &str = include_str!("raw_ptrace.c");
 const BENCH_STACK: &str = include_str!("bench_stack.c");
 const BENCH_SNAPSHOT: &str = include_str!("bench_snapshot.c");
+/// The thread storm, shared with oxdb's test of it.
+const STORM: &str = include_str!("../../../tests/fixtures/storm.c");
 const LIBDEBUG: &str = include_str!("libdebug_bench.py");
 const PYTHON_PTRACE: &str = include_str!("python_ptrace_bench.py");
 
@@ -28,6 +30,8 @@ pub struct Programs {
     pub stack: PathBuf,
     /// The debuggee of the snapshot rows: a touched heap, then SIGSTOP.
     pub snapshot: PathBuf,
+    /// The debuggee of the thread-storm rows (`storm ALIVE`).
+    pub storm: PathBuf,
     /// The system's C library.
     pub libc: PathBuf,
 }
@@ -94,6 +98,7 @@ impl Programs {
         let raw_ptrace = compile(dir, "raw_ptrace", RAW_PTRACE, &["-O2"])?;
         compile(dir, "bench_stack", BENCH_STACK, &["-O2", "-g", "-fomit-frame-pointer"])?;
         compile(dir, "bench_snapshot", BENCH_SNAPSHOT, &["-O2", "-g"])?;
+        compile(dir, "storm", STORM, &["-O0", "-g", "-pthread"])?;
         for (name, text) in [("libdebug_bench.py", LIBDEBUG), ("python_ptrace_bench.py", PYTHON_PTRACE)] {
             std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))?;
         }
@@ -114,6 +119,7 @@ impl Programs {
             raw_ptrace: dir.join("raw_ptrace"),
             stack: dir.join("bench_stack"),
             snapshot: dir.join("bench_snapshot"),
+            storm: dir.join("storm"),
             libc,
         })
     }

@@ -148,6 +148,12 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
     println!("The symbol rows (symbol loads, backtraces, lookups) compare oxtrace with gdb: their ratios are to gdb.");
     println!("The snapshot rows compare save_snapshot with gdb's gcore on a 1 GiB heap (ratios to gdb; for peak RSS lower is better).");
     println!(
+        "The thread-storm rows time oxdb (`break f`, `commands`: `silent`, `continue`) against gdb with the same script \
+         over {} short threads, at most 1, 500 or 2,000 alive at once, every hit counted: seconds, lower is better, \
+         ratio to gdb; unpinned, one run each.",
+        crate::storm_tools::THREADS
+    );
+    println!(
         "The remote row is gdb driving a remote protocol server ({} hits): oxserve (`oxdb serve`) in the oxtrace column, \
          gdbserver in the gdb column; its ratio is to gdbserver.",
         crate::remote_tools::remote_hits(cli.hits)

@@ -49,7 +49,10 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
         | Workload::Lookup
         | Workload::Snapshot
         | Workload::SnapshotMemory
-        | Workload::Remote => return Err("n/a".into()),
+        | Workload::Remote
+        | Workload::Storm1
+        | Workload::Storm500
+        | Workload::Storm2000 => return Err("n/a".into()),
         Workload::SingleStep => {
             trace.run_until(target).map_err(|e| e.to_string())?;
             trace.set_mode(Mode::FastStep, true);
@@ -172,7 +175,10 @@ pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Ra
         | Workload::Lookup
         | Workload::Snapshot
         | Workload::SnapshotMemory
-        | Workload::Remote => return Err("n/a".into()),
+        | Workload::Remote
+        | Workload::Storm1
+        | Workload::Storm500
+        | Workload::Storm2000 => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {
@@ -243,7 +249,10 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         | Workload::Lookup
         | Workload::Snapshot
         | Workload::SnapshotMemory
-        | Workload::Remote => return Err("n/a".into()),
+        | Workload::Remote
+        | Workload::Storm1
+        | Workload::Storm500
+        | Workload::Storm2000 => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     let _ = std::fs::remove_file(&steps_file);

@@ -11,4 +11,5 @@ mod remote;
 mod repl;
 mod serve;
 mod snapshots;
+mod storm;
 mod support;
