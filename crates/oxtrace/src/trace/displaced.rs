@@ -131,7 +131,8 @@ impl Trace {
     }
 
     /// If thread `tid` stands inside a copy, puts its pc back where the
-    /// original code is: on the instruction if it has not run, after it if it has.
+    /// original code is: on the instruction if it has not run (then it steps
+    /// over the breakpoint when it resumes), after it if it has.
     pub(super) fn leave_scratch(&mut self, tid: Tid) -> Result<()> {
         if self.scratch.copies.is_empty() {
             return Ok(());
@@ -139,7 +140,12 @@ impl Trace {
         let ctx = self.context_with(tid, RegisterGroup::General)?;
         let pc = ctx.pc()?;
         let Some(copy) = self.scratch.copy_holding(pc) else { return Ok(()) };
-        let original = if pc >= copy.jump { copy.original + copy.len } else { copy.original };
+        let not_run = pc < copy.jump;
+        if not_run && self.breakpoints.inserted_at(copy.original).is_some() {
+            // Its hit was reported: it steps over the breakpoint when it resumes, not into it again.
+            self.on_breakpoint.insert(tid, copy.original);
+        }
+        let original = if not_run { copy.original } else { copy.original + copy.len };
         self.registers.get_mut(&tid).expect("loaded above").set_pc(original)
     }
 }

@@ -14,6 +14,7 @@ mod events;
 mod expressions;
 mod fuzz_elf;
 mod hooks;
+mod leaving;
 mod libraries;
 mod lifecycle;
 mod memory;
