@@ -43,7 +43,8 @@ fn kernel_pc(pid: i32, tid: i32) -> Option<u64> {
 fn inner_instruction(trace: &mut Trace, function: u64) -> u64 {
     let code = trace.read_memory(function, 16).unwrap();
     let mut decoder = iced_x86::Decoder::with_ip(64, &code, function, iced_x86::DecoderOptions::NONE);
-    decoder.decode();
+    let first = decoder.decode();
+    assert!(!first.is_invalid(), "work starts with an instruction");
     decoder.decode().ip()
 }
 
