@@ -84,20 +84,28 @@ impl Trace {
         }
     }
 
-    /// The process resumes: puts the breakpoints back if they are out.
+    /// The process resumes: puts the breakpoints back if they are out. One
+    /// whose code can no longer be written (the program unmapped it) is
+    /// forgotten as inserted rather than keeping the process from running.
     pub(super) fn unpark_breakpoints(&mut self) -> Result<()> {
         if !std::mem::take(&mut self.parking.parked) || !self.is_attached() {
             return Ok(());
         }
-        let addrs: Vec<u64> =
-            self.breakpoints.by_id.values().filter(|e| e.saved.is_some()).map(|e| e.info.addr).collect();
-        let mut first_error = None;
-        for addr in addrs {
-            if let Err(e) = self.platform.insert_break(addr, self.arch.break_instruction) {
-                first_error.get_or_insert(e);
+        let inserted: Vec<(u32, u64)> = self
+            .breakpoints
+            .by_id
+            .iter()
+            .filter(|(_, e)| e.saved.is_some())
+            .map(|(&id, e)| (id, e.info.addr))
+            .collect();
+        for (id, addr) in inserted {
+            if self.platform.insert_break(addr, self.arch.break_instruction).is_err() {
+                if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
+                    entry.saved = None;
+                }
             }
         }
-        first_error.map_or(Ok(()), Err)
+        Ok(())
     }
 
     /// Takes the stops the backend holds but has not reported yet, keeping
