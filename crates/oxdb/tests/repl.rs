@@ -192,8 +192,7 @@ fn sigterm_while_a_line_is_typed_ends_oxdb_and_gives_the_terminal_back() {
         .filter_map(|p| p.parse().ok())
         .collect();
     assert_eq!(started.len(), 1, "oxdb started one program: {started:?}");
-    let killed = Command::new("kill").args(["-TERM", &oxdb.to_string()]).status().expect("run kill");
-    assert!(killed.success());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(oxdb), nix::sys::signal::Signal::SIGTERM).expect("signal oxdb");
     let deadline = Instant::now() + Duration::from_secs(20);
     let settings = loop {
         let text = std::fs::read_to_string(&stty).unwrap_or_default();
