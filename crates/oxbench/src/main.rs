@@ -15,6 +15,7 @@ mod python_env;
 mod remote_tools;
 mod report;
 mod snapshot_tools;
+mod storm_tools;
 mod symbol_tools;
 mod tools;
 
@@ -58,10 +59,20 @@ pub enum Workload {
     VtraceLayer,
     /// Breakpoint hits per second with a notifier, in a 32-bit (i386) build of the debuggee.
     I386,
+    /// Seconds for oxdb and gdb, `break f` with `commands`/`silent`/`continue`,
+    /// over 10,000 short threads, one alive at a time.
+    #[value(name = "thread-storm-1")]
+    Storm1,
+    /// The same, at most 500 alive at once.
+    #[value(name = "thread-storm-500")]
+    Storm500,
+    /// The same, at most 2,000 alive at once.
+    #[value(name = "thread-storm-2000")]
+    Storm2000,
 }
 
 impl Workload {
-    const ALL: [Workload; 14] = [
+    const ALL: [Workload; 17] = [
         Workload::Notifier,
         Workload::I386,
         Workload::Fast,
@@ -76,7 +87,20 @@ impl Workload {
         Workload::Remote,
         Workload::PyCallback,
         Workload::VtraceLayer,
+        Workload::Storm1,
+        Workload::Storm500,
+        Workload::Storm2000,
     ];
+
+    /// The threads alive at once of a thread-storm row.
+    fn storm_alive(self) -> Option<u64> {
+        match self {
+            Workload::Storm1 => Some(1),
+            Workload::Storm500 => Some(500),
+            Workload::Storm2000 => Some(2000),
+            _ => None,
+        }
+    }
 
     /// The symbol and snapshot rows, compared with gdb rather than with the raw ptrace loop.
     fn is_symbolic(self) -> bool {
@@ -96,7 +120,7 @@ impl Workload {
     }
 
     fn is_against_gdb(self) -> bool {
-        self.is_symbolic() || self == Workload::Remote
+        self.is_symbolic() || self == Workload::Remote || self.storm_alive().is_some()
     }
 
     /// The name in `--tsv` output.
@@ -116,6 +140,9 @@ impl Workload {
             Workload::PyCallback => "python-callback",
             Workload::VtraceLayer => "vtrace-notify",
             Workload::I386 => "breakpoint-i386",
+            Workload::Storm1 => "thread-storm-1",
+            Workload::Storm500 => "thread-storm-500",
+            Workload::Storm2000 => "thread-storm-2000",
         }
     }
 
@@ -136,6 +163,9 @@ impl Workload {
             Workload::PyCallback => "hits/s, Python callback",
             Workload::VtraceLayer => "hits/s, vtrace bp notify",
             Workload::I386 => "hits/s, 32-bit program",
+            Workload::Storm1 => "10k-thread storm, 1 alive, s",
+            Workload::Storm500 => "10k-thread storm, 500 alive, s",
+            Workload::Storm2000 => "10k-thread storm, 2000 alive, s",
         }
     }
 
@@ -147,6 +177,7 @@ impl Workload {
             Workload::Lookup => "lookups/s",
             Workload::Snapshot => "GiB/s",
             Workload::SnapshotMemory => "MiB",
+            Workload::Storm1 | Workload::Storm500 | Workload::Storm2000 => "s",
             _ => "hits/s",
         }
     }
@@ -284,6 +315,14 @@ fn main() {
                 }
                 _ => Err("n/a".into()),
             },
+            _ if workload.storm_alive().is_some() => {
+                let alive = workload.storm_alive().unwrap_or(1);
+                match tool {
+                    Tool::Oxtrace => storm_tools::measure(storm_tools::Debugger::Oxdb, &programs, alive),
+                    Tool::Gdb => storm_tools::measure(storm_tools::Debugger::Gdb, &programs, alive),
+                    _ => Err("n/a".into()),
+                }
+            }
             _ if workload == Workload::Remote => match tool {
                 Tool::Oxtrace => remote_tools::measure(remote_tools::Server::Oxserve, &programs, hits),
                 Tool::Gdb => remote_tools::measure(remote_tools::Server::Gdbserver, &programs, hits),
@@ -341,10 +380,16 @@ fn drive(cli: &Cli) -> Result<(), String> {
             continue;
         }
         for &workload in &workloads {
+            // The storm rows take minutes: unpinned (pinned, thousands of threads share one CPU), once.
+            let storm = workload.storm_alive().is_some();
+            if storm && placement == Placement::Pinned {
+                continue;
+            }
+            let reps = if storm { 1 } else { cli.reps.max(1) };
             for tool in Tool::ALL {
                 let mut rates = Vec::new();
                 let mut error = None;
-                for _ in 0..cli.reps.max(1) {
+                for _ in 0..reps {
                     let mut command = if placement == Placement::Pinned {
                         let mut c = Command::new("taskset");
                         c.args(["-c", "0"]).arg(&exe);
@@ -402,5 +447,8 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::PyCallback => "py-callback",
         Workload::VtraceLayer => "vtrace-layer",
         Workload::I386 => "i386",
+        Workload::Storm1 => "thread-storm-1",
+        Workload::Storm500 => "thread-storm-500",
+        Workload::Storm2000 => "thread-storm-2000",
     }
 }

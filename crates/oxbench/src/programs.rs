@@ -9,6 +9,8 @@ const BENCH_TARGET: &str = include_str!("bench_target.c");
 const RAW_PTRACE: &str = include_str!("raw_ptrace.c");
 const BENCH_STACK: &str = include_str!("bench_stack.c");
 const BENCH_SNAPSHOT: &str = include_str!("bench_snapshot.c");
+/// The thread storm, shared with oxdb's test of it.
+const STORM: &str = include_str!("../../../tests/fixtures/storm.c");
 const LIBDEBUG: &str = include_str!("libdebug_bench.py");
 const PYTHON_PTRACE: &str = include_str!("python_ptrace_bench.py");
 const OXTRACE_PY: &str = include_str!("oxtrace_py_bench.py");
@@ -30,6 +32,8 @@ pub struct Programs {
     pub stack: PathBuf,
     /// The debuggee of the snapshot rows: a touched heap, then SIGSTOP.
     pub snapshot: PathBuf,
+    /// The debuggee of the thread-storm rows (`storm ALIVE`).
+    pub storm: PathBuf,
     /// The system's C library.
     pub libc: PathBuf,
     /// The same debuggee built for i386 (`gcc -m32`), and the address of its
@@ -133,6 +137,7 @@ impl Programs {
         if let Err(e) = compile(dir, "bench_target_i386", BENCH_TARGET, &i386) {
             eprintln!("oxbench: no 32-bit row: {e}");
         }
+        compile(dir, "storm", STORM, &["-O0", "-g", "-pthread"])?;
         let scripts = [
             ("libdebug_bench.py", LIBDEBUG),
             ("python_ptrace_bench.py", PYTHON_PTRACE),
@@ -161,6 +166,7 @@ impl Programs {
             raw_ptrace: dir.join("raw_ptrace"),
             stack: dir.join("bench_stack"),
             snapshot: dir.join("bench_snapshot"),
+            storm: dir.join("storm"),
             libc,
             target_i386,
         })

@@ -158,6 +158,12 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
         crate::tools::VTRACE_MAX_HITS
     );
     println!(
+        "The thread-storm rows time oxdb (`break f`, `commands`: `silent`, `continue`) against gdb with the same script \
+         over {} short threads, at most 1, 500 or 2,000 alive at once, every hit counted: seconds, lower is better, \
+         ratio to gdb; unpinned, one run each.",
+        crate::storm_tools::THREADS
+    );
+    println!(
         "The remote row is gdb driving a remote protocol server ({} hits): oxserve (`oxdb serve`) in the oxtrace column, \
          gdbserver in the gdb column; its ratio is to gdbserver.",
         crate::remote_tools::remote_hits(cli.hits)

@@ -52,7 +52,10 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
         | Workload::SnapshotMemory
         | Workload::Remote
         | Workload::PyCallback
-        | Workload::VtraceLayer => return Err("n/a".into()),
+        | Workload::VtraceLayer
+        | Workload::Storm1
+        | Workload::Storm500
+        | Workload::Storm2000 => return Err("n/a".into()),
         Workload::SingleStep => {
             trace.run_until(target).map_err(|e| e.to_string())?;
             trace.set_mode(Mode::FastStep, true);
@@ -207,7 +210,10 @@ pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Ra
         | Workload::SnapshotMemory
         | Workload::Remote
         | Workload::PyCallback
-        | Workload::VtraceLayer => return Err("n/a".into()),
+        | Workload::VtraceLayer
+        | Workload::Storm1
+        | Workload::Storm500
+        | Workload::Storm2000 => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {
@@ -280,7 +286,10 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         | Workload::SnapshotMemory
         | Workload::Remote
         | Workload::PyCallback
-        | Workload::VtraceLayer => return Err("n/a".into()),
+        | Workload::VtraceLayer
+        | Workload::Storm1
+        | Workload::Storm500
+        | Workload::Storm2000 => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     let _ = std::fs::remove_file(&steps_file);

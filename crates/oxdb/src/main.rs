@@ -12,6 +12,7 @@
 mod cli;
 mod commands;
 mod demo;
+mod ending;
 mod events;
 mod interrupt;
 mod repl;

@@ -2,11 +2,17 @@
 //! (`$OXDB_HISTORY`, or `~/.oxdb_history`), tab completion of commands,
 //! symbols and registers, and an empty line repeating the last run or step
 //! command.
+//!
+//! The line editor reads on a thread of its own, so that the main thread
+//! (which alone may make ptrace calls) waits for either a line or a signal
+//! that ends oxdb ([`crate::ending`]), and can leave at once even while a
+//! line is being typed.
 
-use std::cell::RefCell;
+use nix::sys::termios::{tcgetattr, tcsetattr, SetArg, Termios};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustyline::completion::Completer;
 use rustyline::config::{CompletionType, Config};
@@ -42,14 +48,21 @@ struct Words {
     modules: usize,
 }
 
+/// The completion words, shared by the main thread (which refreshes them) and the editor's.
+type SharedWords = Arc<Mutex<Words>>;
+
+fn lock(words: &SharedWords) -> MutexGuard<'_, Words> {
+    words.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The line editor's helper: completion only.
 struct OxdbHelper {
-    words: Rc<RefCell<Words>>,
+    words: SharedWords,
 }
 
 impl OxdbHelper {
     fn candidates(&self, kind: Complete, word: &str) -> Vec<String> {
-        let words = self.words.borrow();
+        let words = lock(&self.words);
         let mut list: Vec<String> = match kind {
             Complete::Nothing => Vec::new(),
             Complete::Commands => COMMANDS
@@ -107,14 +120,14 @@ impl Validator for OxdbHelper {}
 impl Helper for OxdbHelper {}
 
 /// Brings the symbol names up to date with the loaded modules.
-fn refresh_words(session: &mut Session, words: &Rc<RefCell<Words>>) {
+fn refresh_words(session: &mut Session, words: &SharedWords) {
     let Ok(trace) = session.trace() else { return };
-    if words.borrow().registers.is_empty() {
-        words.borrow_mut().registers = trace.arch().registers.iter().map(|r| r.name.to_owned()).collect();
+    if lock(words).registers.is_empty() {
+        lock(words).registers = trace.arch().registers.iter().map(|r| r.name.to_owned()).collect();
     }
     let Ok(symbols) = trace.symbols() else { return };
     let modules = symbols.modules();
-    if modules.len() == words.borrow().modules {
+    if modules.len() == lock(words).modules {
         return;
     }
     let mut names = BTreeSet::new();
@@ -126,51 +139,63 @@ fn refresh_words(session: &mut Session, words: &Rc<RefCell<Words>>) {
             }
         }
     }
-    let mut words = words.borrow_mut();
+    let mut words = lock(words);
     words.symbols = names.into_iter().collect();
     words.modules = modules.len();
 }
 
-/// Runs the prompt until `quit` or end of input.
-pub fn run(session: &mut Session) {
-    let config = Config::builder()
-        .auto_add_history(false)
-        .history_ignore_space(true)
-        .completion_type(CompletionType::List)
-        .max_history_size(HISTORY_SIZE)
-        .map(|b| b.build());
-    let editor = config
-        .map_err(|e| e.to_string())
-        .and_then(|c| Editor::<OxdbHelper, FileHistory>::with_config(c).map_err(|e| e.to_string()));
-    let mut editor = match editor {
-        Ok(editor) => editor,
-        Err(e) => {
-            eprintln!("error: cannot start the line editor: {e}");
-            return;
+/// The line editor, and the terminal's settings before it ever made it raw.
+pub struct LineEditor {
+    editor: Editor<OxdbHelper, FileHistory>,
+    words: SharedWords,
+    terminal: Option<Termios>,
+}
+
+impl LineEditor {
+    /// A line editor with completion and the history file loaded.
+    pub fn new() -> Result<LineEditor, String> {
+        let config = Config::builder()
+            .auto_add_history(false)
+            .history_ignore_space(true)
+            .completion_type(CompletionType::List)
+            .max_history_size(HISTORY_SIZE)
+            .map(|b| b.build());
+        let mut editor = config
+            .map_err(|e| e.to_string())
+            .and_then(|c| Editor::<OxdbHelper, FileHistory>::with_config(c).map_err(|e| e.to_string()))
+            .map_err(|e| format!("cannot start the line editor: {e}"))?;
+        let words = SharedWords::default();
+        editor.set_helper(Some(OxdbHelper { words: Arc::clone(&words) }));
+        if let Some(path) = history_path() {
+            // A missing history file is normal on the first run.
+            let _ = editor.load_history(&path);
         }
-    };
-    let words = Rc::new(RefCell::new(Words::default()));
-    editor.set_helper(Some(OxdbHelper { words: Rc::clone(&words) }));
-    let history = history_path();
-    if let Some(path) = &history {
-        // A missing history file is normal on the first run.
-        let _ = editor.load_history(path);
+        let terminal = tcgetattr(std::io::stdin()).ok();
+        Ok(LineEditor { editor, words, terminal })
     }
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
-    loop {
-        refresh_words(session, &words);
-        let prompt = if session.collecting() { "> " } else { "(oxdb) " };
-        match editor.readline(prompt) {
+}
+
+/// What the editor's thread hands the main thread.
+enum Input {
+    /// A line (already in the history if not empty).
+    Line(String),
+    /// Ctrl-C at the prompt.
+    Interrupted,
+    /// End of input.
+    Eof,
+    /// The editor failed.
+    Failed(String),
+    /// A signal asks oxdb to end.
+    Ending,
+}
+
+/// The editor's thread: reads one line for each prompt it is sent.
+fn read_lines(mut editor: Editor<OxdbHelper, FileHistory>, prompts: Receiver<String>, input: Sender<Input>) {
+    let history = history_path();
+    for prompt in prompts {
+        let read = match editor.readline(&prompt) {
             Ok(line) => {
-                if line.trim().is_empty() {
-                    if !session.collecting() {
-                        if let Some(last) = session.last_step.clone() {
-                            session.feed(&last, &mut out, &mut err);
-                        }
-                        continue;
-                    }
-                } else {
+                if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                     if let Some(path) = &history {
                         if let Err(e) = editor.save_history(path) {
@@ -178,17 +203,77 @@ pub fn run(session: &mut Session) {
                         }
                     }
                 }
+                Input::Line(line)
+            }
+            Err(ReadlineError::Interrupted) => Input::Interrupted,
+            Err(ReadlineError::Eof) => Input::Eof,
+            Err(e) => Input::Failed(e.to_string()),
+        };
+        if input.send(read).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs the prompt until `quit`, end of input, or a signal that ends oxdb.
+pub fn run(session: &mut Session, line_editor: LineEditor) {
+    let LineEditor { editor, words, terminal } = line_editor;
+    let (input_tx, input) = channel();
+    let (prompts, prompt_rx) = channel::<String>();
+    let woken = input_tx.clone();
+    crate::ending::on_request(move || {
+        let _ = woken.send(Input::Ending);
+    });
+    std::thread::spawn(move || read_lines(editor, prompt_rx, input_tx));
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let mut reading = false;
+    while crate::ending::requested().is_none() {
+        refresh_words(session, &words);
+        if !reading {
+            // Nothing of oxdb's own stays mapped in the program while the user thinks.
+            if let Ok(trace) = session.trace() {
+                let _ = trace.unmap_scratch_page();
+            }
+            let prompt = if session.collecting() { "> " } else { "(oxdb) " };
+            if prompts.send(prompt.to_owned()).is_err() {
+                break;
+            }
+            reading = true;
+        }
+        let Ok(read) = input.recv() else { break };
+        reading &= matches!(read, Input::Ending);
+        match read {
+            Input::Line(line) => {
+                if line.trim().is_empty() && !session.collecting() {
+                    if let Some(last) = session.last_step.clone() {
+                        session.feed(&last, &mut out, &mut err);
+                    }
+                    continue;
+                }
                 session.feed(&line, &mut out, &mut err);
                 if session.quit {
                     break;
                 }
             }
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
-            Err(e) => {
+            Input::Interrupted => continue,
+            Input::Eof | Input::Ending => break,
+            Input::Failed(e) => {
                 eprintln!("error: {e}");
                 break;
             }
         }
+    }
+    if reading {
+        stop_reading(terminal.as_ref());
+    }
+}
+
+/// Puts the terminal back as it was before the editor made it raw (the
+/// editor's thread is still inside a line, and oxdb is about to exit).
+fn stop_reading(saved: Option<&Termios>) {
+    if let Some(saved) = saved {
+        let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, saved);
+        println!();
     }
 }

@@ -70,6 +70,8 @@ fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
 
 /// Runs oxdb as the arguments say; returns the process exit code.
 pub fn main(cli: Cli) -> i32 {
+    // Before anything else: a signal that ends oxdb is then never fatal to a program it holds.
+    crate::interrupt::install();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut err = std::io::stderr();
@@ -80,6 +82,7 @@ pub fn main(cli: Cli) -> i32 {
             return ERROR_EXIT;
         }
     };
+    let line_editor = if cli.batch { None } else { Some(repl::LineEditor::new()) };
     let mut session = Session::new(trace);
     'scripts: for path in &cli.scripts {
         let text = match std::fs::read_to_string(path) {
@@ -96,7 +99,7 @@ pub fn main(cli: Cli) -> i32 {
                 continue;
             }
             session.feed(line, &mut out, &mut err);
-            if session.quit {
+            if session.quit || crate::ending::requested().is_some() {
                 break 'scripts;
             }
         }
@@ -108,6 +111,9 @@ pub fn main(cli: Cli) -> i32 {
     }
     if !session.quit {
         for command in &cli.commands {
+            if crate::ending::requested().is_some() {
+                break;
+            }
             session.feed(command, &mut out, &mut err);
             if session.quit {
                 break;
@@ -116,8 +122,17 @@ pub fn main(cli: Cli) -> i32 {
     }
     let _ = out.flush();
     drop(out);
-    if !cli.batch && !session.quit {
-        repl::run(&mut session);
+    if let Some(signal) = crate::ending::requested() {
+        return end_on_signal(&mut session, signal);
+    }
+    if let Some(line_editor) = line_editor.filter(|_| !session.quit) {
+        match line_editor {
+            Ok(line_editor) => repl::run(&mut session, line_editor),
+            Err(e) => eprintln!("error: {e}"),
+        }
+        if let Some(signal) = crate::ending::requested() {
+            return end_on_signal(&mut session, signal);
+        }
         session.finish();
         return 0;
     }
@@ -132,4 +147,15 @@ pub fn main(cli: Cli) -> i32 {
     };
     session.finish();
     code
+}
+
+/// Ends the session as `quit` does after `signal` asked oxdb to end, saying
+/// so on stderr; returns the exit code.
+fn end_on_signal(session: &mut Session, signal: i32) -> i32 {
+    let name = crate::commands::signals::signal_name(signal);
+    match session.finish() {
+        Some(what) => eprintln!("oxdb: {name}: {what}"),
+        None => eprintln!("oxdb: {name}"),
+    }
+    crate::ending::exit_code(signal)
 }

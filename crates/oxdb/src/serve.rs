@@ -10,12 +10,19 @@
 //! and `oxdb serve` waits for a started program to end (it would die with its
 //! parent otherwise); after a kill or the client's departure it ends the
 //! process it started, or lets an attached one go.
+//!
+//! SIGTERM, SIGHUP and SIGQUIT end it the same way, whatever it is doing:
+//! the client's connection is shut down, an attached process is detached
+//! (it runs on as it would untraced), a started one killed, and `oxdb serve`
+//! exits with 128 + the signal's number.
 
 use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use oxserve::{is_loopback, Launch, Policy, SessionEnd, TraceTarget};
+use nix::sys::signal::Signal;
+
+use oxserve::{is_loopback, Launch, Listener, Policy, SessionEnd, TraceTarget};
 use oxtrace::Trace;
 
 use crate::cli::ServeArgs;
@@ -23,8 +30,9 @@ use crate::script::ERROR_EXIT;
 
 /// Runs `oxdb serve`; returns the exit code.
 pub fn main(args: &ServeArgs) -> i32 {
+    crate::interrupt::catch(&[Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT]);
     match serve(args) {
-        Ok(()) => 0,
+        Ok(()) => crate::ending::requested().map_or(0, crate::ending::exit_code),
         Err(e) => {
             eprintln!("error: {e}");
             ERROR_EXIT
@@ -53,11 +61,26 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on {addr}");
     let _ = stdout.flush();
-    let (stream, peer) = listener.accept().map_err(|e| format!("accepting a client on {addr}: {e}"))?;
+    let Some((stream, peer)) = accept(&listener).map_err(|e| format!("accepting a client on {addr}: {e}"))? else {
+        return end_on_signal(target.into_trace());
+    };
     // One client: the socket file of a Unix listener goes now.
     drop(listener);
     eprintln!("oxdb serve: client {peer} connected");
-    let end = oxserve::serve_connection(&mut target, stream).map_err(|e| e.to_string())?;
+    if let Ok(clone) = stream.try_clone() {
+        // A signal that ends oxdb ends the session: the connection's reads see its end.
+        crate::ending::on_request(move || {
+            let _ = clone.shutdown();
+        });
+        if crate::ending::requested().is_some() {
+            let _ = stream.shutdown();
+        }
+    }
+    let end = oxserve::serve_connection(&mut target, stream);
+    if crate::ending::requested().is_some() {
+        return end_on_signal(target.into_trace());
+    }
+    let end = end.map_err(|e| e.to_string())?;
     // With --multi the client may have started or attached to another process.
     let spawned = target.spawned();
     let mut trace = target.into_trace();
@@ -79,6 +102,40 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     }
     // Dropping the trace kills a started process and lets an attached one go.
     drop(trace);
+    Ok(())
+}
+
+/// Waits for a client, or for a signal that ends oxdb (`None`).
+fn accept(listener: &Listener) -> std::io::Result<Option<(oxserve::ClientStream, String)>> {
+    listener.set_nonblocking(true)?;
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                stream.set_nonblocking(false)?;
+                return Ok(Some((stream, peer)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if crate::ending::requested().is_some() {
+                    return Ok(None);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// After a signal asked oxdb to end: lets the process go as `quit` does, and says so.
+fn end_on_signal(trace: Trace) -> Result<(), String> {
+    let name = crate::commands::signals::signal_name(crate::ending::requested().unwrap_or(0));
+    let pid = trace.pid();
+    let (live, spawned) = (trace.is_attached(), trace.is_spawned());
+    trace.release().map_err(|e| format!("{name}: leaving process {pid}: {e}"))?;
+    match (live, spawned) {
+        (false, _) => eprintln!("oxdb serve: {name}"),
+        (true, true) => eprintln!("oxdb serve: {name}: killed process {pid}"),
+        (true, false) => eprintln!("oxdb serve: {name}: detached from process {pid}"),
+    }
     Ok(())
 }
 

@@ -54,6 +54,9 @@ impl From<&str> for CmdError {
     }
 }
 
+/// The first line of a command list that keeps its breakpoint's hits quiet.
+const SILENT: &str = "silent";
+
 /// What a command returns.
 pub type CmdResult = Result<(), CmdError>;
 
@@ -62,7 +65,8 @@ pub type CmdResult = Result<(), CmdError>;
 pub struct BreakExtra {
     /// The condition as typed.
     pub condition: Option<String>,
-    /// Commands to run when it stops the program.
+    /// Commands to run when it stops the program; a first line `silent`
+    /// keeps its hits from being announced, as in gdb.
     pub commands: Vec<String>,
 }
 
@@ -73,6 +77,8 @@ pub struct Shared {
     pub lines: Vec<String>,
     /// Ids of the breakpoints and watchpoints the user set (others are internal to stepping).
     pub user_ids: BTreeSet<u32>,
+    /// Ids of the breakpoints whose command list starts with `silent`: their hits are not announced.
+    pub silent: BTreeSet<u32>,
 }
 
 /// One debugging session.
@@ -110,6 +116,8 @@ impl Session {
     /// A session over a started or attached program.
     pub fn new(mut trace: Trace) -> Session {
         crate::interrupt::install();
+        // A tracer killed while the program waits at the prompt leaves its code intact.
+        let _ = trace.set_breakpoints_out_while_stopped(true);
         crate::interrupt::watch(&trace);
         let shared = Rc::new(RefCell::new(Shared::default()));
         let notified = Rc::clone(&shared);
@@ -117,7 +125,8 @@ impl Session {
             let user = {
                 let shared = notified.borrow();
                 match &event.kind {
-                    EventKind::Breakpoint { id, .. } | EventKind::Watchpoint { id, .. } => shared.user_ids.contains(id),
+                    EventKind::Breakpoint { id, .. } => shared.user_ids.contains(id) && !shared.silent.contains(id),
+                    EventKind::Watchpoint { id, .. } => shared.user_ids.contains(id),
                     _ => true,
                 }
             };
@@ -180,7 +189,7 @@ impl Session {
             let text = line.trim();
             if text == "end" {
                 let count = lines.len();
-                self.breaks.entry(id).or_default().commands = lines;
+                self.set_commands(id, lines);
                 let _ = writeln!(out, "breakpoint {id}: {count} command(s) to run at each stop");
             } else {
                 if !text.is_empty() {
@@ -260,7 +269,8 @@ impl Session {
             }
             EventKind::Breakpoint { id, .. } => {
                 if let Some(extra) = self.breaks.get(&id) {
-                    self.queue.extend(extra.commands.iter().cloned());
+                    let silent = extra.commands.first().is_some_and(|c| c == SILENT);
+                    self.queue.extend(extra.commands.iter().skip(usize::from(silent)).cloned());
                 }
             }
             _ => {}
@@ -271,16 +281,33 @@ impl Session {
         Ok(())
     }
 
+    /// Sets the command list of breakpoint `id`.
+    pub fn set_commands(&mut self, id: u32, commands: Vec<String>) {
+        let mut shared = self.shared.borrow_mut();
+        match commands.first().is_some_and(|c| c == SILENT) {
+            true => shared.silent.insert(id),
+            false => shared.silent.remove(&id),
+        };
+        self.breaks.entry(id).or_default().commands = commands;
+    }
+
     /// Records a breakpoint or watchpoint the user set.
     pub fn add_user_id(&mut self, id: u32) {
         self.shared.borrow_mut().user_ids.insert(id);
         self.last_break = Some(id);
     }
 
-    /// Ends the session: kills a started program, detaches from an attached one.
-    pub fn finish(&mut self) {
-        if let Some(trace) = self.trace.take() {
-            let _ = trace.release();
+    /// Ends the session: kills a started program, detaches from an attached
+    /// one. Says what it did to a live program, or what went wrong.
+    pub fn finish(&mut self) -> Option<String> {
+        let trace = self.trace.take()?;
+        let (pid, live, spawned) = (trace.pid(), trace.is_attached(), trace.is_spawned());
+        let released = trace.release();
+        match released {
+            Err(e) => Some(format!("error: leaving process {pid}: {e}")),
+            Ok(()) if !live => None,
+            Ok(()) if spawned => Some(format!("killed process {pid}")),
+            Ok(()) => Some(format!("detached from process {pid}")),
         }
     }
 

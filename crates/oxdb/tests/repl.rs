@@ -146,3 +146,66 @@ fn ctrl_c_stops_the_running_program_and_the_prompt_comes_back() {
     tmux.wait_for("spin", "killed", 1);
     tmux.keys("spin", &["quit", "Enter"]);
 }
+
+/// The pid of the oxdb process whose command line ends with `last_arg`.
+fn oxdb_pid_with_arg(last_arg: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).filter(|a| !a.is_empty()).collect();
+        let oxdb = args.first()? == &env!("CARGO_BIN_EXE_oxdb").as_bytes();
+        (oxdb && args.last()? == &last_arg.as_bytes()).then_some(pid)
+    })
+}
+
+#[test]
+fn sigterm_while_a_line_is_typed_ends_oxdb_and_gives_the_terminal_back() {
+    if !tmux_available() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let program = fixture("calls");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("oxdb-sigterm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stty = dir.join("stty");
+    let _ = std::fs::remove_file(&stty);
+    let marker = format!("sigterm-test-{}", std::process::id());
+    // After oxdb: its exit code, then the terminal's settings.
+    let command = format!(
+        "sh -c 'env TERM=xterm OXDB_HISTORY=/dev/null {} {} {marker}; echo exit=$? > {}; stty -a >> {}; sleep 600'",
+        env!("CARGO_BIN_EXE_oxdb"),
+        program.display(),
+        stty.display(),
+        stty.display()
+    );
+    let tmux = Tmux { socket: format!("oxdb-sigterm-{}", std::process::id()) };
+    tmux.start("hold", "sleep 600");
+    tmux.start("term", &command);
+    tmux.wait_for("term", "(oxdb)", 1);
+    // Half a line typed: the line editor has the terminal in raw mode.
+    tmux.keys("term", &["brea"]);
+    tmux.wait_for("term", "(oxdb) brea", 1);
+    let oxdb = oxdb_pid_with_arg(&marker).expect("oxdb's pid");
+    let started: Vec<i32> = std::fs::read_to_string(format!("/proc/{oxdb}/task/{oxdb}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(started.len(), 1, "oxdb started one program: {started:?}");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(oxdb), nix::sys::signal::Signal::SIGTERM).expect("signal oxdb");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let settings = loop {
+        let text = std::fs::read_to_string(&stty).unwrap_or_default();
+        if text.contains("icanon") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "oxdb did not end; the screen:\n{}", tmux.screen("term"));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(settings.starts_with("exit=143"), "128 + SIGTERM: {settings}");
+    let words: Vec<&str> = settings.split_whitespace().collect();
+    assert!(words.contains(&"icanon") && words.contains(&"echo"), "the terminal is cooked again: {settings}");
+    assert!(tmux.screen("term").contains("oxdb: SIGTERM: killed process"), "{}", tmux.screen("term"));
+    assert!(!Path::new(&format!("/proc/{}", started[0])).exists(), "the started program was killed");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -57,6 +57,11 @@ impl Server {
         Server { child, listening, stdout: collected, stderr: errors }
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     /// The address a client connects to: the one listened on, or for all
     /// interfaces (`0.0.0.0`, `[::]`), the loopback address of the same family.
     pub(crate) fn address(&self) -> String {

@@ -53,6 +53,14 @@ impl Listener {
         }
     }
 
+    /// Sets or clears non-blocking mode (for an accept that can be given up).
+    pub fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        match self {
+            Listener::Tcp(listener) => listener.set_nonblocking(on),
+            Listener::Unix(listener, ..) => listener.set_nonblocking(on),
+        }
+    }
+
     /// Waits for a client; gives its stream and a name for it (its address, or `unix socket`).
     pub fn accept(&self) -> std::io::Result<(ClientStream, String)> {
         match self {

@@ -39,6 +39,22 @@ impl ClientStream {
         }
     }
 
+    /// Closes the connection both ways (a blocked read on a clone returns).
+    pub fn shutdown(&self) -> std::io::Result<()> {
+        match self {
+            ClientStream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            ClientStream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+        }
+    }
+
+    /// Another handle on the same connection.
+    pub fn try_clone(&self) -> std::io::Result<ClientStream> {
+        Ok(match self {
+            ClientStream::Tcp(s) => ClientStream::Tcp(s.try_clone()?),
+            ClientStream::Unix(s) => ClientStream::Unix(s.try_clone()?),
+        })
+    }
+
     /// Sends small writes at once (TCP; nothing to do on a Unix socket).
     pub fn set_nodelay(&self) -> std::io::Result<()> {
         match self {

@@ -251,7 +251,7 @@ pub fn commands(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> C
     }
     let list: Vec<String> = inline.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
     writeln!(out, "breakpoint {id}: {} command(s) to run at each stop", list.len())?;
-    session.breaks.entry(id).or_default().commands = list;
+    session.set_commands(id, list);
     Ok(())
 }
 

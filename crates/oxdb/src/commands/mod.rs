@@ -117,7 +117,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("tbreak", [], "EXPR [if COND]", "set a one-time breakpoint", false, Expr, breakpoints::add_once),
     cmd!("condition", [], "ID [COND]", "set or clear a breakpoint's condition", false, Expr, breakpoints::condition),
     cmd!("commands", [], "[ID] [CMD; CMD...]",
-        "commands to run when breakpoint ID stops the program (lines up to `end`, or inline)", false, Commands,
+        "commands to run when breakpoint ID stops the program (lines up to `end`, or inline; a first `silent` hides the hit)", false, Commands,
         breakpoints::commands),
     cmd!("breakpoints", ["bl"], "", "list breakpoints and watchpoints", false, Nothing, breakpoints::list),
     cmd!("enable", ["be"], "ID...", "enable breakpoints", false, Nothing, breakpoints::enable),

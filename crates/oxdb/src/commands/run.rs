@@ -28,14 +28,19 @@ fn resume(
     loop {
         let trace = session.trace()?;
         out.flush()?;
-        let result = call(trace);
+        let result = crate::interrupt::while_running(|| call(trace));
         session.print_events(out)?;
         let event = result?;
         let verdict = super::watches::after_event(session, &event, out)?;
-        if verdict == super::watches::Verdict::RunOn && runs_on {
+        if verdict == super::watches::Verdict::RunOn && runs_on && crate::ending::requested().is_none() {
             continue;
         }
         session.after_stop(&event, out)?;
+        if let Some(signal) = crate::ending::requested() {
+            // No more commands: oxdb ends.
+            let name = crate::commands::signals::signal_name(signal);
+            return Err(format!("{name}: oxdb is ending").into());
+        }
         return Ok(event);
     }
 }

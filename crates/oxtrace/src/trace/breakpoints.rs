@@ -2,7 +2,9 @@
 //! hiding those bytes from memory reads.
 //!
 //! An enabled breakpoint's instruction stays in memory while the process is
-//! stopped; [`Trace::read_memory`] shows the original bytes in its place and
+//! stopped (unless [`Trace::set_breakpoints_out_while_stopped`] is on: then
+//! the table keeps every entry as inserted while memory holds the original
+//! bytes); [`Trace::read_memory`] shows the original bytes in its place and
 //! [`Trace::write_memory`] keeps it in place. Detach, kill and drop remove
 //! every breakpoint byte.
 
@@ -262,7 +264,7 @@ impl Trace {
         let insn = self.arch.break_instruction;
         let mut saved = vec![0; insn.len()];
         self.platform.read_memory(entry.info.addr, &mut saved)?;
-        self.platform.insert_break(entry.info.addr, insn)?;
+        self.poke_break(entry.info.addr)?;
         entry.saved = Some(saved);
         Ok(())
     }
@@ -279,12 +281,29 @@ impl Trace {
                 entry.saved = Some(saved);
                 return Err(e);
             }
-            if let Err(e) = self.platform.remove_break(entry.info.addr, &saved) {
+            if let Err(e) = self.unpoke_break(entry.info.addr, &saved) {
                 entry.saved = Some(saved);
                 return Err(e);
             }
         }
         Ok(())
+    }
+
+    /// Writes the break instruction at `addr`, unless breakpoints are out of
+    /// memory while stopped (then it goes in when the process resumes).
+    fn poke_break(&mut self, addr: u64) -> Result<()> {
+        match self.parking.parked {
+            true => Ok(()),
+            false => self.platform.insert_break(addr, self.arch.break_instruction),
+        }
+    }
+
+    /// Puts `original` back at `addr`, unless it is there already (breakpoints out while stopped).
+    fn unpoke_break(&mut self, addr: u64, original: &[u8]) -> Result<()> {
+        match self.parking.parked {
+            true => Ok(()),
+            false => self.platform.remove_break(addr, original),
+        }
     }
 
     /// Takes one breakpoint's instruction out of memory for a moment (stepping over it).
@@ -305,7 +324,7 @@ impl Trace {
         let result = match entry.lifted.take() {
             // The original bytes are known: only the break instruction is written.
             Some(saved) if entry.info.enabled && entry.saved.is_none() => {
-                let written = self.platform.insert_break(entry.info.addr, self.arch.break_instruction);
+                let written = self.poke_break(entry.info.addr);
                 if written.is_ok() {
                     entry.saved = Some(saved);
                 }
@@ -381,7 +400,8 @@ impl Trace {
             let Some(saved) = entry.saved.as_mut() else {
                 continue;
             };
-            // The new bytes become the saved ones; memory keeps the break instruction.
+            // The new bytes become the saved ones; memory keeps the break
+            // instruction (unless breakpoints are out while stopped).
             let bp_addr = entry.info.addr;
             for (i, byte) in saved.iter_mut().enumerate() {
                 let at = bp_addr + i as u64;
@@ -389,7 +409,9 @@ impl Trace {
                     *byte = data[(at - addr) as usize];
                 }
             }
-            overlay(&mut patched, addr, bp_addr, self.arch.break_instruction);
+            if !self.parking.parked {
+                overlay(&mut patched, addr, bp_addr, self.arch.break_instruction);
+            }
         }
         self.platform.write_memory(addr, &patched)
     }

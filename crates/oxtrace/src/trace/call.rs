@@ -213,6 +213,8 @@ impl Trace {
         };
         let ctx = self.registers()?;
         ctx.restore(RegisterGroup::General, saved.general)?;
-        ctx.restore(RegisterGroup::Vector, saved.vector)
+        ctx.restore(RegisterGroup::Vector, saved.vector)?;
+        // In the kernel's copy at once: a tracer that dies now leaves the thread as it was.
+        self.write_back_registers()
     }
 }

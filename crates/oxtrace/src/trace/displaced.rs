@@ -16,8 +16,8 @@
 //! before). A thread found stopped inside a copy (a fault in the copied
 //! instruction, a stop signal between it and the jump) has its pc mapped back
 //! to the original code when its registers are read, so nobody ever sees the
-//! scratch page in a pc. The page stays mapped after a detach: a thread could
-//! still be inside it.
+//! scratch page in a pc. A detach (and [`Trace::unmap_scratch_page`]) moves
+//! every thread out of the copies the same way, then unmaps the page.
 
 use iced_x86::{Decoder, DecoderOptions, Encoder, FlowControl};
 
@@ -120,8 +120,26 @@ impl Trace {
         page
     }
 
+    /// Unmaps the scratch page where instructions under breakpoints run out
+    /// of line, after moving any thread inside a copy back to the original
+    /// code; the next hit that needs it maps a new one. Detach does it; a
+    /// debugger also does it before it waits for its user, so that a tracer
+    /// killed meanwhile leaves nothing of its own in the process. Nothing
+    /// happens if no page is mapped; the page stays if a thread could not be moved.
+    pub fn unmap_scratch_page(&mut self) -> Result<()> {
+        self.require_stopped()?;
+        let Some(Some(page)) = self.scratch.page else { return Ok(()) };
+        for tid in self.platform.threads() {
+            self.leave_scratch(tid)?;
+        }
+        self.free_memory(page, PAGE)?;
+        self.scratch.reset();
+        Ok(())
+    }
+
     /// If thread `tid` stands inside a copy, puts its pc back where the
-    /// original code is: on the instruction if it has not run, after it if it has.
+    /// original code is: on the instruction if it has not run (then it steps
+    /// over the breakpoint when it resumes), after it if it has.
     pub(super) fn leave_scratch(&mut self, tid: Tid) -> Result<()> {
         if self.scratch.copies.is_empty() {
             return Ok(());

@@ -35,9 +35,12 @@ impl Trace {
 }
 
 impl Trace {
-    /// Lets the process go: removes every breakpoint instruction, writes back
-    /// changed registers, delivers the current thread's pending signal, and
-    /// detaches. The process runs on untraced.
+    /// Lets the process go, with nothing of the trace left in it: removes
+    /// every breakpoint instruction (threads that hit one and were not
+    /// reported yet are put back on it), page-watch protections and debug
+    /// registers; moves threads out of the out-of-line copies and unmaps their
+    /// scratch page; writes back changed registers; delivers pending signals;
+    /// and detaches. The process runs on untraced.
     pub fn detach(&mut self) -> Result<()> {
         if self.state == TraceState::Running {
             self.platform.stop_all()?;
@@ -47,19 +50,31 @@ impl Trace {
         self.ensure_all_stopped()?;
         let event = Event { pid: self.pid, tid: self.current_tid, kind: EventKind::Detached };
         self.fire_notifiers(&event);
+        if !self.breakpoints.by_id.is_empty() || !self.page_watches.is_empty() {
+            self.take_back_unreported_hits()?;
+        }
         self.remove_all_page_watches()?;
         self.remove_all_break_bytes()?;
-        if !self.watchpoints.is_empty() {
+        self.parking.parked = false;
+        if !self.watchpoints.is_empty() || self.debug_registers_used {
             // Armed debug registers would SIGTRAP the process once it is untraced.
             self.watchpoints.clear();
             self.apply_watchpoints_everywhere()?;
         }
+        // Not fatal: the process must not stay stopped for it (the page is only memory).
+        let scratch = self.unmap_scratch_page();
+        let signal = self.signals_for_detach();
         self.flush_registers()?;
-        let signal = self.pending_signals.get(&self.current_tid).map(|&s| (self.current_tid, s));
         self.platform.detach(signal)?;
         self.state = TraceState::Detached;
         self.last_event = Some(event);
-        Ok(())
+        scratch
+    }
+
+    /// Whether the trace started the process (so that ending the trace kills
+    /// it) rather than attached to it (ending the trace detaches).
+    pub fn is_spawned(&self) -> bool {
+        self.spawned
     }
 
     /// Kills the process and waits for it to end.

@@ -30,6 +30,7 @@ mod metadata;
 mod modes;
 mod notifiers;
 mod page_watch;
+mod parking;
 mod registers;
 mod run;
 mod signals;
@@ -103,6 +104,10 @@ pub struct Trace {
     page_watches: BTreeMap<u32, PageWatch>,
     /// Copies of breakpointed instructions, run out of line.
     scratch: displaced::Scratch,
+    /// Whether breakpoint bytes leave memory while the caller has the process stopped, and whether they are out.
+    parking: parking::Parking,
+    /// Debug registers were written at some point: a detach clears them.
+    debug_registers_used: bool,
     /// Threads that faulted on a watched page (at this address), to step the access before they run.
     page_steps: TidMap<u64>,
     /// The last stop was a fault on a watched page outside the watched range: go on silently.
@@ -187,6 +192,8 @@ impl Trace {
             watchpoints: BTreeMap::new(),
             page_watches: BTreeMap::new(),
             scratch: displaced::Scratch::default(),
+            parking: parking::Parking::default(),
+            debug_registers_used: false,
             page_steps: TidMap::default(),
             quiet_page_fault: false,
             modes: modes::Modes::default(),

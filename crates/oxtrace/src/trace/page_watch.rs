@@ -52,7 +52,7 @@ impl PageWatch {
         addr >= self.addr && addr - self.addr < self.len
     }
 
-    fn page_of(&self, addr: u64) -> Option<(u64, Perms)> {
+    pub(super) fn page_of(&self, addr: u64) -> Option<(u64, Perms)> {
         self.pages.iter().copied().find(|(page, _)| addr & !(PAGE - 1) == *page)
     }
 

@@ -108,6 +108,15 @@ impl Trace {
     /// Writes back every changed register and forgets the cached values
     /// (before threads run, since they will change).
     pub(super) fn flush_registers(&mut self) -> Result<()> {
+        let written = self.write_back_registers();
+        self.registers.clear();
+        written
+    }
+
+    /// Writes back every changed register, keeping the cached values (the
+    /// threads stay stopped). Notes when debug registers were written, so that
+    /// a detach knows to clear them.
+    pub(super) fn write_back_registers(&mut self) -> Result<()> {
         let mut first_error = None;
         // Threads that ended since their registers were read have nothing to write back.
         let platform = &self.platform;
@@ -115,6 +124,7 @@ impl Trace {
         for (tid, ctx) in self.registers.iter_mut() {
             for group in ctx.dirty_groups() {
                 let block = ctx.block(group).expect("a dirty group is loaded").to_vec();
+                self.debug_registers_used |= group == RegisterGroup::Debug;
                 match self.platform.write_registers(*tid, group, &block) {
                     Ok(()) => ctx.mark_clean(group),
                     Err(e) => {
@@ -123,7 +133,6 @@ impl Trace {
                 }
             }
         }
-        self.registers.clear();
         first_error.map_or(Ok(()), Err)
     }
 }

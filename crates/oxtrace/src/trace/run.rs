@@ -179,6 +179,7 @@ impl Trace {
             if self.is_attached() {
                 self.ensure_all_stopped()?;
             }
+            self.park_breakpoints_for_caller();
             return Ok(Some(event));
         }
         self.resume_all_unless_dying()?;
@@ -219,6 +220,7 @@ impl Trace {
 
     /// One turn of resuming: see the module docs.
     fn resume_all(&mut self) -> Result<()> {
+        self.unpark_breakpoints()?;
         if !std::mem::take(&mut self.quiet_resume) {
             let continued = Event { pid: self.pid, tid: self.current_tid, kind: EventKind::Continued };
             self.fire_notifiers(&continued);

@@ -14,6 +14,9 @@ use crate::platform::{ResumeAction, ResumeKind, StopReason};
 
 use crate::arch::syscall_abi::SyscallAbi;
 
+/// The break instruction run after the injected system call.
+const INT3: u8 = 0xcc;
+
 const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
 const PROT_EXEC: u64 = 4;
@@ -42,11 +45,16 @@ impl Trace {
         }
         let at = self.call_return_address()?;
         let saved = self.save_registers()?;
-        let original = self.read_memory(at, abi.instruction.len())?;
-        self.write_memory(at, abi.instruction)?;
+        // The system call instruction and a break instruction after it. Raw
+        // memory: a breakpoint of ours at the entry point must not take the
+        // place of the code.
+        let code: Vec<u8> = abi.instruction.iter().copied().chain([INT3]).collect();
+        let mut original = vec![0u8; code.len()];
+        self.platform.read_memory(at, &mut original)?;
+        self.platform.write_memory(at, &code)?;
         let outcome = self.execute_syscall_at(abi, at, number, args);
         // Put everything back whatever happened.
-        let restored = self.write_memory(at, &original).and_then(|()| self.restore_registers(saved));
+        let restored = self.platform.write_memory(at, &original).and_then(|()| self.restore_registers(saved));
         let value = outcome?;
         restored?;
         match abi.signed_result(value) {
@@ -80,7 +88,10 @@ impl Trace {
         while let Some(stop) = self.platform.wait(Some(std::time::Duration::ZERO))? {
             self.deferred_stops.push_back(stop);
         }
-        self.platform.resume(&[ResumeAction { tid, kind: ResumeKind::Step, signal: None }])?;
+        // Continued into the break instruction, not single-stepped: a step
+        // leaves the trap flag set in the thread until its next resume, and a
+        // tracer killed before that would leave it to die of a SIGTRAP.
+        self.platform.resume(&[ResumeAction { tid, kind: ResumeKind::Continue, signal: None }])?;
         self.stops += 1; // the maps may change
         let stop = loop {
             let stop = self.platform.wait(None)?.ok_or(Error::ProcessExited { pid: self.pid })?;
@@ -89,7 +100,8 @@ impl Trace {
             }
             self.deferred_stops.push_back(stop);
         };
-        if stop.reason != StopReason::Step || self.pc()? != at + abi.instruction.len() as u64 {
+        let trapped = matches!(stop.reason, StopReason::Trap | StopReason::SoftwareBreak);
+        if !trapped || self.pc()? != at + abi.instruction.len() as u64 + 1 {
             let reason = format!("{:?}", stop.reason);
             self.deferred_stops.push_back(stop);
             return Err(Error::InvalidArgument(format!(

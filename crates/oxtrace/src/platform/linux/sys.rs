@@ -260,11 +260,19 @@ pub fn read_process_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> io::Result<us
     check(n as libc::c_long).map(|n| n as usize)
 }
 
-/// Between fork and exec in the child: be traced, die with the parent, and
-/// optionally turn address-space randomization off. Async-signal-safe.
+/// Between fork and exec in the child: be traced, die with the parent,
+/// start with no signal blocked (whatever the tracer blocks, such as a
+/// debugger reading its signals from a signalfd), and optionally turn
+/// address-space randomization off. Async-signal-safe.
 pub fn prepare_traced_child(disable_aslr: bool) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } as libc::c_long)?;
+    // SAFETY: an empty set built in place, then installed as the mask; both calls only touch `empty`.
+    unsafe {
+        let mut empty = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(empty.as_mut_ptr());
+        check(libc::sigprocmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut()) as libc::c_long)?;
+    }
     if disable_aslr {
         // SAFETY: personality takes an integer; 0xffffffff queries the current value.
         let current = unsafe { libc::personality(0xffff_ffff) };
