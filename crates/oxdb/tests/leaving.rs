@@ -171,7 +171,7 @@ impl Oxdb {
     /// Runs a command that prints a known line, and waits for it: oxdb is then at its prompt.
     fn sync(&mut self, mark: u32) {
         self.send(&format!("print {mark}"));
-        self.wait_for(&format!("({mark})"), 1);
+        self.wait_for(&format!("= {mark}\n"), 1);
     }
 
     fn text(&self) -> String {

@@ -102,6 +102,12 @@ impl Trace {
             self.swap_process(&mut other);
         }
         // `other` is now the process not followed.
+        if self.fork_policy.follow == FollowFork::Child {
+            // The parent stands inside its fork call: a system call injected
+            // now (to unmap the scratch page at its detach) would take the
+            // place of the fork's return value. The page stays, unused.
+            other.scratch.reset();
+        }
         if let_go_vfork {
             self.take_out_break_bytes_for_vfork()?;
         }
@@ -110,7 +116,7 @@ impl Trace {
             // The parent waits for the child we follow; it is cleaned and let go
             // once the child no longer shares its memory.
             (false, true, FollowFork::Child) => self.vfork_parent = Some(Box::new(other)),
-            (false, _, _) => other.detach()?,
+            (false, _, _) => Self::let_go(&mut other)?,
         }
         if self.fork_policy.follow == FollowFork::Child {
             self.current_tid = self.pid;
@@ -132,9 +138,20 @@ impl Trace {
     /// cleaned and let go.
     pub(super) fn release_vfork_parent(&mut self) -> Result<()> {
         match self.vfork_parent.take() {
-            Some(mut parent) => parent.detach(),
+            Some(mut parent) => Self::let_go(&mut parent),
             None => Ok(()),
         }
+    }
+
+    /// Detaches the process not followed. A detach that let the process go
+    /// but could not unmap the scratch page is not an error of the fork: the
+    /// page is only memory, and the process runs on.
+    fn let_go(other: &mut Trace) -> Result<()> {
+        let result = other.detach();
+        if other.is_attached() {
+            result?;
+        }
+        Ok(())
     }
 
     /// A trace of a new child process with this trace's settings and, with
