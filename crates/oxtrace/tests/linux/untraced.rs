@@ -127,7 +127,7 @@ fn exit_from_one_thread_while_others_hit_is_reported_with_its_status() {
     for kind in [Hits::FalseCondition, Hits::Tracker, Hits::Reported] {
         within(Duration::from_secs(300), &format!("100 exits under {kind:?} hits"), || {
             for round in 0..100 {
-                let mut trace = spawn_hitting(kind, "200");
+                let mut trace = spawn_hitting(kind, "50");
                 assert_eq!(run_through(&mut trace), ExitStatus::Code(0), "{kind:?} round {round}");
             }
         });

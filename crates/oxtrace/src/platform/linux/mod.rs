@@ -68,6 +68,10 @@ struct ThreadState {
     last_resume: ResumeKind,
     /// The number of the system call it is in, between entry and exit stops.
     in_syscall: Option<u64>,
+    /// It was resumed alone while every other thread stayed stopped (a step,
+    /// an injected system call): it stops by itself, so it gets no SIGSTOP,
+    /// and its trap is its own, never a breakpoint hit to undo.
+    solo: bool,
     /// Its creation was reported (its creator's clone event was seen, or it
     /// was there when we attached). A thread may stop, and even end, before
     /// its creator's clone event arrives.
@@ -81,6 +85,7 @@ impl ThreadState {
             stop_pending: false,
             last_resume: ResumeKind::Continue,
             in_syscall: None,
+            solo: false,
             announced: true,
         }
     }
@@ -228,14 +233,20 @@ impl Platform for LinuxProcess {
                 return Err(Error::NoSuchThread { pid: self.pid, tid: action.tid });
             }
         }
+        let solo = actions.len() == 1 && !self.others_running;
         for action in actions {
             // Threads left running by `wait_one` go on as they are.
             if !self.threads[&action.tid].running {
                 self.resume_thread(action.tid, action.kind, action.signal.unwrap_or(0))?;
+                if let Some(thread) = self.threads.get_mut(&action.tid) {
+                    thread.solo = solo || action.kind == ResumeKind::Step;
+                }
             }
         }
-        // (Not while one thread steps alone: the others stay stopped then.)
-        if actions.iter().any(|a| a.kind == ResumeKind::Step) {
+        // Only when the other threads run (a stop handled one thread at a
+        // time): a thread resumed alone while the others stay stopped (a step,
+        // an injected system call) must stay alone.
+        if !self.others_running || actions.iter().any(|a| a.kind == ResumeKind::Step) {
             return Ok(true);
         }
         for tid in std::mem::take(&mut self.held) {

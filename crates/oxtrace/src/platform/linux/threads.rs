@@ -6,7 +6,7 @@ use super::status::exit_status;
 use super::{sys, LinuxProcess};
 use crate::error::{Error, Result, Tid};
 use crate::event::ExitStatus;
-use crate::platform::{ResumeKind, Stop, StopReason};
+use crate::platform::{Stop, StopReason};
 
 /// `si_code` of a trap raised by the `int3` instruction.
 const SI_KERNEL: i32 = 0x80;
@@ -30,7 +30,7 @@ impl LinuxProcess {
             }
             // A thread stepping stops by itself after one instruction: a
             // SIGSTOP could come first and take the place of its step.
-            if !thread.stop_pending && thread.last_resume != ResumeKind::Step {
+            if !thread.stop_pending && !thread.solo {
                 // ESRCH: it is exiting; its exit is reported below.
                 let _ = sys::tgkill(self.pid, tid, libc::SIGSTOP);
                 thread.stop_pending = true;
@@ -65,7 +65,7 @@ impl LinuxProcess {
                     thread.running = false;
                     return Ok(None);
                 }
-                if signal == libc::SIGTRAP && self.undo_breakpoint_trap(tid)? {
+                if signal == libc::SIGTRAP && !thread.solo && self.undo_breakpoint_trap(tid)? {
                     self.threads.get_mut(&tid).expect("known thread").running = false;
                     return Ok(None);
                 }
