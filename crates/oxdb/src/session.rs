@@ -16,7 +16,6 @@ use std::rc::Rc;
 use oxtrace::{Event, EventKind, Trace, TraceState};
 
 use crate::commands;
-use crate::events;
 
 /// A command's failure: one line of text naming the bad thing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,11 +72,18 @@ pub struct Shared {
     pub lines: Vec<String>,
     /// Ids of the breakpoints and watchpoints the user set (others are internal to stepping).
     pub user_ids: BTreeSet<u32>,
+    /// What each signal does (`handle`).
+    pub signals: crate::commands::handle::SignalTable,
+    /// Catchpoints (`catch`).
+    pub catches: crate::commands::catch::Catches,
 }
 
 /// One debugging session.
 pub struct Session {
-    trace: Option<Trace>,
+    /// The current inferior's trace.
+    pub(crate) trace: Option<Trace>,
+    /// The other inferiors (processes kept after forks), and settings for new programs.
+    pub inferiors: crate::inferiors::Inferiors,
     /// Shared with the event notifier.
     pub shared: Rc<RefCell<Shared>>,
     /// Conditions and command lists of breakpoints, by id.
@@ -104,26 +110,12 @@ impl Session {
         crate::interrupt::install();
         crate::interrupt::watch(&trace);
         let shared = Rc::new(RefCell::new(Shared::default()));
-        let notified = Rc::clone(&shared);
-        trace.register_notifier_all(move |trace, event| {
-            let user = {
-                let shared = notified.borrow();
-                match &event.kind {
-                    EventKind::Breakpoint { id, .. } | EventKind::Watchpoint { id, .. } => shared.user_ids.contains(id),
-                    _ => true,
-                }
-            };
-            if !user {
-                return;
-            }
-            if let Some(line) = events::describe(trace, event) {
-                notified.borrow_mut().lines.push(line);
-            }
-        });
+        crate::policy::install(&mut trace, &shared);
         // Library load and unload events; a program without a dynamic linker has none.
         let _ = trace.track_libraries();
         Session {
             trace: Some(trace),
+            inferiors: crate::inferiors::Inferiors::default(),
             shared,
             breaks: BTreeMap::new(),
             selected_frame: 0,
@@ -204,6 +196,8 @@ impl Session {
 
     fn run_one(&mut self, command: &str, out: &mut dyn Write, err: &mut dyn Write) -> bool {
         let result = commands::execute(self, command, out);
+        // Processes kept after forks become inferiors.
+        let _ = self.adopt_children(out);
         // Events seen by a command that failed half way are still shown.
         let _ = self.print_events(out);
         match result {
@@ -265,6 +259,9 @@ impl Session {
     /// Ends the session: kills a started program, detaches from an attached one.
     pub fn finish(&mut self) {
         if let Some(trace) = self.trace.take() {
+            let _ = trace.release();
+        }
+        for trace in std::mem::take(&mut self.inferiors.others).into_values() {
             let _ = trace.release();
         }
     }

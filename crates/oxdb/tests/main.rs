@@ -6,6 +6,7 @@ mod batch;
 mod change;
 mod demo;
 mod errors;
+mod processes;
 mod remote;
 mod repl;
 mod serve;

@@ -157,10 +157,11 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
         lines.push((w.id, format!("{:<3} {kind:<11} y {place} ({} bytes)  hits {}", w.id, w.size, w.hits)));
     }
     lines.sort();
-    if lines.is_empty() {
+    let catches = super::catch::list_lines(session);
+    if lines.is_empty() && catches.is_empty() {
         writeln!(out, "no breakpoints or watchpoints")?;
     }
-    for (_, line) in lines {
+    for line in lines.into_iter().map(|(_, line)| line).chain(catches) {
         writeln!(out, "{line}")?;
     }
     Ok(())
@@ -194,6 +195,13 @@ pub fn disable(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cm
 
 /// `delete [ID...]`.
 pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    if let Some(["catch", nums @ ..]) = Some(args.words().as_slice()) {
+        return super::catch::delete(session, nums, out);
+    }
+    if args.words().is_empty() {
+        session.shared.borrow_mut().catches.list.clear();
+        session.apply_signal_policy();
+    }
     let mut ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
     let trace = session.trace()?;
     let all = ids.is_empty();

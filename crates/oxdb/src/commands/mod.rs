@@ -6,12 +6,16 @@
 //! the `&mut dyn Write` it is given and reports failure as a one-line error.
 
 pub mod breakpoints;
+pub mod catch;
 pub mod change;
 pub mod disasm;
+pub mod handle;
+pub mod inferiors;
 pub mod info;
 pub mod memory;
 pub mod registers;
 pub mod run;
+pub mod settings;
 pub mod signals;
 pub mod snapshot;
 pub mod stack;
@@ -159,9 +163,16 @@ pub static COMMANDS: &[Command] = &[
     // Signals, modes, metadata.
     cmd!("signal", ["sig"], "[SIGNAL|none]", "show or change the current thread's pending signal", false, Nothing,
         signals::signal),
-    cmd!("ignore", [], "[SIGNAL...]", "list ignored signals or ignore more (delivered without stopping)", false,
-        Nothing, signals::ignore),
-    cmd!("unignore", ["noignore"], "SIGNAL...", "stop on these signals again", false, Nothing, signals::unignore),
+    cmd!("handle", [], "[SIGNAL... [no]stop [no]print [no]pass]",
+        "what a signal does: stop the program, print a line, pass it to the program (the table without arguments)",
+        false, Nothing, handle::handle),
+    cmd!("catch", [], "fork|vfork|exec|syscall [NAME...]|signal [SIG...]|throw|catch",
+        "stop at a fork, vfork, exec, system call, signal, or C++ exception thrown or caught", false, Nothing,
+        catch::catch),
+    cmd!("inferior", [], "[N]", "show or switch the current inferior (process)", false, Nothing,
+        inferiors::inferior),
+    cmd!("inferiors", [], "", "list the inferiors (the program and the processes kept after forks)", false,
+        Nothing, inferiors::info_inferiors),
     cmd!("mode", ["modes"], "[NAME on|off]", "show or set run modes (RunForever, FastStep, SingleStep, Syscall)",
         false, Modes, info::mode),
     cmd!("meta", [], "[KEY]", "show the trace's metadata", false, Nothing, info::meta),
@@ -204,7 +215,8 @@ pub const INFO_SUBJECTS: &[(&str, &str)] = &[
     ("sharedlibrary", "modules"),
     ("symbol", "sym"),
     ("address", "addr"),
-    ("signals", "ignore"),
+    ("signals", "handle"),
+    ("inferiors", "inferiors"),
     ("maps", "maps"),
     ("proc", "status"),
     ("program", "status"),

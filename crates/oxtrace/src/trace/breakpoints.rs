@@ -224,8 +224,13 @@ impl Trace {
         Ok(())
     }
 
-    /// Enables or disables a breakpoint (a disabled one is out of memory).
+    /// Enables or disables a breakpoint (a disabled one is out of memory;
+    /// a deferred one is placed disabled, or not at all).
     pub fn set_breakpoint_enabled(&mut self, id: u32, enabled: bool) -> Result<()> {
+        if let Some(entry) = self.breakpoints.deferred.get_mut(&id) {
+            entry.info.enabled = enabled;
+            return Ok(());
+        }
         self.require_stopped()?;
         let mut entry = self.breakpoints.by_id.remove(&id).ok_or(Error::NoSuchBreakpoint(id))?;
         entry.info.enabled = enabled;
@@ -234,9 +239,9 @@ impl Trace {
         result
     }
 
-    /// One breakpoint.
+    /// One breakpoint, placed or deferred.
     pub fn breakpoint(&self, id: u32) -> Option<&Breakpoint> {
-        self.breakpoints.by_id.get(&id).map(|e| &e.info)
+        self.breakpoints.by_id.get(&id).or_else(|| self.breakpoints.deferred.get(&id)).map(|e| &e.info)
     }
 
     /// The breakpoint at an address.
