@@ -196,7 +196,7 @@ pub fn info_signals(session: &mut Session, args: Args<'_>, out: &mut dyn Write) 
 }
 
 fn header(out: &mut dyn Write) -> CmdResult {
-    writeln!(out, "{:<10} {:<5} {:<5} {}", "Signal", "Stop", "Print", "Pass to program")?;
+    writeln!(out, "{:<10} {:<5} {:<5} Pass to program", "Signal", "Stop", "Print")?;
     Ok(())
 }
 
