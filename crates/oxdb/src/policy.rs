@@ -70,8 +70,13 @@ fn on_event(trace: &mut Trace, event: &Event, shared: &Rc<RefCell<Shared>>) {
     if !show {
         return;
     }
+    // A location of a breakpoint of several is shown as the breakpoint.
+    let mut shown = event.clone();
+    if let EventKind::Breakpoint { id, .. } = &mut shown.kind {
+        *id = crate::commands::locations::owner_of(&state.locations, *id);
+    }
     drop(state);
-    if let Some(mut line) = events::describe(trace, event) {
+    if let Some(mut line) = events::describe(trace, &shown) {
         if let Some(num) = catch {
             line.push_str(&format!(" (catchpoint {num})"));
         }

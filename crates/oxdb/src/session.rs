@@ -76,6 +76,10 @@ pub struct Shared {
     pub signals: crate::commands::handle::SignalTable,
     /// Catchpoints (`catch`).
     pub catches: crate::commands::catch::Catches,
+    /// Whether names not found make pending breakpoints.
+    pub pending: crate::commands::locations::Pending,
+    /// The library ids of the locations of breakpoints with several, by breakpoint number.
+    pub locations: BTreeMap<u32, Vec<u32>>,
 }
 
 /// One debugging session.
@@ -241,6 +245,7 @@ impl Session {
                 }
             }
             EventKind::Breakpoint { id, .. } => {
+                let id = crate::commands::locations::owner_of(&self.shared.borrow().locations, id);
                 if let Some(extra) = self.breaks.get(&id) {
                     self.queue.extend(extra.commands.iter().cloned());
                 }

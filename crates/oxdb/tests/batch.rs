@@ -7,7 +7,8 @@ fn break_continue_backtrace_registers_memory_disassembly_print() {
     let run = batch(
         "calls",
         &[
-            "break d",
+            // The entry (`*`), not after the prologue: the disassembly below starts at `push rbp`.
+            "break *d",
             "continue",
             "bt",
             "regs",
@@ -106,7 +107,7 @@ fn commands_run_at_each_hit_from_a_script_file() {
 
 #[test]
 fn inline_commands_and_chains() {
-    let run = batch("calls", &["break c && commands 1 bt; regs rdi", "continue && p 7"], &[]);
+    let run = batch("calls", &["break *c && commands 1 bt; regs rdi", "continue && p 7"], &[]);
     assert_eq!(run.code, Some(0), "{run}");
     assert!(run.stdout.lines().any(|l| l == "0x7 (7)"), "{run}");
     assert!(run.lines_starting("#0 ").iter().any(|l| l.ends_with(" in c (calls.c:10) from calls")), "{run}");
@@ -126,11 +127,11 @@ fn hardware_watchpoints_report_old_and_new_values() {
 
 #[test]
 fn next_and_step_go_by_source_lines() {
-    let run = batch("stacks", &["break middle", "continue", "next", "next", "continue"], &["leaf"]);
+    let run = batch("stacks", &["break *middle", "continue", "next", "next", "continue"], &["leaf"]);
     let sources: Vec<&str> = run.stdout.lines().filter(|l| l.contains('\t')).collect();
     assert!(sources.len() == 2 && sources[0].ends_with("int r = inner(x + 1);"), "{run}");
     assert!(sources[1].ends_with("return r * 2 + sink;"), "inner() ran over:\n{run}");
-    let run = batch("stacks", &["break middle", "continue", "next", "step", "step", "bt"], &["leaf"]);
+    let run = batch("stacks", &["break *middle", "continue", "next", "step", "step", "bt"], &["leaf"]);
     assert!(run.stdout.lines().any(|l| l.ends_with("\t    stop_here(x);")), "{run}");
     assert!(run.lines_starting("#0 ").iter().any(|l| l.contains(" in inner+0x")), "{run}");
     assert_eq!(run.code, Some(0), "{run}");
@@ -157,7 +158,7 @@ fn stepi_next_and_finish() {
 
 #[test]
 fn threads_are_listed_selected_and_unwound() {
-    let run = batch("threads", &["break work", "continue", "threads", "bt all"], &["3", "50"]);
+    let run = batch("threads", &["break *work", "continue", "threads", "bt all"], &["3", "50"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert!(run.stdout.contains("new thread "), "{run}");
     let listed: Vec<&str> = run
@@ -272,7 +273,7 @@ fn attach_break_and_detach() {
         assert!(reader.read_line(&mut line).unwrap() > 0, "sleeper ended early");
     }
     let pid = child.id().to_string();
-    let run = oxdb(&["--batch", "-p", &pid, "-ex", "break tick", "-ex", "continue", "-ex", "bt", "-ex", "detach"]);
+    let run = oxdb(&["--batch", "-p", &pid, "-ex", "break *tick", "-ex", "continue", "-ex", "bt", "-ex", "detach"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert!(run.stdout.starts_with(&format!("[process {pid}] attached, stopped at 0x")), "{run}");
     assert!(run.lines_starting("#0 ").iter().any(|l| l.ends_with(" in tick (sleeper.c:13) from sleeper")), "{run}");

@@ -6,6 +6,7 @@ mod batch;
 mod change;
 mod demo;
 mod errors;
+mod locations;
 mod processes;
 mod remote;
 mod repl;

@@ -25,32 +25,32 @@ fn split_condition(text: &str) -> (&str, Option<&str>) {
 /// Sets a breakpoint from `EXPR [if COND]`; `once` makes it one-time.
 fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn Write) -> CmdResult {
     let (expr, condition) = split_condition(text);
-    // gdb's `break *ADDRESS` form.
-    let expr = expr.strip_prefix('*').unwrap_or(expr).trim();
     if expr.is_empty() {
-        return Err("a location is needed: an address, a symbol or an expression".into());
+        return Err("a location is needed: FILE:LINE, LINE, FUNCTION, FILE:FUNCTION or *ADDRESS".into());
     }
+    let placed = super::locations::place(session, expr, once)?;
+    let id = placed.id;
     let trace = session.trace()?;
-    let id = if once {
-        let addr = eval(trace, expr)?;
-        trace.add_breakpoint(addr, BreakpointKind::OneTime, None)?
-    } else {
-        trace.add_break_by_expr(expr)?
-    };
     if let Some(cond) = condition {
-        if let Err(e) = trace.set_breakpoint_condition_expr(id, cond) {
-            let _ = trace.remove_breakpoint(id);
-            return Err(e.into());
+        for &lid in &placed.ids {
+            if let Err(e) = trace.set_breakpoint_condition_expr(lid, cond) {
+                for &lid in &placed.ids {
+                    let _ = trace.remove_breakpoint(lid);
+                }
+                return Err(e.into());
+            }
         }
     }
-    let info = trace.breakpoint(id).cloned();
-    let line = match &info {
-        Some(bp) if bp.resolved => format!("breakpoint {id} at {}", describe_addr(trace, bp.addr)),
-        _ => format!("breakpoint {id} pending on {expr:?} (not loaded yet)"),
-    };
+    let line = placed.line;
     let line = if once { line.replacen("breakpoint", "one-time breakpoint", 1) } else { line };
     writeln!(out, "{line}")?;
-    session.add_user_id(id);
+    for &lid in &placed.ids {
+        session.add_user_id(lid);
+    }
+    session.last_break = Some(id);
+    if placed.ids.len() > 1 {
+        session.shared.borrow_mut().locations.insert(id, placed.ids);
+    }
     session.breaks.entry(id).or_default().condition = condition.map(str::to_owned);
     Ok(())
 }
@@ -86,13 +86,18 @@ pub fn condition(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> 
     let (id_text, cond) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     let id = existing_breakpoint(session, id_arg(id_text)?)?;
     let cond = cond.trim();
+    let ids = super::locations::location_ids(session, id);
     let trace = session.any_trace()?;
     if cond.is_empty() {
-        trace.set_breakpoint_condition(id, None)?;
+        for &lid in &ids {
+            trace.set_breakpoint_condition(lid, None)?;
+        }
         writeln!(out, "breakpoint {id}: no condition")?;
         session.breaks.entry(id).or_default().condition = None;
     } else {
-        trace.set_breakpoint_condition_expr(id, cond)?;
+        for &lid in &ids {
+            trace.set_breakpoint_condition_expr(lid, cond)?;
+        }
         writeln!(out, "breakpoint {id}: stops only if {cond}")?;
         session.breaks.entry(id).or_default().condition = Some(cond.to_owned());
     }
@@ -122,20 +127,35 @@ pub fn commands(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> C
 /// `breakpoints`: breakpoints and watchpoints, one a line.
 pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let extras = session.breaks.clone();
+    let locations = session.shared.borrow().locations.clone();
+    let mut multi = Vec::new();
+    for &id in locations.keys() {
+        if let Some(subs) = super::locations::sub_lines(session, id) {
+            multi.push((id, subs));
+        }
+    }
     let trace = session.any_trace()?;
     let live = trace.is_attached();
     let mut lines: Vec<(u32, String)> = Vec::new();
     for bp in trace.breakpoints() {
+        if super::locations::owner_of(&locations, bp.id) != bp.id {
+            continue;
+        }
         let kind = if bp.kind == BreakpointKind::OneTime { "once" } else { "breakpoint" };
         let enabled = if bp.enabled { "y" } else { "n" };
-        let place = if !bp.resolved {
+        let subs = multi.iter().find(|(id, _)| *id == bp.id).map(|(_, subs)| subs.clone());
+        let hits = subs.as_ref().map_or(bp.hits, |(_, hits)| *hits);
+        let subs = subs.map(|(lines, _)| lines);
+        let place = if let Some(subs) = &subs {
+            format!("<{} locations>", subs.len())
+        } else if !bp.resolved {
             format!("pending on {:?}", bp.expr.clone().unwrap_or_default())
         } else if live {
             describe_addr(trace, bp.addr)
         } else {
             format!("0x{:016x}", bp.addr)
         };
-        let mut line = format!("{:<3} {kind:<11} {enabled} {place}  hits {}", bp.id, bp.hits);
+        let mut line = format!("{:<3} {kind:<11} {enabled} {place}  hits {hits}", bp.id);
         if let Some(extra) = extras.get(&bp.id) {
             if let Some(cond) = &extra.condition {
                 line.push_str(&format!("  if {cond}"));
@@ -143,6 +163,9 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
             if !extra.commands.is_empty() {
                 line.push_str(&format!("  commands: {}", extra.commands.join("; ")));
             }
+        }
+        if let Some(subs) = subs {
+            line.extend(subs.iter().map(|s| format!("\n{s}")));
         }
         lines.push((bp.id, line));
     }
@@ -168,16 +191,22 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
 }
 
 fn set_enabled(session: &mut Session, args: Args<'_>, enabled: bool, out: &mut dyn Write) -> CmdResult {
-    let ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
+    let mut ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
     if ids.is_empty() {
-        return Err("give breakpoint ids".into());
+        // All of them, as gdb's `enable` and `disable` without arguments.
+        let locations = session.shared.borrow().locations.clone();
+        ids = session.any_trace()?.breakpoints().iter().map(|b| b.id).collect();
+        ids.retain(|id| super::locations::owner_of(&locations, *id) == *id);
     }
-    let trace = session.trace()?;
     for id in ids {
+        let lids = super::locations::location_ids(session, id);
+        let trace = session.trace()?;
         if trace.watchpoints().iter().any(|w| w.id == id) {
             return Err(CmdError(format!("watchpoint {id} cannot be disabled or enabled: delete it instead")));
         }
-        trace.set_breakpoint_enabled(id, enabled).map_err(|_| CmdError(format!("no breakpoint {id}")))?;
+        for lid in lids {
+            trace.set_breakpoint_enabled(lid, enabled).map_err(|_| CmdError(format!("no breakpoint {id}")))?;
+        }
         writeln!(out, "breakpoint {id} {}", if enabled { "enabled" } else { "disabled" })?;
     }
     Ok(())
@@ -203,6 +232,15 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
         session.apply_signal_policy();
     }
     let mut ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
+    let locations = std::mem::take(&mut session.shared.borrow_mut().locations);
+    let mut kept = locations.clone();
+    let mut expanded = Vec::new();
+    for id in &ids {
+        expanded.extend(kept.remove(id).unwrap_or_else(|| vec![*id]));
+    }
+    session.shared.borrow_mut().locations = if ids.is_empty() { Default::default() } else { kept };
+    let shown: Vec<u32> = ids.clone();
+    ids = expanded;
     let trace = session.trace()?;
     let all = ids.is_empty();
     if all {
@@ -229,7 +267,9 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
             break;
         }
         deleted.push(id);
-        writeln!(out, "deleted {id}")?;
+        if shown.is_empty() || shown.contains(&id) {
+            writeln!(out, "deleted {id}")?;
+        }
     }
     for id in deleted {
         session.breaks.remove(&id);

@@ -12,6 +12,7 @@ pub mod disasm;
 pub mod handle;
 pub mod inferiors;
 pub mod info;
+pub mod locations;
 pub mod memory;
 pub mod registers;
 pub mod run;

@@ -248,6 +248,19 @@ fn is_arm_mapping_symbol(name: &str) -> bool {
     matches!(kind, "x" | "d" | "a" | "t")
 }
 
+/// The dynamic symbols whose version is hidden (`name@VERSION`: a compat
+/// version, not the default one a new link binds to), by address and name.
+fn compat_versions(file: &object::File) -> std::collections::HashSet<(u64, String)> {
+    let object::File::Elf64(elf) = file else { return Default::default() };
+    let Ok(Some(versions)) = elf.elf_section_table().versions(elf.endian(), elf.data()) else {
+        return Default::default();
+    };
+    file.dynamic_symbols()
+        .filter(|s| versions.version_index(elf.endian(), s.index()).is_hidden())
+        .filter_map(|s| Some((s.address(), s.name().ok()?.to_owned())))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,17 +284,4 @@ mod tests {
         assert!(table.is_position_independent());
         assert!(!table.segments().is_empty());
     }
-}
-
-/// The dynamic symbols whose version is hidden (`name@VERSION`: a compat
-/// version, not the default one a new link binds to), by address and name.
-fn compat_versions(file: &object::File) -> std::collections::HashSet<(u64, String)> {
-    let object::File::Elf64(elf) = file else { return Default::default() };
-    let Ok(Some(versions)) = elf.elf_section_table().versions(elf.endian(), elf.data()) else {
-        return Default::default();
-    };
-    file.dynamic_symbols()
-        .filter(|s| versions.version_index(elf.endian(), s.index()).is_hidden())
-        .filter_map(|s| Some((s.address(), s.name().ok()?.to_owned())))
-        .collect()
 }
