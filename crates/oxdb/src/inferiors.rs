@@ -19,11 +19,15 @@ pub struct Inferiors {
     /// The others, by number.
     pub others: BTreeMap<usize, Trace>,
     next: usize,
+    /// How to start the program again (`run`), when oxdb started it.
+    pub launch: Option<crate::commands::restart::Launch>,
+    /// Whether programs are started with address-space randomization off (the default, as gdb).
+    pub disable_aslr: bool,
 }
 
 impl Default for Inferiors {
     fn default() -> Self {
-        Inferiors { current: 1, others: BTreeMap::new(), next: 2 }
+        Inferiors { current: 1, others: BTreeMap::new(), next: 2, launch: None, disable_aslr: true }
     }
 }
 
@@ -40,6 +44,25 @@ impl Session {
             self.inferiors.others.insert(num, child);
         }
         Ok(())
+    }
+
+    /// Ends every inferior (killing started ones, detaching attached ones) and
+    /// makes `trace` the only one, with oxdb's notifier and library tracking.
+    pub fn replace_trace(&mut self, mut trace: Trace) {
+        if let Some(old) = self.trace.take() {
+            let _ = old.release();
+        }
+        for old in std::mem::take(&mut self.inferiors.others).into_values() {
+            let _ = old.release();
+        }
+        crate::interrupt::watch(&trace);
+        crate::policy::install(&mut trace, &self.shared);
+        let _ = trace.track_libraries();
+        self.trace = Some(trace);
+        self.inferiors.current = 1;
+        self.inferiors.next = 2;
+        self.selected_frame = 0;
+        self.queue.clear();
     }
 
     /// Gives every inferior the current signal table and catchpoints.

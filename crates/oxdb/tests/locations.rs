@@ -153,7 +153,7 @@ fn a_typo_is_an_error_once_the_libraries_are_loaded() {
 
 #[test]
 fn a_breakpoint_set_before_libc_loads_is_hit_in_libc() {
-    let run = oxdb(&["--batch", "-ex", "break opendir", "-ex", "continue", "-ex", "bt 1", "/bin/ls", "/"]);
+    let run = oxdb(&["--batch", "-ex", "break opendir", "-ex", "continue", "-ex", "bt", "/bin/ls", "/"]);
     assert!(
         run.lines_with("breakpoint 1 hit at ").iter().any(|l| l.contains(" in opendir") && l.ends_with(" from libc")),
         "{run}"

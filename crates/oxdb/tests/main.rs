@@ -10,6 +10,7 @@ mod locations;
 mod processes;
 mod remote;
 mod repl;
+mod restart;
 mod serve;
 mod serve_access;
 mod snapshots;

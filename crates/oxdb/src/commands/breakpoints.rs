@@ -48,6 +48,7 @@ fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn W
         session.add_user_id(lid);
     }
     session.last_break = Some(id);
+    session.shared.borrow_mut().specs.insert(id, (expr.to_owned(), once));
     if placed.ids.len() > 1 {
         session.shared.borrow_mut().locations.insert(id, placed.ids);
     }

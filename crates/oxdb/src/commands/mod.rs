@@ -15,6 +15,7 @@ pub mod info;
 pub mod locations;
 pub mod memory;
 pub mod registers;
+pub mod restart;
 pub mod run;
 pub mod settings;
 pub mod signals;
@@ -99,8 +100,12 @@ macro_rules! cmd {
 /// Every command.
 pub static COMMANDS: &[Command] = &[
     // Running.
-    cmd!("continue", ["c", "go", "cont", "run", "r"], "[N] | until EXPR",
+    cmd!("continue", ["c", "go", "cont"], "[N] | until EXPR",
         "resume the program (N times; or until it reaches EXPR)", true, Expr, run::cont),
+    cmd!("run", ["r"], "[ARGS...]",
+        "start the program (again, keeping breakpoints; with new arguments if given) and resume it", false, Nothing,
+        restart::run),
+    cmd!("start", [], "[ARGS...]", "like run, stopping at the beginning of main", false, Nothing, restart::start),
     cmd!("stepi", ["si"], "[N]", "execute N instructions (default 1)", true, Nothing, run::stepi),
     cmd!("step", ["s"], "[N]", "run to the next source line, into called functions", true, Nothing, run::step),
     cmd!("next", ["n"], "[N]", "run to the next source line, running calls to their return", true, Nothing,

@@ -7,5 +7,7 @@ use crate::session::{CmdResult, Session};
 
 /// Runs `set` for a setting; `None` if `text` names none (a register or a variable then).
 pub fn try_set(session: &mut Session, text: &str, out: &mut dyn Write) -> Option<CmdResult> {
-    super::inferiors::try_set(session, text, out).or_else(|| super::locations::try_set(session, text, out))
+    super::inferiors::try_set(session, text, out)
+        .or_else(|| super::locations::try_set(session, text, out))
+        .or_else(|| super::restart::try_set(session, text, out))
 }
