@@ -14,4 +14,5 @@ mod restart;
 mod serve;
 mod serve_access;
 mod snapshots;
+mod stepping;
 mod support;
