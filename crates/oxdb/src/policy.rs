@@ -35,9 +35,19 @@ pub fn apply(trace: &mut Trace, shared: &Shared) {
 fn on_event(trace: &mut Trace, event: &Event, shared: &Rc<RefCell<Shared>>) {
     let mut state = shared.borrow_mut();
     let (show, go_on, catch) = match &event.kind {
-        EventKind::Breakpoint { id, .. } | EventKind::Watchpoint { id, .. } => {
-            (state.user_ids.contains(id), false, None)
+        EventKind::Breakpoint { id, .. } => {
+            let owner = crate::commands::locations::owner_of(&state.locations, *id);
+            let user = state.user_ids.contains(id);
+            match state.ignore_counts.get_mut(&owner) {
+                // A hit `ignore` lets go by: counted, not shown, not stopped at.
+                Some(left) if user && *left > 0 => {
+                    *left -= 1;
+                    (false, true, None)
+                }
+                _ => (user, false, None),
+            }
         }
+        EventKind::Watchpoint { id, .. } => (state.user_ids.contains(id), false, None),
         EventKind::Signal(info) => {
             let handling = state.signals.get(info.signo);
             let catch = state.catches.hit(|k| signal_matches(k, info.signo));

@@ -80,6 +80,8 @@ pub struct Shared {
     pub pending: crate::commands::locations::Pending,
     /// The library ids of the locations of breakpoints with several, by breakpoint number.
     pub locations: BTreeMap<u32, Vec<u32>>,
+    /// Hits to let go by, by breakpoint number (`ignore`).
+    pub ignore_counts: BTreeMap<u32, u64>,
     /// Each breakpoint's location as typed, and whether it is one-time (to set it again at `run`).
     pub specs: BTreeMap<u32, (String, bool)>,
 }

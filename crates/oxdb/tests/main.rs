@@ -3,6 +3,7 @@
 //! `oxdb serve` driven by gdb, lldb and a raw protocol client.
 
 mod batch;
+mod break_commands;
 mod change;
 mod demo;
 mod errors;

@@ -25,13 +25,19 @@ fn split_condition(text: &str) -> (&str, Option<&str>) {
 /// Sets a breakpoint from `EXPR [if COND]`; `once` makes it one-time.
 fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn Write) -> CmdResult {
     let (expr, condition) = split_condition(text);
+    let (expr, thread) = super::break_extras::split_thread(expr)?;
     if expr.is_empty() {
         return Err("a location is needed: FILE:LINE, LINE, FUNCTION, FILE:FUNCTION or *ADDRESS".into());
     }
     let placed = super::locations::place(session, expr, once)?;
     let id = placed.id;
     let trace = session.trace()?;
-    if let Some(cond) = condition {
+    if let Some(n) = thread {
+        let tid = super::break_extras::thread_id(trace, n)?;
+        for &lid in &placed.ids {
+            super::break_extras::restrict_to_thread(trace, lid, tid, condition.map(str::to_owned))?;
+        }
+    } else if let Some(cond) = condition {
         for &lid in &placed.ids {
             if let Err(e) = trace.set_breakpoint_condition_expr(lid, cond) {
                 for &lid in &placed.ids {

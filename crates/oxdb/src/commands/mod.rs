@@ -5,6 +5,7 @@
 //! may carry a modifier after `/` (`x/4gx`). Each command writes its output to
 //! the `&mut dyn Write` it is given and reports failure as a one-line error.
 
+pub mod break_extras;
 pub mod breakpoints;
 pub mod catch;
 pub mod change;
@@ -124,6 +125,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("break", ["bp", "b"], "[-t] EXPR [if COND]",
         "set a breakpoint at an address, symbol or expression (-t: one-time)", false, Expr, breakpoints::add),
     cmd!("tbreak", [], "EXPR [if COND]", "set a one-time breakpoint", false, Expr, breakpoints::add_once),
+    cmd!("ignore", [], "ID COUNT", "let breakpoint ID's next COUNT hits go by without stopping", false, Nothing,
+        break_extras::ignore),
+    cmd!("clear", [], "LOCATION", "delete the breakpoints at a location", false, Expr, break_extras::clear),
+    cmd!("rbreak", [], "REGEX", "a breakpoint on every function whose name matches", false, Nothing,
+        break_extras::rbreak),
     cmd!("condition", [], "ID [COND]", "set or clear a breakpoint's condition", false, Expr, breakpoints::condition),
     cmd!("commands", [], "[ID] [CMD; CMD...]",
         "commands to run when breakpoint ID stops the program (lines up to `end`, or inline)", false, Commands,

@@ -16,7 +16,7 @@
 //! the handler stops it there). Any other event (a breakpoint, another
 //! signal, the end) ends the step early and is returned.
 
-use super::Trace;
+use super::{BreakpointKind, Trace};
 use crate::error::Result;
 use crate::event::{Event, EventKind};
 
@@ -71,7 +71,24 @@ impl Trace {
     /// in this frame. Reports `Step` when it is.
     fn run_handler_and_come_back(&mut self) -> Result<Event> {
         let (pc, sp) = (self.pc()?, self.sp()?);
-        self.run_to_frame(pc, sp)
+        // A breakpoint at this pc would stop the thread as it comes back,
+        // before the instruction the step has not run yet: lift it meanwhile.
+        let lifted = self.breakpoints.by_addr.get(&pc).copied().filter(|id| {
+            self.breakpoints
+                .by_id
+                .get(id)
+                .is_some_and(|e| e.info.enabled && e.info.kind != BreakpointKind::StopAndRemove)
+        });
+        if let Some(id) = lifted {
+            self.set_breakpoint_enabled(id, false)?;
+        }
+        let event = self.run_to_frame_lifted(pc, sp);
+        if let Some(id) = lifted {
+            if self.is_attached() && !self.is_running() && self.breakpoints.by_id.contains_key(&id) {
+                self.set_breakpoint_enabled(id, true)?;
+            }
+        }
+        event
     }
 
     fn source_step(&mut self, over_calls: bool) -> Result<Event> {

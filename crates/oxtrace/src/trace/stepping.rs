@@ -74,11 +74,17 @@ impl Trace {
 
     /// Runs until the current thread reaches `addr` with its stack pointer at or above `sp`.
     pub(super) fn run_to_frame(&mut self, addr: u64, sp: u64) -> Result<Event> {
-        let tid = self.current_tid;
         if self.breakpoints.by_addr.contains_key(&addr) {
             // A breakpoint of the user's is there: it stops the run anyway.
             return self.run();
         }
+        self.run_to_frame_lifted(addr, sp)
+    }
+
+    /// [`Trace::run_to_frame`] where no breakpoint is inserted at `addr`
+    /// (one there was disabled by the caller).
+    pub(super) fn run_to_frame_lifted(&mut self, addr: u64, sp: u64) -> Result<Event> {
+        let tid = self.current_tid;
         let id = self.add_breakpoint(addr, BreakpointKind::StopAndRemove, None)?;
         self.set_breakpoint_condition(
             id,
