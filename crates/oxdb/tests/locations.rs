@@ -1,6 +1,6 @@
 //! Breakpoint locations against gdb on the same programs, at -O0 and -O2:
-//! every location form stops where gdb's does (compared as function and
-//! offset of the stop); a function's inlined copies and clones are
+//! every location form stops where gdb's does (the stop's address, with
+//! address-space randomization off under both); a function's inlined copies and clones are
 //! locations of one breakpoint; libraries' definitions win over the
 //! dynamic linker's, default symbol versions over compat ones; a typo is an error.
 
@@ -21,28 +21,24 @@ fn fixture_o2(name: &str) -> PathBuf {
     )
 }
 
-/// `FUNCTION+OFFSET` of the first stop at `location`, under oxdb.
+/// The address of the first stop at `location`, under oxdb (randomization off, as under gdb).
 fn oxdb_stop(program: &Path, location: &str) -> String {
     let run = oxdb(&["--batch", "-ex", &format!("break {location}"), "-ex", "continue", program.to_str().unwrap()]);
     let line = run.lines_with("breakpoint 1 hit at ").first().map(|l| l.to_string()).unwrap_or_default();
-    // `... hit at 0x... in main+0xe3 from forks`
-    let place = line.split(" in ").nth(1).and_then(|r| r.split(" from ").next()).unwrap_or_default();
-    match place.split_once("+0x") {
-        Some((f, off)) => format!("{f}+{}", u64::from_str_radix(off, 16).unwrap_or(u64::MAX)),
-        None if !place.is_empty() => format!("{place}+0"),
+    // `... hit at 0x00005555555551c3 in main+0xe3 from forks`
+    match line.split(" hit at ").nth(1).and_then(|r| r.split_whitespace().next()) {
+        Some(addr) => format!("{:#x}", u64::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap_or(0)),
         None => format!("no stop: {run}"),
     }
 }
 
-/// `FUNCTION+OFFSET` of the first stop at `location`, under gdb.
+/// The address of the first stop at `location`, under gdb.
 fn gdb_stop(program: &Path, location: &str) -> String {
     let text =
-        gdb(&[&gdb_args(&[&format!("break {location}"), "run", "p $pc"])[..], &[program.to_str().unwrap()]].concat());
-    // `$1 = (void (*)()) 0x5555555551c3 <main+227>`
-    let place = text.lines().find(|l| l.starts_with("$1 = ")).and_then(|l| l.rsplit_once('<')).map(|(_, p)| p);
-    match place.map(|p| p.trim_end_matches('>')) {
-        Some(p) if p.contains('+') => p.to_owned(),
-        Some(p) => format!("{p}+0"),
+        gdb(&[&gdb_args(&[&format!("break {location}"), "run", "p/x $pc"])[..], &[program.to_str().unwrap()]].concat());
+    // `$1 = 0x5555555551c3`
+    match text.lines().find_map(|l| l.strip_prefix("$1 = ")) {
+        Some(addr) => addr.trim().to_owned(),
         None => format!("no stop: {text}"),
     }
 }
@@ -186,4 +182,43 @@ fn the_default_version_of_a_versioned_function_is_hit() {
     assert_eq!(run.code, Some(0), "{run}");
     assert!(run.lines_with("breakpoint 2 hit at ").iter().any(|l| l.contains("pthread_cond_signal")), "{run}");
     assert!(run.stdout.lines().any(|l| l == "woken"), "{run}");
+}
+
+/// `tests/fixtures/NAME.cpp` with g++, or `NAME.rs` with rustc, at -O0 (`opt` false) or -O2.
+fn fixture_lang(file: &str, compiler: &str, opt: bool) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
+    let level = if opt { "2" } else { "0" };
+    let flags: Vec<String> = match compiler {
+        "rustc" => vec!["-g".into(), format!("-Copt-level={level}"), "--edition=2021".into()],
+        _ => vec!["-g".into(), format!("-O{level}")],
+    };
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let out = format!("{}-{compiler}-O{level}", file.replace('.', "-"));
+    test_fixtures::compile(&out_dir, file, &out, compiler, &flags, &[])
+}
+
+#[test]
+fn cpp_qualified_names_with_parameters_templates_and_quotes_stop_where_gdb_does() {
+    for opt in [false, true] {
+        let program = fixture_lang("cplusplus.cpp", "c++", opt);
+        compare(
+            &program,
+            &[
+                "shapes::Circle::area",
+                "'shapes::scale(double)'",
+                "shapes::scale(int)",
+                "shapes::twice<int>",
+                "cplusplus.cpp:shapes::twice<int>",
+            ],
+        );
+        let run =
+            oxdb(&["--batch", "-ex", "break shapes::scale", "-ex", "info breakpoints", program.to_str().unwrap()]);
+        assert!(run.stdout.contains("<2 locations>"), "both overloads:\n{run}");
+    }
+}
+
+#[test]
+fn rust_paths_stop_where_gdb_does() {
+    let program = fixture_lang("rusty.rs", "rustc", false);
+    compare(&program, &["rusty::geometry::perimeter", "rusty::geometry::Square::area"]);
 }

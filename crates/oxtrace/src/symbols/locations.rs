@@ -145,10 +145,19 @@ impl SymbolResolver {
         let mut defined: Vec<(&Module, u64, bool)> = Vec::new();
         for module in &modules {
             let table = module.table();
-            let named: Vec<_> = table
+            let mut named: Vec<_> = table
                 .all_by_name(bare)
                 .filter(|s| matches!(s.kind, SymbolKind::Function | SymbolKind::IndirectFunction))
                 .collect();
+            if named.is_empty() && bare.contains("::") {
+                // A C++ template function's demangled name starts with its
+                // return type (`int ns::twice<int>(int)`): match without it.
+                named = table
+                    .symbols()
+                    .iter()
+                    .filter(|s| s.kind == SymbolKind::Function && without_return_type(&s.name) == Some(bare))
+                    .collect();
+            }
             let has_default = named.iter().any(|s| !table.is_compat_version(s));
             for s in named {
                 if has_default && table.is_compat_version(s) {
@@ -231,6 +240,23 @@ impl SymbolResolver {
     pub fn file_matches(file: &str, wanted: &str) -> bool {
         path_matches(file, wanted)
     }
+}
+
+/// A demangled C++ name without its parameters and its leading return type
+/// (`int ns::twice<int>(int)` gives `ns::twice<int>`); `None` when it has no return type.
+fn without_return_type(name: &str) -> Option<&str> {
+    let short = super::without_parameters(name).unwrap_or(name);
+    let mut depth = 0i32;
+    let mut cut = None;
+    for (i, c) in short.char_indices() {
+        match c {
+            '<' | '(' => depth += 1,
+            '>' | ')' => depth -= 1,
+            ' ' if depth == 0 => cut = Some(i),
+            _ => {}
+        }
+    }
+    cut.map(|i| &short[i + 1..])
 }
 
 /// The program itself or a library that is not the dynamic linker.
@@ -393,18 +419,41 @@ fn origin_named(unit: &gimli::UnitRef<'_, super::lines::Reader>, origin: gimli::
 
 impl LineInfo {
     /// The rows of the line table in `[low, high)` (file addresses) as
-    /// `(address, line)`, consecutive rows of one line merged (as a debugger
-    /// sees statements), sorted by address.
+    /// `(address, line)`, sorted by address. Rows of one line that follow
+    /// each other are kept apart, as gdb keeps them (the body of a one-line
+    /// function is a row of its own after the prologue's).
     pub fn statements_in(&self, low: u64, high: u64) -> Vec<(u64, u32)> {
         let Ok(rows) = self.context().find_location_range(low, high) else { return Vec::new() };
         let mut rows: Vec<(u64, u32)> = rows.map(|(addr, _, loc)| (addr, loc.line.unwrap_or(0))).collect();
         rows.sort_unstable();
-        rows.dedup_by(|next, previous| next.1 == previous.1);
         rows
     }
 }
 
+impl LineInfo {
+    /// Whether the compilation unit holding a file address was compiled by
+    /// an LLVM compiler (clang, rustc), whose line tables mark the end of
+    /// a prologue with a row of their own.
+    pub fn compiled_by_llvm(&self, addr: u64) -> bool {
+        let Some(unit) = self.unit_at(addr) else { return false };
+        let mut cursor = unit.entries();
+        let Ok(Some(root)) = cursor.next_dfs() else { return false };
+        root.attr_value(gimli::DW_AT_producer)
+            .and_then(|v| unit.attr_string(v).ok())
+            .and_then(|p| p.to_string_lossy().ok().map(|p| p.contains("clang") || p.contains("rustc")))
+            .unwrap_or(false)
+    }
+}
+
 impl SymbolResolver {
+    /// Whether the code at a runtime address was compiled by an LLVM compiler
+    /// (see [`LineInfo::compiled_by_llvm`]).
+    pub fn compiled_by_llvm(&self, addr: u64) -> bool {
+        self.module_by_addr(addr)
+            .and_then(|m| Some(m.image.lines()?.compiled_by_llvm(addr.wrapping_sub(m.bias))))
+            .unwrap_or(false)
+    }
+
     /// The statements (see [`LineInfo::statements_in`]) in `[start, end)`, at runtime addresses.
     pub fn statements_in(&self, start: u64, end: u64) -> Vec<(u64, u32)> {
         let Some(module) = self.module_by_addr(start) else { return Vec::new() };
@@ -441,6 +490,16 @@ mod tests {
         assert!(Location::parse("99999999999").is_err());
         assert!(Location::parse("").is_err());
         assert!(Location::parse("*").is_err());
+    }
+
+    #[test]
+    fn return_types_are_cut() {
+        assert_eq!(without_return_type("int shapes::twice<int>(int)"), Some("shapes::twice<int>"));
+        assert_eq!(without_return_type("shapes::scale(int)"), None);
+        assert_eq!(
+            without_return_type("std::pair<int, int> f<std::pair<int, int> >()"),
+            Some("f<std::pair<int, int> >")
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! the start of the first statement after that setup (the next line-table
 //! row of another line, when the setup ends inside the function's first
 //! statement); a function without a frame pointer (optimized code) is
-//! stopped at its entry. `*FUNCTION` always means the entry.
+//! stopped at its entry. Code from LLVM compilers (clang, rustc) is stopped
+//! at the second row of its line table, where they mark the prologue's end.
+//! `*FUNCTION` always means the entry.
 
 use super::Trace;
 use crate::error::{Error, Result};
@@ -80,6 +82,16 @@ impl Trace {
     pub fn after_prologue(&mut self, entry: u64) -> Result<u64> {
         if self.arch.name != "x86_64" {
             return Ok(entry);
+        }
+        // LLVM's line tables say where the prologue ends: at the second row.
+        let symbols = self.symbols()?;
+        if symbols.compiled_by_llvm(entry) {
+            let end = match symbols.sym_by_addr(entry) {
+                Some(hit) if hit.offset == 0 && hit.symbol.size > 0 => entry + hit.symbol.size,
+                _ => entry + 4096,
+            };
+            let statements = symbols.statements_in(entry, end);
+            return Ok(statements.iter().map(|(addr, _)| *addr).find(|&addr| addr > entry).unwrap_or(entry));
         }
         let code = self.read_memory(entry, 16)?;
         let mut i = if code.starts_with(&ENDBR64) { 4 } else { 0 };
