@@ -220,3 +220,41 @@ fn handle_decides_whether_a_signal_stops_prints_and_is_passed() {
     assert_eq!(run.lines_with("signal SIGUSR1 (10)").len(), 2, "{run}");
     assert_eq!(run.lines_with("(catchpoint 1)").len(), 2, "{run}");
 }
+
+#[test]
+fn a_programs_own_int3_and_raise_sigtrap_stop_as_in_gdb_and_are_not_passed() {
+    let run = batch("traps", &["continue", "bt", "continue", "continue"], &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let traps = run.lines_with("signal SIGTRAP (5) at ");
+    assert_eq!(traps.len(), 2, "{run}");
+    // After the int3, in main (pc past the instruction, as gdb shows it); then inside raise.
+    assert!(traps[0].contains(" in main+0x"), "{run}");
+    assert!(run.lines_starting("#0 ").iter().any(|l| l.contains("(traps.c:7)")), "{run}");
+    for line in ["before", "middle", "after"] {
+        assert!(run.stdout.lines().any(|l| l == line), "{line}:\n{run}");
+    }
+}
+
+#[test]
+fn catch_throw_and_catch_stop_at_the_cpp_runtime() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
+    let program = test_fixtures::compile(&dir, "throws.cpp", "throws", "c++", &["-g", "-O0"], &[]);
+    let run = oxdb(&[
+        "--batch",
+        "-ex",
+        "catch throw",
+        "-ex",
+        "catch catch",
+        "-ex",
+        "continue",
+        "-ex",
+        "continue",
+        "-ex",
+        "continue",
+        program.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.lines_with("breakpoint 1 hit at ").iter().any(|l| l.contains("__cxa_throw")), "{run}");
+    assert!(run.lines_with("breakpoint 2 hit at ").iter().any(|l| l.contains("__cxa_begin_catch")), "{run}");
+    assert!(run.stdout.lines().any(|l| l == "caught boom"), "{run}");
+}
