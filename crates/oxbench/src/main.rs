@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod programs;
+mod python_env;
 mod remote_tools;
 mod report;
 mod snapshot_tools;
@@ -50,10 +51,15 @@ pub enum Workload {
     SnapshotMemory,
     /// Breakpoint hits per second of gdb driving a remote protocol server (oxserve, gdbserver).
     Remote,
+    /// Breakpoint hits per second with a Python callback (oxtrace's module, libdebug, python-ptrace).
+    PyCallback,
+    /// Breakpoint hits per second of one vtrace script (a `Breakpoint.notify`):
+    /// on oxtrace's vtrace layer, and on vivisect's own vtrace.
+    VtraceLayer,
 }
 
 impl Workload {
-    const ALL: [Workload; 11] = [
+    const ALL: [Workload; 13] = [
         Workload::Notifier,
         Workload::Fast,
         Workload::Displaced,
@@ -65,6 +71,8 @@ impl Workload {
         Workload::Snapshot,
         Workload::SnapshotMemory,
         Workload::Remote,
+        Workload::PyCallback,
+        Workload::VtraceLayer,
     ];
 
     /// The symbol and snapshot rows, compared with gdb rather than with the raw ptrace loop.
@@ -79,6 +87,11 @@ impl Workload {
 
     /// Rows whose ratios are to the gdb column rather than to the raw ptrace loop
     /// (the symbol rows, and the remote row, whose gdb column is gdbserver).
+    /// The rows of Python tools (oxtrace's module and vtrace layer against libdebug, python-ptrace, vtrace).
+    fn is_python(self) -> bool {
+        matches!(self, Workload::PyCallback | Workload::VtraceLayer)
+    }
+
     fn is_against_gdb(self) -> bool {
         self.is_symbolic() || self == Workload::Remote
     }
@@ -97,6 +110,8 @@ impl Workload {
             Workload::Snapshot => "snapshot-1gib",
             Workload::SnapshotMemory => "snapshot-1gib-peak-rss",
             Workload::Remote => "remote-breakpoint",
+            Workload::PyCallback => "python-callback",
+            Workload::VtraceLayer => "vtrace-notify",
         }
     }
 
@@ -114,6 +129,8 @@ impl Workload {
             Workload::Snapshot => "snapshot of 1 GiB heap, GiB/s",
             Workload::SnapshotMemory => "snapshot tracer peak RSS, MiB",
             Workload::Remote => "hits/s, gdb via RSP server",
+            Workload::PyCallback => "hits/s, Python callback",
+            Workload::VtraceLayer => "hits/s, vtrace bp notify",
         }
     }
 
@@ -147,11 +164,21 @@ pub enum Tool {
     Libdebug,
     /// The Python library python-ptrace, where installed.
     PythonPtrace,
+    /// vivisect's vtrace (the vtrace row only), where installed.
+    Vtrace,
 }
 
 impl Tool {
-    const ALL: [Tool; 7] =
-        [Tool::RawPtrace, Tool::RawPolling, Tool::Oxtrace, Tool::Gdb, Tool::Lldb, Tool::Libdebug, Tool::PythonPtrace];
+    const ALL: [Tool; 8] = [
+        Tool::RawPtrace,
+        Tool::RawPolling,
+        Tool::Oxtrace,
+        Tool::Gdb,
+        Tool::Lldb,
+        Tool::Libdebug,
+        Tool::PythonPtrace,
+        Tool::Vtrace,
+    ];
 
     fn key(self) -> &'static str {
         match self {
@@ -162,6 +189,7 @@ impl Tool {
             Tool::Lldb => "lldb",
             Tool::Libdebug => "libdebug",
             Tool::PythonPtrace => "python-ptrace",
+            Tool::Vtrace => "vtrace",
         }
     }
 }
@@ -240,6 +268,17 @@ fn main() {
                 Tool::Gdb => snapshot_tools::gdb(workload, &programs),
                 _ => Err("n/a".into()),
             },
+            _ if workload.is_python() => match tool {
+                Tool::Oxtrace => tools::python_oxtrace(workload, &programs, hits),
+                Tool::Vtrace if workload == Workload::VtraceLayer => tools::python_vivisect(&programs, hits),
+                Tool::Libdebug if workload == Workload::PyCallback => {
+                    tools::python(Workload::Notifier, &programs, hits, steps, "libdebug")
+                }
+                Tool::PythonPtrace if workload == Workload::PyCallback => {
+                    tools::python(Workload::Notifier, &programs, hits, steps, "ptrace")
+                }
+                _ => Err("n/a".into()),
+            },
             _ if workload == Workload::Remote => match tool {
                 Tool::Oxtrace => remote_tools::measure(remote_tools::Server::Oxserve, &programs, hits),
                 Tool::Gdb => remote_tools::measure(remote_tools::Server::Gdbserver, &programs, hits),
@@ -257,6 +296,7 @@ fn main() {
             Tool::Lldb => tools::lldb(workload, &programs, hits, steps),
             Tool::Libdebug => tools::python(workload, &programs, hits, steps, "libdebug"),
             Tool::PythonPtrace => tools::python(workload, &programs, hits, steps, "ptrace"),
+            Tool::Vtrace => Err("n/a".into()),
         });
         match rate {
             Ok(rate) => println!("{rate}"),
@@ -277,6 +317,12 @@ fn main() {
 fn drive(cli: &Cli) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("oxbench-{}", std::process::id()));
     Programs::build(&dir)?;
+    let workloads: Vec<Workload> =
+        Workload::ALL.into_iter().filter(|w| cli.only.is_empty() || cli.only.contains(w)).collect();
+    // The Python rows, and the Python columns of the breakpoint and step rows.
+    if workloads.iter().any(|&w| !w.is_symbolic() && w != Workload::Remote) {
+        python_env::prepare();
+    }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let placements = match cli.placement {
         Placement::Both => vec![Placement::Unpinned, Placement::Pinned],
@@ -289,7 +335,7 @@ fn drive(cli: &Cli) -> Result<(), String> {
             eprintln!("oxbench: taskset is not installed; skipping the pinned placement");
             continue;
         }
-        for workload in Workload::ALL.into_iter().filter(|w| cli.only.is_empty() || cli.only.contains(w)) {
+        for &workload in &workloads {
             for tool in Tool::ALL {
                 let mut rates = Vec::new();
                 let mut error = None;
@@ -348,5 +394,7 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::Snapshot => "snapshot",
         Workload::SnapshotMemory => "snapshot-memory",
         Workload::Remote => "remote",
+        Workload::PyCallback => "py-callback",
+        Workload::VtraceLayer => "vtrace-layer",
     }
 }

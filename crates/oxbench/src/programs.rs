@@ -11,6 +11,8 @@ const BENCH_STACK: &str = include_str!("bench_stack.c");
 const BENCH_SNAPSHOT: &str = include_str!("bench_snapshot.c");
 const LIBDEBUG: &str = include_str!("libdebug_bench.py");
 const PYTHON_PTRACE: &str = include_str!("python_ptrace_bench.py");
+const OXTRACE_PY: &str = include_str!("oxtrace_py_bench.py");
+const VTRACE: &str = include_str!("vtrace_bench.py");
 
 /// Compiled programs and what the tools need to know about them.
 #[derive(Debug, Clone)]
@@ -94,7 +96,13 @@ impl Programs {
         let raw_ptrace = compile(dir, "raw_ptrace", RAW_PTRACE, &["-O2"])?;
         compile(dir, "bench_stack", BENCH_STACK, &["-O2", "-g", "-fomit-frame-pointer"])?;
         compile(dir, "bench_snapshot", BENCH_SNAPSHOT, &["-O2", "-g"])?;
-        for (name, text) in [("libdebug_bench.py", LIBDEBUG), ("python_ptrace_bench.py", PYTHON_PTRACE)] {
+        let scripts = [
+            ("libdebug_bench.py", LIBDEBUG),
+            ("python_ptrace_bench.py", PYTHON_PTRACE),
+            ("oxtrace_py_bench.py", OXTRACE_PY),
+            ("vtrace_bench.py", VTRACE),
+        ];
+        for (name, text) in scripts {
             std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))?;
         }
         Self::open(dir).map(|p| Programs { target, raw_ptrace, ..p })

@@ -20,7 +20,11 @@ fn placement_key(placement: Placement) -> &'static str {
 
 /// What a row's ratios are to: the raw ptrace loop, or gdb for the symbol rows.
 fn base(workload: Workload) -> Tool {
-    if workload.is_against_gdb() {
+    if workload == Workload::PyCallback {
+        Tool::Libdebug
+    } else if workload == Workload::VtraceLayer {
+        Tool::Vtrace
+    } else if workload.is_against_gdb() {
         Tool::Gdb
     } else {
         Tool::RawPtrace
@@ -112,7 +116,7 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
             }
             println!("{line}");
         }
-        println!("{}", header("ratio to raw ptrace / gdb"));
+        println!("{}", header("ratio to raw / gdb / py / vtrace"));
         for workload in Workload::ALL.into_iter().filter(|&w| results.iter().any(|f| f.workload == w)) {
             let raw = find(results, placement, workload, base(workload)).and_then(|f| f.value.as_ref().ok()).copied();
             let mut line = format!("{:<30}", workload.title());
@@ -147,6 +151,12 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
     println!("gdb, libdebug and python-ptrace have no fast breakpoints: their fast row repeats their plain loop.");
     println!("The symbol rows (symbol loads, backtraces, lookups) compare oxtrace with gdb: their ratios are to gdb.");
     println!("The snapshot rows compare save_snapshot with gdb's gcore on a 1 GiB heap (ratios to gdb; for peak RSS lower is better).");
+    println!(
+        "The Python rows: the Python callback row compares oxtrace's Python module with libdebug and python-ptrace \
+         (ratios to libdebug); the vtrace row runs one vtrace script (a Breakpoint subclass's notify, RunForever) \
+         on oxtrace's vtrace layer (oxtrace column) and on vivisect's own vtrace (at most {} hits; ratios to vtrace).",
+        crate::tools::VTRACE_MAX_HITS
+    );
     println!(
         "The remote row is gdb driving a remote protocol server ({} hits): oxserve (`oxdb serve`) in the oxtrace column, \
          gdbserver in the gdb column; its ratio is to gdbserver.",

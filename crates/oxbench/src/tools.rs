@@ -11,6 +11,7 @@ use std::time::Instant;
 use oxtrace::{BreakpointKind, EventKind, EventType, Mode, Trace};
 
 use crate::programs::Programs;
+use crate::python_env;
 use crate::Workload;
 
 /// The most single steps lldb is asked for in one figure.
@@ -49,7 +50,9 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
         | Workload::Lookup
         | Workload::Snapshot
         | Workload::SnapshotMemory
-        | Workload::Remote => return Err("n/a".into()),
+        | Workload::Remote
+        | Workload::PyCallback
+        | Workload::VtraceLayer => return Err("n/a".into()),
         Workload::SingleStep => {
             trace.run_until(target).map_err(|e| e.to_string())?;
             trace.set_mode(Mode::FastStep, true);
@@ -97,7 +100,8 @@ pub fn raw_ptrace(workload: Workload, programs: &Programs, hits: u64, steps: u64
 /// A Python library's loop (`libdebug` or `ptrace`, the module to import), where installed.
 /// The same breakpoint loop serves every breakpoint row: neither library has conditions of its own.
 pub fn python(workload: Workload, programs: &Programs, hits: u64, steps: u64, module: &str) -> Rate {
-    let installed = Command::new("python3").args(["-c", &format!("import {module}")]).output();
+    let python = python_env::interpreter(python_env::MAIN_PYTHON).ok_or("not installed")?;
+    let installed = Command::new(&python).args(["-c", &format!("import {module}")]).output();
     if !installed.is_ok_and(|o| o.status.success()) {
         return Err("not installed".into());
     }
@@ -106,14 +110,43 @@ pub fn python(workload: Workload, programs: &Programs, hits: u64, steps: u64, mo
         _ => "python_ptrace_bench.py",
     };
     let mode = if workload == Workload::SingleStep { "step" } else { "break" };
-    let output = Command::new("python3")
-        .arg(programs.target.with_file_name(script))
-        .args([mode, &format!("{:#x}", programs.break_addr(workload))])
-        .arg(&programs.target)
-        .args([hits.to_string(), steps.to_string()])
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| e.to_string())?;
+    let mut command = Command::new(&python);
+    command.arg(programs.target.with_file_name(script)).args([mode, &format!("{:#x}", programs.break_addr(workload))]);
+    command.arg(&programs.target).args([hits.to_string(), steps.to_string()]);
+    events_per_second(&mut command, script)
+}
+
+/// oxtrace from Python: its module with a callback, or a vtrace script on its vtrace layer.
+pub fn python_oxtrace(workload: Workload, programs: &Programs, hits: u64) -> Rate {
+    let python = python_env::interpreter(python_env::MAIN_PYTHON).ok_or("not installed")?;
+    let (script, probe) = match workload {
+        Workload::VtraceLayer => ("vtrace_bench.py", "import vtrace; vtrace.oxtrace"),
+        _ => ("oxtrace_py_bench.py", "import oxtrace"),
+    };
+    if !Command::new(&python).args(["-c", probe]).output().is_ok_and(|o| o.status.success()) {
+        return Err("not installed".into());
+    }
+    let mut command = Command::new(&python);
+    command.arg(programs.target.with_file_name(script)).arg(format!("{:#x}", programs.target_addr));
+    command.arg(&programs.target).arg(hits.to_string());
+    events_per_second(&mut command, script)
+}
+
+/// The most hits asked of vivisect's vtrace in one figure (it manages about 700 a second).
+pub const VTRACE_MAX_HITS: u64 = 2000;
+
+/// The same vtrace script on vivisect's own vtrace.
+pub fn python_vivisect(programs: &Programs, hits: u64) -> Rate {
+    let python = python_env::interpreter(python_env::VIVISECT_PYTHON).ok_or("not installed")?;
+    let mut command = Command::new(&python);
+    command.arg(programs.target.with_file_name("vtrace_bench.py")).arg(format!("{:#x}", programs.target_addr));
+    command.arg(&programs.target).arg(hits.min(VTRACE_MAX_HITS).to_string());
+    events_per_second(&mut command, "vtrace_bench.py")
+}
+
+/// Runs a script that prints `<events> <seconds>`.
+fn events_per_second(command: &mut Command, script: &str) -> Rate {
+    let output = command.stderr(Stdio::null()).output().map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&output.stdout);
     let mut fields = text.split_whitespace().map(|f| f.parse::<f64>());
     match (fields.next(), fields.next()) {
@@ -172,7 +205,9 @@ pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Ra
         | Workload::Lookup
         | Workload::Snapshot
         | Workload::SnapshotMemory
-        | Workload::Remote => return Err("n/a".into()),
+        | Workload::Remote
+        | Workload::PyCallback
+        | Workload::VtraceLayer => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {
@@ -243,7 +278,9 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         | Workload::Lookup
         | Workload::Snapshot
         | Workload::SnapshotMemory
-        | Workload::Remote => return Err("n/a".into()),
+        | Workload::Remote
+        | Workload::PyCallback
+        | Workload::VtraceLayer => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     let _ = std::fs::remove_file(&steps_file);

@@ -176,6 +176,9 @@ impl Error {
         match self {
             Error::Os { source, .. } => source.raw_os_error() == Some(libc::ESRCH),
             Error::ProcessExited { .. } => true,
+            // Memory errors keep the OS error as text (a failed access reads
+            // better with its address): ESRCH is this one.
+            Error::Memory { reason, .. } => *reason == io::Error::from_raw_os_error(libc::ESRCH).to_string(),
             _ => false,
         }
     }

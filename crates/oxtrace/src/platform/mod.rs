@@ -168,6 +168,11 @@ pub trait Platform: std::fmt::Debug {
     fn complete_stop(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Whether the process is ending (killed, or exiting) though its exit was
+    /// not reported yet: requests then fail, and the exit is on its way.
+    fn is_dying(&self) -> bool {
+        false
+    }
     /// Whether the last [`Platform::wait_one`] left other threads running.
     fn others_running(&self) -> bool {
         false

@@ -123,6 +123,11 @@ impl Trace {
         let pc = ctx.pc()?;
         let Some(copy) = self.scratch.copy_holding(pc) else { return Ok(()) };
         let original = if pc >= copy.jump { copy.original + copy.len } else { copy.original };
+        if original == copy.original && self.breakpoints.inserted_at(original).is_some() {
+            // Stopped before the copy ran (a SIGSTOP of ours came first): back
+            // on the breakpoint, it is still leaving it, not hitting it again.
+            self.on_breakpoint.insert(tid, original);
+        }
         self.registers.get_mut(&tid).expect("loaded above").set_pc(original)
     }
 }

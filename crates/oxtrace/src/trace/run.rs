@@ -86,7 +86,20 @@ impl Trace {
     /// [`Trace::wait_timeout`] or [`Trace::poll`].
     pub fn start(&mut self) -> Result<()> {
         self.require_stopped()?;
-        self.resume_all()
+        self.resume_all_unless_dying()
+    }
+
+    /// Resumes; if that fails because the process is dying, the trace counts
+    /// as running: the next wait reports the exit on its way.
+    fn resume_all_unless_dying(&mut self) -> Result<()> {
+        match self.resume_all() {
+            Err(error) if error.is_vanished() || self.platform.is_dying() => {
+                self.lazy_stop = None;
+                self.state = TraceState::Running;
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Blocks until an event stops the trace.
@@ -147,7 +160,9 @@ impl Trace {
             match self.handle_stop(stop) {
                 Ok(Some(event)) => return Ok(Some(event)),
                 Ok(None) => {}
-                Err(error) if error.is_vanished() && self.is_attached() => return self.report_death(error).map(Some),
+                Err(error) if self.is_attached() && (error.is_vanished() || self.platform.is_dying()) => {
+                    return self.report_death(error).map(Some)
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -166,7 +181,7 @@ impl Trace {
             }
             return Ok(Some(event));
         }
-        self.resume_all()?;
+        self.resume_all_unless_dying()?;
         Ok(None)
     }
 

@@ -28,6 +28,7 @@ mod source_steps;
 mod stepping;
 mod symbols;
 mod threads;
+mod untraced;
 mod versus_gdb;
 mod watchpoints;
 

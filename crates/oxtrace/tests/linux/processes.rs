@@ -164,7 +164,10 @@ fn a_python_fork_child_under_a_malloc_breakpoint() {
                   _, status = os.waitpid(pid, 0)\n\
                   print('parent saw', os.waitstatus_to_exitcode(status), flush=True)\n\
                   sys.exit(3)\n";
-    let hits = runs_as_untraced_with_breaks_on("python3", &["-c", script], &["malloc"]);
+    // The interpreter itself (`python3` may be a launcher script, such as pyenv's shim).
+    let python = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().unwrap();
+    let python = String::from_utf8(python.stdout).unwrap();
+    let hits = runs_as_untraced_with_breaks_on(python.trim(), &["-c", script], &["malloc"]);
     assert!(hits > 0, "python calls malloc");
 }
 

@@ -25,6 +25,11 @@ pub(super) fn check_program(program: &OsStr, cwd: Option<&Path>) -> Result<(), S
     let mut header = [0u8; 20];
     let mut file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
     let read = file.read(&mut header).map_err(|e| e.to_string())?;
+    if header.starts_with(b"#!") {
+        let interpreter = String::from_utf8_lossy(&header[2..read]);
+        let interpreter = interpreter.split_whitespace().next().unwrap_or("?").to_owned();
+        return Err(format!("a script for {interpreter}, not an ELF program: start {interpreter} with the script"));
+    }
     if read < header.len() || &header[..4] != b"\x7fELF" {
         return Err("not in executable format: not an ELF file".into());
     }

@@ -6,10 +6,42 @@
 
 use super::status::MAILBOX;
 use super::{sys, LinuxProcess, ThreadState};
-use crate::error::{Pid, Result};
+use crate::error::{Pid, Result, Tid};
 use crate::platform::StopReason;
 
+/// `CLONE_THREAD`: the new task joins the caller's thread group.
+const CLONE_THREAD: u64 = 0x10000;
+/// System call numbers of `clone` and `clone3` (x86_64).
+const SYS_CLONE: u64 = 56;
+const SYS_CLONE3: u64 = 435;
+/// Slots of `user_regs_struct`, in 8-byte words.
+const RDI_SLOT: usize = 14;
+const ORIG_RAX_SLOT: usize = 15;
+
 impl LinuxProcess {
+    /// Whether the `clone` that thread `tid` (stopped at its clone event)
+    /// made (`new_tid`) created a thread rather than a process: its `CLONE_THREAD` flag,
+    /// read from the call's arguments. (`/proc` cannot tell: the new task
+    /// may be gone already.)
+    pub(super) fn clone_made_thread(&mut self, tid: Tid, new_tid: Tid) -> Result<bool> {
+        let mut regs = [0u8; 216];
+        sys::get_regs(tid, &mut regs).map_err(|e| self.os_error("PTRACE_GETREGS", tid, e))?;
+        let word = |slot: usize| u64::from_le_bytes(regs[slot * 8..slot * 8 + 8].try_into().expect("8 bytes"));
+        let flags = match word(ORIG_RAX_SLOT) {
+            SYS_CLONE => word(RDI_SLOT),
+            SYS_CLONE3 => {
+                // `struct clone_args` starts with the flags.
+                let mut flags = [0u8; 8];
+                self.read_mem(word(RDI_SLOT), &mut flags)?;
+                u64::from_le_bytes(flags)
+            }
+            // Not a clone call we know: ask the kernel who the task belongs
+            // to (a task gone already was most likely a short thread).
+            _ => return Ok(super::status::thread_group_of(new_tid).is_none_or(|group| group == self.pid)),
+        };
+        Ok(flags & CLONE_THREAD != 0)
+    }
+
     /// The parent `self` created `child`: waits for the child's first stop,
     /// keeps the child for the trace, and says what happened.
     pub(super) fn child_created(&mut self, child: Pid, vfork: bool) -> Result<StopReason> {

@@ -67,11 +67,21 @@ struct ThreadState {
     last_resume: ResumeKind,
     /// The number of the system call it is in, between entry and exit stops.
     in_syscall: Option<u64>,
+    /// Its creation was reported (its creator's clone event was seen, or it
+    /// was there when we attached). A thread may stop, and even end, before
+    /// its creator's clone event arrives.
+    announced: bool,
 }
 
 impl ThreadState {
     fn stopped() -> Self {
-        Self { running: false, stop_pending: false, last_resume: ResumeKind::Continue, in_syscall: None }
+        Self {
+            running: false,
+            stop_pending: false,
+            last_resume: ResumeKind::Continue,
+            in_syscall: None,
+            announced: true,
+        }
     }
 }
 
@@ -94,6 +104,13 @@ pub struct LinuxProcess {
     spawned: bool,
     /// The last `wait_one` took a status while other threads ran: they still run.
     others_running: bool,
+    /// Threads stopped by the backend itself (a new thread seen before its
+    /// clone event), not reported: the next resume lets them go too, even one
+    /// that lists only the thread that stopped.
+    held: Vec<Tid>,
+    /// Threads that ended before their creator's clone event came: neither
+    /// their creation nor their end is reported.
+    ended_unannounced: rustc_hash::FxHashSet<Tid>,
     /// Child processes announced by a fork stop, not yet taken by the trace.
     children: Vec<LinuxProcess>,
     /// Whether waits poll before blocking: the tracer may use more than one
@@ -111,6 +128,8 @@ impl LinuxProcess {
             interrupt_flag: Arc::new(AtomicBool::new(false)),
             gone: false,
             others_running: false,
+            held: Vec::new(),
+            ended_unannounced: Default::default(),
             children: Vec::new(),
             poll_before_blocking: sys::cpus_allowed() > 1,
             xstate_size: None,
@@ -210,6 +229,15 @@ impl Platform for LinuxProcess {
                 self.resume_thread(action.tid, action.kind, action.signal.unwrap_or(0))?;
             }
         }
+        // (Not while one thread steps alone: the others stay stopped then.)
+        if actions.iter().any(|a| a.kind == ResumeKind::Step) {
+            return Ok(true);
+        }
+        for tid in std::mem::take(&mut self.held) {
+            if self.threads.get(&tid).is_some_and(|t| !t.running) {
+                self.resume_thread(tid, ResumeKind::Continue, 0)?;
+            }
+        }
         Ok(true)
     }
 
@@ -243,6 +271,13 @@ impl Platform for LinuxProcess {
 
     fn others_running(&self) -> bool {
         self.others_running
+    }
+
+    fn is_dying(&self) -> bool {
+        // The leader is a zombie (or gone) once the process is killed or exits.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else { return true };
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        matches!(state, Some('Z' | 'X'))
     }
 
     fn complete_stop(&mut self) -> Result<()> {

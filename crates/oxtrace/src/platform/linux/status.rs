@@ -114,10 +114,11 @@ impl LinuxProcess {
         }
         let known = self.threads.contains_key(&tid);
         if !known {
-            // A new thread whose first stop came before its creator's clone event.
-            let mut state = ThreadState::stopped();
-            state.stop_pending = false;
+            // A new thread whose first stop came before its creator's clone
+            // event: it waits, stopped, for the next resume (see `held`).
+            let state = ThreadState { announced: false, ..ThreadState::stopped() };
             self.threads.insert(tid, state);
+            self.held.push(tid);
             return Ok(None);
         }
         if let Some(t) = self.threads.get_mut(&tid) {
@@ -161,7 +162,11 @@ impl LinuxProcess {
             self.mem = None;
             return Some(Stop { tid, reason: StopReason::Exited(exit) });
         }
-        self.threads.remove(&tid)?;
+        let thread = self.threads.remove(&tid)?;
+        if !thread.announced {
+            self.ended_unannounced.insert(tid);
+            return None;
+        }
         Some(Stop { tid, reason: StopReason::ThreadExited(exit) })
     }
 
@@ -193,16 +198,19 @@ impl LinuxProcess {
         match event {
             libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
                 let new_tid = sys::event_message(tid).map_err(|e| self.os_error("PTRACE_GETEVENTMSG", tid, e))? as Tid;
-                let is_thread = event == libc::PTRACE_EVENT_CLONE && thread_group_of(new_tid) == Some(self.pid);
+                let is_thread = event == libc::PTRACE_EVENT_CLONE && self.clone_made_thread(tid, new_tid)?;
                 if !is_thread {
                     return self.child_created(new_tid, event == libc::PTRACE_EVENT_VFORK).map(Some);
                 }
+                if self.ended_unannounced.remove(&new_tid) {
+                    // It lived and ended before this event: nothing to report.
+                    return Ok(None);
+                }
                 // Unless its first stop was already seen, it is on its way to a SIGSTOP.
-                self.threads.entry(new_tid).or_insert_with(|| ThreadState {
-                    running: true,
-                    stop_pending: true,
-                    ..ThreadState::stopped()
-                });
+                self.threads
+                    .entry(new_tid)
+                    .or_insert_with(|| ThreadState { running: true, stop_pending: true, ..ThreadState::stopped() })
+                    .announced = true;
                 Ok(Some(StopReason::ThreadCreated { new_tid }))
             }
             libc::PTRACE_EVENT_VFORK_DONE => Ok(Some(StopReason::VforkDone)),

@@ -6,7 +6,7 @@ use super::status::exit_status;
 use super::{sys, LinuxProcess};
 use crate::error::{Error, Result, Tid};
 use crate::event::ExitStatus;
-use crate::platform::{Stop, StopReason};
+use crate::platform::{ResumeKind, Stop, StopReason};
 
 /// `si_code` of a trap raised by the `int3` instruction.
 const SI_KERNEL: i32 = 0x80;
@@ -28,7 +28,9 @@ impl LinuxProcess {
             if !thread.running {
                 continue;
             }
-            if !thread.stop_pending {
+            // A thread stepping stops by itself after one instruction: a
+            // SIGSTOP could come first and take the place of its step.
+            if !thread.stop_pending && thread.last_resume != ResumeKind::Step {
                 // ESRCH: it is exiting; its exit is reported below.
                 let _ = sys::tgkill(self.pid, tid, libc::SIGSTOP);
                 thread.stop_pending = true;
