@@ -222,3 +222,27 @@ fn rust_paths_stop_where_gdb_does() {
     let program = fixture_lang("rusty.rs", "rustc", false);
     compare(&program, &["rusty::geometry::perimeter", "rusty::geometry::Square::area"]);
 }
+
+#[test]
+fn an_indirect_function_breaks_in_the_implementation_the_resolver_chose() {
+    let program = fixture("forks");
+    let run = oxdb(&[
+        "--batch",
+        "-ex",
+        "break main",
+        "-ex",
+        "run",
+        "-ex",
+        "break strlen",
+        "-ex",
+        "continue",
+        "-ex",
+        "bt",
+        program.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{run}");
+    // say() calls strlen through the PLT: the stop is in glibc's strlen for this CPU (__strlen_avx2, _evex, _sse2...).
+    let hit = run.lines_with("breakpoint 2 hit at ");
+    assert!(hit.first().is_some_and(|l| l.contains(" in __strlen_") && l.ends_with(" from libc")), "{run}");
+    assert!(run.lines_starting("#1 ").iter().any(|l| l.contains(" in say+0x")), "{run}");
+}

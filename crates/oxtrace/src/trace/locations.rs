@@ -14,7 +14,9 @@
 
 use super::Trace;
 use crate::error::{Error, Result};
-use crate::symbols::{Location, SymbolResolver};
+use object::Object;
+
+use crate::symbols::{Location, SymbolKind, SymbolResolver};
 
 /// `endbr64`.
 const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
@@ -68,7 +70,13 @@ impl Trace {
                 }
                 let mut out = Vec::new();
                 for entry in entries {
-                    out.push(if entry.inlined { entry.addr } else { self.after_prologue(entry.addr)? });
+                    if entry.inlined {
+                        out.push(entry.addr);
+                        continue;
+                    }
+                    // An indirect function is where its resolver sent the program.
+                    let addr = self.ifunc_implementation(entry.addr)?.unwrap_or(entry.addr);
+                    out.push(self.after_prologue(addr)?);
                 }
                 out.sort_unstable();
                 out.dedup();
@@ -116,6 +124,41 @@ impl Trace {
             return Ok(pc);
         }
         Ok(statements.get(holding + 1).map_or(pc, |(addr, _)| *addr))
+    }
+
+    /// The implementation a GNU indirect function's resolver chose (`strlen`
+    /// gives `__strlen_avx2`), read from the slot its module's
+    /// `R_X86_64_IRELATIVE` relocation filled; `None` for another function,
+    /// or while the module is not relocated yet.
+    pub fn ifunc_implementation(&mut self, resolver: u64) -> Result<Option<u64>> {
+        if self.arch.name != "x86_64" {
+            return Ok(None);
+        }
+        let symbols = self.symbols()?;
+        let Some(hit) = symbols.sym_by_addr(resolver) else { return Ok(None) };
+        let indirect = hit.module.table().symbols_at(hit.symbol.addr).any(|s| s.kind == SymbolKind::IndirectFunction);
+        if hit.offset != 0 || !indirect {
+            return Ok(None);
+        }
+        let (path, bias, file_addr) = (hit.module.path.clone(), hit.module.bias, hit.symbol.addr);
+        let Ok(data) = std::fs::read(&path) else { return Ok(None) };
+        let Ok(file) = object::File::parse(&*data) else { return Ok(None) };
+        let Some(relocations) = file.dynamic_relocations() else { return Ok(None) };
+        let slots: Vec<u64> = relocations
+            .filter(|(_, r)| {
+                matches!(r.flags(), object::RelocationFlags::Elf { r_type } if r_type == object::elf::R_X86_64_IRELATIVE)
+                    && r.addend() as u64 == file_addr
+            })
+            .map(|(offset, _)| offset.wrapping_add(bias))
+            .collect();
+        for slot in slots {
+            let target = self.read_ptr(slot)?;
+            let in_module = self.symbols()?.module_by_addr(target).is_some_and(|m| m.path == path);
+            if in_module && target != resolver && target != file_addr {
+                return Ok(Some(target));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether the libraries the program was linked with are loaded: false
