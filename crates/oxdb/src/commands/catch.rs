@@ -158,6 +158,8 @@ fn catch_exception(session: &mut Session, what: &str, out: &mut dyn Write) -> Cm
     let state = if resolved { "" } else { " (pending until the C++ runtime loads)" };
     writeln!(out, "breakpoint {id}: catch {what} ({function}){state}")?;
     session.add_user_id(id);
+    // Set again by `run`, like any breakpoint.
+    session.shared.borrow_mut().specs.insert(id, (function.to_owned(), false));
     Ok(())
 }
 
