@@ -82,6 +82,8 @@ pub struct Shared {
     pub locations: BTreeMap<u32, Vec<u32>>,
     /// Hits to let go by, by breakpoint number (`ignore`).
     pub ignore_counts: BTreeMap<u32, u64>,
+    /// Breakpoints typed while no program was alive (as typed, one-time or not), set by the next `run`.
+    pub at_next_run: Vec<(String, bool)>,
     /// Each breakpoint's location as typed, and whether it is one-time (to set it again at `run`).
     pub specs: BTreeMap<u32, (String, bool)>,
 }

@@ -73,3 +73,13 @@ fn randomization_comes_back_when_asked() {
     // The first process was started before the setting; the two restarted ones are randomized.
     assert!(bases.len() >= 2, "{on}");
 }
+
+#[test]
+fn breakpoints_set_after_the_program_ended_are_set_by_the_next_run() {
+    let run = batch("forks", &["run", "break report if 1", "tbreak work", "run", "continue", "info breakpoints"], &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.lines_with("will be set when the program runs").len(), 2, "{run}");
+    assert_eq!(run.lines_with("breakpoint 2 hit at ").len(), 1, "{run}");
+    assert_eq!(run.lines_with("breakpoint 1 hit at ").len(), 1, "{run}");
+    assert!(run.stdout.lines().any(|l| l.starts_with("1 ") && l.ends_with("hits 1  if 1")), "{run}");
+}

@@ -29,6 +29,9 @@ fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn W
     if expr.is_empty() {
         return Err("a location is needed: FILE:LINE, LINE, FUNCTION, FILE:FUNCTION or *ADDRESS".into());
     }
+    if super::restart::set_at_next_run(session, text, once, out)? {
+        return Ok(());
+    }
     let placed = super::locations::place(session, expr, once)?;
     let id = placed.id;
     let trace = session.trace()?;

@@ -124,7 +124,32 @@ fn restart(session: &mut Session, out: &mut dyn Write) -> CmdResult {
             shared.locations.insert(id, placed.ids);
         }
     }
+    // Breakpoints set while no program was alive.
+    let later = std::mem::take(&mut session.shared.borrow_mut().at_next_run);
+    for (text, once) in later {
+        let result = if once {
+            super::breakpoints::add_once(session, Args { rest: &text, modifier: None }, out)
+        } else {
+            super::breakpoints::add(session, Args { rest: &text, modifier: None }, out)
+        };
+        if let Err(e) = result {
+            writeln!(out, "breakpoint at {text} could not be set: {e}")?;
+        }
+    }
     Ok(())
+}
+
+/// With no live program but one `run` can start, keeps a breakpoint (as
+/// typed, with its condition) to set when it starts, as gdb sets
+/// breakpoints before `run`. Returns whether it was kept.
+pub fn set_at_next_run(session: &mut Session, text: &str, once: bool, out: &mut dyn Write) -> Result<bool, CmdError> {
+    let live = session.any_trace().is_ok_and(|t| t.is_attached());
+    if live || session.inferiors.launch.is_none() {
+        return Ok(false);
+    }
+    session.shared.borrow_mut().at_next_run.push((text.trim().to_owned(), once));
+    writeln!(out, "breakpoint at {} will be set when the program runs", text.trim())?;
+    Ok(true)
 }
 
 /// `set disable-randomization on|off`; `None` if `text` is another setting.
