@@ -47,9 +47,11 @@ fn report(trace: &mut Trace, tid: i32, info: Option<SignalInfo>) -> oxtrace::Res
         let fault = info.fault_addr.map_or_else(String::new, |a| format!(" at address {a:#x}"));
         println!("thread {tid} got signal {} (code {}){fault}", info.signo, info.code);
     }
-    let registers = ["rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "eflags"];
-    for name in registers {
-        println!("  {name:<6} {:#018x}", trace.register_u64(name)?);
+    // The general registers of the process's architecture (eax... in a 32-bit one).
+    let arch = trace.arch();
+    let digits = 2 + 2 * arch.pointer_size;
+    for def in arch.full_registers().filter(|r| r.class == "general") {
+        println!("  {:<8} {:#0digits$x}", def.name, trace.register_u64(def.name)?);
     }
     let pc = trace.pc()?;
     for insn in trace.disassemble(pc, 1)? {

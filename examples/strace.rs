@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use oxtrace::arch::syscall_name;
 use oxtrace::{EventKind, Mode, SyscallStop, Trace};
 
 fn main() -> oxtrace::Result<()> {
@@ -19,7 +18,7 @@ fn main() -> oxtrace::Result<()> {
         let event = trace.run()?;
         match event.kind {
             EventKind::Syscall(SyscallStop::Entry { number, args }) => {
-                let name = syscall_name(number).map_or_else(|| format!("syscall_{number}"), str::to_owned);
+                let name = trace.arch().syscall_name(number).map_or_else(|| format!("syscall_{number}"), str::to_owned);
                 let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
                 entered.insert(event.tid, format!("{name}({})", args.join(", ")));
             }

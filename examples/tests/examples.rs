@@ -44,6 +44,37 @@ fn strace_prints_each_system_call_with_its_result() {
 }
 
 #[test]
+fn strace_names_the_system_calls_of_a_32_bit_program() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("example-fixtures");
+    let program = test_fixtures::compile_m32(&dir, "syscalls.c", "syscalls-i386", &["-g", "-O0"], &[]);
+    let out = example("strace", &[program.to_str().unwrap()]);
+    assert!(out.lines().any(|l| l.contains("] write(0x1, 0x") && l.ends_with(" = 6")), "{out}");
+    assert!(out.lines().any(|l| l.contains("] close(0xffffffff") && l.ends_with(" = -9")), "EBADF:\n{out}");
+    assert!(out.lines().any(|l| l.contains("] mmap2(")), "i386's own calls:\n{out}");
+    assert!(out.ends_with("+++ exit code 0 +++\n"), "{out}");
+}
+
+#[test]
+fn crash_triage_of_a_32_bit_program() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("crash-i386-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = test_fixtures::compile_m32(&dir, "segfault.c", "segfault-i386", &["-g", "-O2"], &[]);
+    let out = example_in(&dir, "crash_triage", &[program.to_str().unwrap()]);
+    assert!(out.contains("got signal 11 (code 1) at address 0x10"), "{out}");
+    assert!(out.lines().any(|l| l.trim_start().starts_with("eip ") && l.contains(" 0x")), "{out}");
+    assert!(!out.lines().any(|l| l.trim_start().starts_with("rip ")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("faulting instruction: 0x") && l.contains("mov dword ptr [eax],0x2a")),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.trim_start().starts_with("#1 0x") && l.contains(" in main+0x")), "{out}");
+    let saved = out.lines().find_map(|l| l.strip_prefix("snapshot saved to ")).unwrap_or_else(|| panic!("{out}"));
+    let again = example_in(&dir, "crash_triage", &["--core", saved, program.to_str().unwrap()]);
+    assert!(again.lines().any(|l| l.contains("mov dword ptr [eax],0x2a")), "{again}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn coverage_counts_every_function() {
     let program = fixture("calls", &["-O2"]);
     let out = example("coverage", &[program.to_str().unwrap()]);

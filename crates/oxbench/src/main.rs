@@ -56,11 +56,14 @@ pub enum Workload {
     /// Breakpoint hits per second of one vtrace script (a `Breakpoint.notify`):
     /// on oxtrace's vtrace layer, and on vivisect's own vtrace.
     VtraceLayer,
+    /// Breakpoint hits per second with a notifier, in a 32-bit (i386) build of the debuggee.
+    I386,
 }
 
 impl Workload {
-    const ALL: [Workload; 13] = [
+    const ALL: [Workload; 14] = [
         Workload::Notifier,
+        Workload::I386,
         Workload::Fast,
         Workload::Displaced,
         Workload::FalseCondition,
@@ -112,6 +115,7 @@ impl Workload {
             Workload::Remote => "remote-breakpoint",
             Workload::PyCallback => "python-callback",
             Workload::VtraceLayer => "vtrace-notify",
+            Workload::I386 => "breakpoint-i386",
         }
     }
 
@@ -131,6 +135,7 @@ impl Workload {
             Workload::Remote => "hits/s, gdb via RSP server",
             Workload::PyCallback => "hits/s, Python callback",
             Workload::VtraceLayer => "hits/s, vtrace bp notify",
+            Workload::I386 => "hits/s, 32-bit program",
         }
     }
 
@@ -396,5 +401,6 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::Remote => "remote",
         Workload::PyCallback => "py-callback",
         Workload::VtraceLayer => "vtrace-layer",
+        Workload::I386 => "i386",
     }
 }

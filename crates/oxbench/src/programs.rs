@@ -32,6 +32,9 @@ pub struct Programs {
     pub snapshot: PathBuf,
     /// The system's C library.
     pub libc: PathBuf,
+    /// The same debuggee built for i386 (`gcc -m32`), and the address of its
+    /// `target()`; `None` where no 32-bit C library is installed.
+    pub target_i386: Option<(PathBuf, u64)>,
 }
 
 /// Where Debian, Fedora and others install the C library.
@@ -79,12 +82,39 @@ fn inner_instruction(program: &Path, addr: u64) -> Result<u64, String> {
         .ok_or_else(|| "no store in the first instructions of target()".into())
 }
 
+/// The flags that build a 32-bit program without gcc-multilib: `-m32` and an
+/// include directory under `dir` whose `asm` links to the x86 asm headers,
+/// which serve both widths (Debian installs them in the 64-bit directory only).
+fn m32_flags(dir: &Path) -> Result<Vec<String>, String> {
+    let include = dir.join("i386-include");
+    let link = include.join("asm");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::fs::create_dir_all(&include).map_err(|e| format!("{}: {e}", include.display()))?;
+        std::os::unix::fs::symlink("/usr/include/x86_64-linux-gnu/asm", &link)
+            .map_err(|e| format!("{}: {e}", link.display()))?;
+    }
+    Ok(vec!["-m32".into(), "-I".into(), include.display().to_string()])
+}
+
 impl Programs {
     /// Where the breakpoint of a workload goes.
     pub fn break_addr(&self, workload: crate::Workload) -> u64 {
         match workload {
             crate::Workload::Displaced => self.inner_addr,
+            crate::Workload::I386 => self.target_i386.as_ref().map_or(0, |(_, addr)| *addr),
             _ => self.target_addr,
+        }
+    }
+
+    /// The debuggee of a workload (the 32-bit build for the i386 row).
+    pub fn program(&self, workload: crate::Workload) -> Result<&Path, String> {
+        match workload {
+            crate::Workload::I386 => self
+                .target_i386
+                .as_ref()
+                .map(|(path, _)| path.as_path())
+                .ok_or_else(|| "no 32-bit build (libc6-dev-i386 and lib32gcc-12-dev are needed)".into()),
+            _ => Ok(&self.target),
         }
     }
 
@@ -96,6 +126,13 @@ impl Programs {
         let raw_ptrace = compile(dir, "raw_ptrace", RAW_PTRACE, &["-O2"])?;
         compile(dir, "bench_stack", BENCH_STACK, &["-O2", "-g", "-fomit-frame-pointer"])?;
         compile(dir, "bench_snapshot", BENCH_SNAPSHOT, &["-O2", "-g"])?;
+        // The 32-bit row only: a machine without the 32-bit C library measures the rest.
+        let mut i386 = m32_flags(dir)?;
+        i386.extend(["-O0", "-g", "-no-pie", "-fno-pie"].map(String::from));
+        let i386: Vec<&str> = i386.iter().map(String::as_str).collect();
+        if let Err(e) = compile(dir, "bench_target_i386", BENCH_TARGET, &i386) {
+            eprintln!("oxbench: no 32-bit row: {e}");
+        }
         let scripts = [
             ("libdebug_bench.py", LIBDEBUG),
             ("python_ptrace_bench.py", PYTHON_PTRACE),
@@ -115,6 +152,8 @@ impl Programs {
         let target_addr = table.by_name("target").ok_or("bench_target has no symbol target")?.addr;
         let inner_addr = inner_instruction(&target, target_addr)?;
         let libc = LIBC_PATHS.iter().map(PathBuf::from).find(|p| p.exists()).ok_or("no libc.so.6 found")?;
+        let i386 = dir.join("bench_target_i386");
+        let target_i386 = SymbolTable::load(&i386).ok().and_then(|t| Some((i386, t.by_name("target")?.addr)));
         Ok(Programs {
             target,
             target_addr,
@@ -123,6 +162,7 @@ impl Programs {
             stack: dir.join("bench_stack"),
             snapshot: dir.join("bench_snapshot"),
             libc,
+            target_i386,
         })
     }
 }

@@ -162,4 +162,8 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
          gdbserver in the gdb column; its ratio is to gdbserver.",
         crate::remote_tools::remote_hits(cli.hits)
     );
+    println!(
+        "The 32-bit row is the notifier row on the same debuggee built with gcc -m32 (an i386 process), \
+         against the raw loop on that program."
+    );
 }

@@ -22,14 +22,14 @@ pub type Rate = Result<f64, String>;
 
 /// oxtrace, through its public API.
 pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Rate {
-    let mut command = Command::new(&programs.target);
+    let mut command = Command::new(programs.program(workload)?);
     command.arg(hits.to_string());
     let mut trace = Trace::spawn(command).map_err(|e| e.to_string())?;
     let target = programs.break_addr(workload);
     let count = Rc::new(Cell::new(0u64));
     let seen = count.clone();
     match workload {
-        Workload::Notifier | Workload::Displaced => {
+        Workload::Notifier | Workload::Displaced | Workload::I386 => {
             trace.add_break_by_addr(target).map_err(|e| e.to_string())?;
             trace.register_notifier(EventType::Breakpoint, move |_, _| seen.set(seen.get() + 1));
         }
@@ -87,7 +87,7 @@ pub fn raw_ptrace(workload: Workload, programs: &Programs, hits: u64, steps: u64
         Workload::SingleStep => command.args(["step", &addr, &steps.to_string()]),
         _ => command.args(["break", &addr]),
     };
-    command.arg(&programs.target).arg(hits.to_string());
+    command.arg(programs.program(workload)?).arg(hits.to_string());
     let output = command.output().map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&output.stdout);
     let mut fields = text.split_whitespace().map(|f| f.parse::<f64>());
@@ -112,7 +112,7 @@ pub fn python(workload: Workload, programs: &Programs, hits: u64, steps: u64, mo
     let mode = if workload == Workload::SingleStep { "step" } else { "break" };
     let mut command = Command::new(&python);
     command.arg(programs.target.with_file_name(script)).args([mode, &format!("{:#x}", programs.break_addr(workload))]);
-    command.arg(&programs.target).args([hits.to_string(), steps.to_string()]);
+    command.arg(programs.program(workload)?).args([hits.to_string(), steps.to_string()]);
     events_per_second(&mut command, script)
 }
 
@@ -175,12 +175,12 @@ pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Ra
         std::fs::write(&script, text).map_err(|e| e.to_string())?;
         let mut command = Command::new("gdb");
         command.args(["-nx", "-q", "-batch", "-x"]).arg(&script);
-        command.arg("--args").arg(&programs.target).arg(hits.to_string());
+        command.arg("--args").arg(programs.program(workload)?).arg(hits.to_string());
         time_command(&mut command)
     };
     let s = |c: &str| c.to_string();
     let (work, baseline, events) = match workload {
-        Workload::Notifier | Workload::Fast => (
+        Workload::Notifier | Workload::Fast | Workload::I386 => (
             vec![s("break target"), s("commands 1\nsilent\ncontinue\nend"), s("run")],
             vec![s("break target"), s("disable 1"), s("run")],
             hits,
@@ -227,14 +227,14 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         for c in commands {
             command.args(["-o", c]);
         }
-        command.arg("--").arg(&programs.target).arg(hits.to_string());
+        command.arg("--").arg(programs.program(workload)?).arg(hits.to_string());
         time_command(&mut command)
     };
     // The single-step row's command file.
     let steps_file = std::env::temp_dir().join(format!("oxbench-lldb-steps-{}", std::process::id()));
     let s = |c: &str| c.to_string();
     let (work, baseline, events) = match workload {
-        Workload::Notifier | Workload::Fast => (
+        Workload::Notifier | Workload::Fast | Workload::I386 => (
             vec![s("breakpoint set -n target -G true"), s("run")],
             vec![s("breakpoint set -n target -d"), s("run")],
             hits,

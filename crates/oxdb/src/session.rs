@@ -112,6 +112,14 @@ pub struct Session {
     pub errors: usize,
     /// The last run or step command, which an empty line repeats at the prompt.
     pub last_step: Option<String>,
+    /// Value history and convenience variables of the C evaluator.
+    pub values: oxtrace::cexpr::Values,
+    /// `display` expressions: number, text, format letter.
+    pub displays: Vec<(u32, String, Option<char>)>,
+    /// The last display number given.
+    pub next_display: u32,
+    /// Watchpoints over C expressions, by id.
+    pub watches: BTreeMap<u32, crate::commands::watches::CWatch>,
 }
 
 impl Session {
@@ -129,6 +137,10 @@ impl Session {
             shared,
             breaks: BTreeMap::new(),
             selected_frame: 0,
+            values: Default::default(),
+            displays: Vec::new(),
+            next_display: 0,
+            watches: BTreeMap::new(),
             queue: VecDeque::new(),
             collecting: None,
             last_break: None,
@@ -257,6 +269,9 @@ impl Session {
                 }
             }
             _ => {}
+        }
+        if self.trace().is_ok_and(|t| t.state() == oxtrace::TraceState::Stopped) {
+            crate::commands::values::show_displays(self, out)?;
         }
         Ok(())
     }

@@ -7,14 +7,14 @@ fn bad_input_gives_one_line_errors_and_the_session_goes_on() {
     let bad = [
         ("regs foo", "error: no register named \"foo\""),
         ("x 0", "error: cannot read 64 bytes at 0x0"),
-        ("p 1 +", "error: bad expression: "),
-        ("p nosuchname", "unknown name"),
+        ("p 1 +", "error: A syntax error in expression, near `'."),
+        ("p nosuchname", "error: No symbol \"nosuchname\" in current context."),
         ("frobnicate", "error: no command named \"frobnicate\""),
         ("frame 99", "error: no frame 99"),
         ("thread 99999999", "error: no thread 99999999"),
         ("delete 42", "error: no breakpoint or watchpoint 42"),
-        ("x/4q rsp", "error: bad format letter 'q'"),
-        ("watch -s 3 rsp", "error: a watchpoint covers 1, 2, 4 or 8 bytes, not 3"),
+        ("x/4q $sp", "error: bad format letter 'q'"),
+        ("watch -s 3 $sp", "error: a watchpoint covers 1, 2, 4 or 8 bytes, not 3"),
         ("write rsp zz", "error: bad bytes \"zz\""),
         ("signal SIGNOPE", "error: no signal named \"SIGNOPE\""),
         ("continue 0", "error: bad count \"0\""),
@@ -38,7 +38,8 @@ fn bad_input_gives_one_line_errors_and_the_session_goes_on() {
         assert!(line.starts_with("error: ") && line.contains(expected), "{command}: {line}");
     }
     // Every command after a bad one still ran.
-    assert_eq!(run.stdout.lines().filter(|l| *l == "0x7 (7)").count(), bad.len(), "{run}");
+    let sevens = run.stdout.lines().filter(|l| l.starts_with('$') && l.ends_with(" = 7")).count();
+    assert_eq!(sevens, bad.len(), "{run}");
     // Once the program has exited, commands say so.
     assert_eq!(errors[bad.len()], "error: the program has exited (exit code 0)", "{run}");
     assert_eq!(errors[bad.len() + 1], "error: the program has exited (exit code 0)", "{run}");

@@ -56,14 +56,14 @@ fn oxdb_remote_debugs_an_aarch64_program_under_qemu() {
     let functions: Vec<&str> = frames.iter().filter_map(|l| l.split(" in ").nth(1)?.split([' ', '+']).next()).collect();
     assert_eq!(&functions[..4], ["inner", "middle", "outer", "main"], "{all}");
     assert!(frames[0].contains("(nested_calls.h:"), "{all}");
-    assert!(run.stdout.contains("0x29 (41)"), "the argument in x0: {all}");
+    assert!(run.stdout.lines().any(|l| l == "$1 = 41"), "the argument in x0: {all}");
     let register =
         |name: &str| run.lines_starting(name).first().map(|l| l.split_whitespace().nth(1).unwrap().to_owned());
     let pc = register("pc").expect("info registers pc");
     assert!(frames[0].contains(&pc), "{all}");
     assert!(frames[1].contains(&register("lr").expect("info registers lr")), "lr is middle's return address: {all}");
     assert!(run.stdout.contains("\"hello from aarch64\""), "{all}");
-    assert!(run.stdout.contains("0x64 (100)"), "inner's return value after finish: {all}");
+    assert!(run.stdout.lines().any(|l| l == "$2 = 100"), "inner's return value after finish: {all}");
     assert!(run.stderr.contains("disassembly of aarch64 code is not supported"), "{all}");
     assert!(run.stdout.contains("exited with code 0"), "{all}");
 }

@@ -18,7 +18,7 @@ fn snapshot_then_open_the_core() {
     assert!(saved[0].contains("1 thread,"), "{live}");
 
     let program = fixture("calls").display().to_string();
-    let opened = oxdb(&["--batch", "--core", &core_text, &program, "-ex", "bt", "-ex", "regs rip", "-ex", "p rdi"]);
+    let opened = oxdb(&["--batch", "--core", &core_text, &program, "-ex", "bt", "-ex", "regs rip", "-ex", "p $rdi"]);
     assert!(opened.stdout.contains("stopped at "), "{opened}");
     assert_eq!(opened.code, Some(0), "{opened}");
     assert!(opened.stdout.starts_with(&format!("[core {core_text}] process ")), "{opened}");
@@ -29,7 +29,7 @@ fn snapshot_then_open_the_core() {
     assert_eq!(frames(&opened.stdout), frames(&live.stdout), "live:\n{live}\ncore:\n{opened}");
     let rip = |text: &str| text.lines().find(|l| l.starts_with("rip ")).map(str::to_owned);
     assert_eq!(rip(&opened.stdout), rip(&live.stdout));
-    assert!(opened.stdout.lines().any(|l| l == "0x4 (4)"), "d(4): {opened}");
+    assert!(opened.stdout.lines().any(|l| l == "$1 = 4"), "d(4): {opened}");
 
     // Running a core is a one-line error naming it, and the batch run fails.
     let run = oxdb(&["--batch", "--core", &core_text, &program, "-ex", "continue"]);

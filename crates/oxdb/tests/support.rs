@@ -8,10 +8,40 @@ pub fn fixture(name: &str) -> PathBuf {
     compile(name, name, &test_fixtures::c_compiler(), &["-Wall", "-g", "-pthread", "-O0", "-fno-omit-frame-pointer"])
 }
 
+/// `tests/fixtures/NAME.c` compiled with `-O2 -g -fomit-frame-pointer`, as `NAME-O2`.
+pub fn fixture_o2(name: &str) -> PathBuf {
+    compile(
+        name,
+        &format!("{name}-O2"),
+        &test_fixtures::c_compiler(),
+        &["-Wall", "-g", "-pthread", "-O2", "-fomit-frame-pointer"],
+    )
+}
+
+/// `tests/fixtures/NAME.cpp` compiled with `-O0 -g` by the C++ compiler.
+pub fn fixture_cpp(name: &str) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
+    test_fixtures::compile(&out_dir, &format!("{name}.cpp"), &format!("{name}-cpp"), "c++", &["-g", "-O0"], &[])
+}
+
+/// `tests/fixtures/NAME.rs` built with debug information by rustc (the toolchain running the tests).
+pub fn fixture_rust(name: &str) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
+    let flags = ["-g", "-Copt-level=0", "--edition=2021"];
+    test_fixtures::compile(&out_dir, &format!("{name}.rs"), &format!("{name}-rs"), "rustc", &flags, &[])
+}
+
 /// `tests/fixtures/NAME.c` built static for aarch64 at `-O2` (Debian's
 /// gcc-aarch64-linux-gnu), to run under qemu-aarch64.
 pub fn fixture_aarch64(name: &str) -> PathBuf {
     compile(name, &format!("{name}-aarch64"), "aarch64-linux-gnu-gcc", &["-Wall", "-g", "-static", "-O2"])
+}
+
+/// `tests/fixtures/NAME.c` built as a 32-bit (i386) program at `-O0 -g` (`gcc -m32`).
+pub fn fixture_i386(name: &str) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
+    let flags = ["-Wall", "-g", "-pthread", "-O0", "-fno-omit-frame-pointer"];
+    test_fixtures::compile_m32(&out_dir, &format!("{name}.c"), &format!("{name}-i386"), &flags, &[])
 }
 
 /// Compiles `tests/fixtures/NAME.c` into this crate's fixture directory as `OUT_NAME`.

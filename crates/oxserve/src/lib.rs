@@ -146,6 +146,13 @@ pub fn listen(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
 /// With the policy's idle timeout, a client that sends nothing for that long
 /// while the process is stopped is dropped ([`SessionEnd::IdleTimeout`]).
 pub fn serve_connection(target: &mut TraceTarget, stream: impl Into<ClientStream>) -> Result<SessionEnd, ServeError> {
+    // The served register file is gdb's amd64 one (a 32-bit process would need i386's).
+    let arch = target.trace_mut().arch().name;
+    if arch != "x86_64" {
+        return Err(ServeError::Trace(oxtrace::Error::InvalidArgument(format!(
+            "oxserve serves x86_64 processes only; this one is {arch}"
+        ))));
+    }
     let conn = GuardedConnection::new(stream, PACKET_SIZE);
     conn.set_idle_timeout(target.policy().idle_timeout).map_err(ServeError::Io)?;
     let mut errors = 0;

@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod arch;
+pub mod cexpr;
 pub mod error;
 pub mod event;
 pub mod expression;
@@ -65,9 +66,9 @@ pub use platform::linux::SpawnOptions;
 pub use platform::{FdKind, FileDescriptor, Interrupter, ProcessEntry, ProcessInfo};
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
-    BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CallArg, CallResult, FollowFork,
-    HookCall, Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PageAccess, PageWatch,
-    PostHook, PreHook, Trace, TraceGroup, TraceState, WatchKind, Watchpoint,
+    BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CTarget, CallArg, CallResult,
+    FollowFork, FrameContext, FrameVariable, HookCall, Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier,
+    NotifierId, PageAccess, PageWatch, PostHook, PreHook, Trace, TraceGroup, TraceState, WatchKind, Watchpoint,
 };
 
 /// The README's examples, compiled as doctests.

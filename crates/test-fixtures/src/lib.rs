@@ -64,3 +64,34 @@ pub fn compile(out_dir: &Path, source: &str, out_name: &str, compiler: &str, arg
     std::fs::rename(&temporary, &binary).unwrap();
     binary
 }
+
+/// Where the x86 `asm/` headers of the system live. They serve both widths
+/// (they switch on `__i386__`), but Debian installs them only in the 64-bit
+/// multiarch directory, which `gcc -m32` does not search.
+const X86_ASM_HEADERS: &str = "/usr/include/x86_64-linux-gnu/asm";
+
+/// The compiler flags that build a 32-bit (i386) program on x86_64 Linux
+/// without `gcc-multilib` (which conflicts with the aarch64 cross compiler
+/// on Debian): `-m32` and an include directory, made under `out_dir`,
+/// holding one symlink `asm` to the system's x86 asm headers. Needs
+/// Debian's `libc6-dev-i386` and `lib32gcc-12-dev`.
+pub fn m32_flags(out_dir: &Path) -> Vec<String> {
+    let include = out_dir.join("i386-include");
+    let link = include.join("asm");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::fs::create_dir_all(&include).unwrap_or_else(|e| panic!("creating {}: {e}", include.display()));
+        // Another test process may make the same link at the same time.
+        if let Err(e) = std::os::unix::fs::symlink(X86_ASM_HEADERS, &link) {
+            assert!(e.kind() == std::io::ErrorKind::AlreadyExists, "linking {}: {e}", link.display());
+        }
+    }
+    vec!["-m32".into(), "-I".into(), include.to_string_lossy().into_owned()]
+}
+
+/// [`compile`] with the C compiler for i386 ([`m32_flags`] before `args`).
+pub fn compile_m32(out_dir: &Path, source: &str, out_name: &str, args: &[&str], libs: &[&str]) -> PathBuf {
+    let flags = m32_flags(out_dir);
+    let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
+    all.extend(args);
+    compile(out_dir, source, out_name, &c_compiler(), &all, libs)
+}

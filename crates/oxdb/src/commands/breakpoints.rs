@@ -7,11 +7,11 @@ use std::io::Write;
 use oxtrace::{BreakpointKind, WatchKind};
 
 use super::symbols::describe_addr;
-use super::{eval, id_arg, Args};
+use super::{id_arg, Args};
 use crate::session::{CmdError, CmdResult, Session};
 
 /// Splits `EXPR if COND`.
-fn split_condition(text: &str) -> (&str, Option<&str>) {
+pub(super) fn split_condition(text: &str) -> (&str, Option<&str>) {
     let text = text.trim();
     if let Some(cond) = text.strip_prefix("if ") {
         return ("", Some(cond.trim()));
@@ -34,19 +34,20 @@ fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn W
     }
     let placed = super::locations::place(session, expr, once)?;
     let id = placed.id;
-    let trace = session.trace()?;
     if let Some(n) = thread {
+        let trace = session.trace()?;
         let tid = super::break_extras::thread_id(trace, n)?;
         for &lid in &placed.ids {
             super::break_extras::restrict_to_thread(trace, lid, tid, condition.map(str::to_owned))?;
         }
     } else if let Some(cond) = condition {
         for &lid in &placed.ids {
-            if let Err(e) = trace.set_breakpoint_condition_expr(lid, cond) {
+            if let Err(e) = set_c_condition(session, lid, cond) {
+                let trace = session.trace()?;
                 for &lid in &placed.ids {
                     let _ = trace.remove_breakpoint(lid);
                 }
-                return Err(e.into());
+                return Err(e);
             }
         }
     }
@@ -90,6 +91,132 @@ fn existing_breakpoint(session: &mut Session, id: u32) -> Result<u32, CmdError> 
     }
 }
 
+/// Makes `cond`, a C expression, the condition of breakpoint `id`. Names it
+/// uses must be in scope at the breakpoint (its function's arguments and
+/// locals) or global: an unknown name is an error now. At a hit, a condition
+/// that cannot be evaluated stops the program and says why.
+pub fn set_c_condition(session: &mut Session, id: u32, cond: &str) -> CmdResult {
+    let trace = session.trace()?;
+    let addr = trace.breakpoint(id).filter(|b| b.resolved).map(|b| b.addr);
+    let mut known = match addr {
+        Some(addr) => trace.names_in_scope(addr)?,
+        None => Vec::new(),
+    };
+    known.sort();
+    let expr = {
+        let tid = trace.current_thread();
+        let mut target = trace.c_target(tid, 0)?;
+        let expr = oxtrace::cexpr::parse(cond, &mut |name| {
+            oxtrace::cexpr::Target::type_named(&mut target, name).ok().flatten().is_some()
+        })
+        .map_err(|e| CmdError(format!("bad condition {cond:?}: {e}")))?;
+        // A pending breakpoint's scope is not known yet: its names are checked at the hits.
+        for name in identifiers(&expr).into_iter().filter(|_| addr.is_some()) {
+            if known.binary_search(&name).is_ok() {
+                continue;
+            }
+            let global = oxtrace::cexpr::Target::variable(&mut target, &name, None).map_err(CmdError)?;
+            if global.is_none() {
+                return Err(CmdError(format!("No symbol \"{name}\" in current context (condition {cond:?}).")));
+            }
+        }
+        expr
+    };
+    // A condition over globals only, without calls or assignments, reads the
+    // same memory now as at a hit: memory it cannot read is an error now.
+    let locals = identifiers(&expr).iter().any(|name| known.binary_search(name).is_ok());
+    if addr.is_some() && !locals && !has_side_effects(&expr) {
+        let mut values = oxtrace::cexpr::Values::default();
+        let trace = session.trace()?;
+        let tid = trace.current_thread();
+        let mut target = trace.c_target(tid, 0)?;
+        if let Err(e) = oxtrace::cexpr::evaluate(cond, &mut target, &mut values) {
+            if e.starts_with("Cannot access memory") {
+                return Err(CmdError(format!("{e} (condition {cond:?})")));
+            }
+        }
+    }
+    let shared = session.shared.clone();
+    let text = cond.to_owned();
+    let holds = move |trace: &mut oxtrace::Trace| {
+        let tid = trace.current_thread();
+        let mut values = oxtrace::cexpr::Values::default();
+        let result = trace
+            .c_target(tid, 0)
+            .map_err(|e| e.to_string())
+            .and_then(|mut target| oxtrace::cexpr::evaluate(&text, &mut target, &mut values))
+            .and_then(|v| v.truth().ok_or_else(|| format!("a value of type `{}' is not a condition", v.ty.name)));
+        match result {
+            Ok(truth) => truth,
+            Err(e) => {
+                shared.borrow_mut().lines.push(format!("Error in testing condition for breakpoint {id}: {e}"));
+                true
+            }
+        }
+    };
+    session.trace()?.set_breakpoint_condition(id, Some(Box::new(holds)))?;
+    Ok(())
+}
+
+/// The plain names an expression uses (not members, not `$` names).
+pub(super) fn identifiers(expr: &oxtrace::cexpr::Expr) -> Vec<String> {
+    use oxtrace::cexpr::Expr;
+    let mut found = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Ident(name) => found.push(name.clone()),
+            Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::SizeofExpr(a) | Expr::Member(a, _) | Expr::Arrow(a, _) => {
+                stack.push(a)
+            }
+            Expr::Binary(_, a, b)
+            | Expr::Assign(_, a, b)
+            | Expr::Index(a, b)
+            | Expr::Comma(a, b)
+            | Expr::Repeat(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Expr::Cond(a, b, c) => {
+                stack.push(a);
+                stack.push(b);
+                stack.push(c);
+            }
+            Expr::Call(f, args) => {
+                stack.push(f);
+                stack.extend(args.iter());
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Whether an expression calls functions or assigns (evaluating it changes the program).
+pub(super) fn has_side_effects(expr: &oxtrace::cexpr::Expr) -> bool {
+    use oxtrace::cexpr::Expr;
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Call(..) | Expr::Assign(..) => return true,
+            Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::SizeofExpr(a) | Expr::Member(a, _) | Expr::Arrow(a, _) => {
+                stack.push(a)
+            }
+            Expr::Binary(_, a, b) | Expr::Index(a, b) | Expr::Comma(a, b) | Expr::Repeat(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Expr::Cond(a, b, c) => {
+                stack.push(a);
+                stack.push(b);
+                stack.push(c);
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// `condition ID [COND]`.
 pub fn condition(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let rest = args.rest.trim();
@@ -106,7 +233,7 @@ pub fn condition(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> 
         session.breaks.entry(id).or_default().condition = None;
     } else {
         for &lid in &ids {
-            trace.set_breakpoint_condition_expr(lid, cond)?;
+            set_c_condition(session, lid, cond)?;
         }
         writeln!(out, "breakpoint {id}: stops only if {cond}")?;
         session.breaks.entry(id).or_default().condition = Some(cond.to_owned());
@@ -137,6 +264,8 @@ pub fn commands(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> C
 /// `breakpoints`: breakpoints and watchpoints, one a line.
 pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let extras = session.breaks.clone();
+    let watches = session.watches.clone();
+    let internal: Vec<u32> = watches.values().filter_map(|w| w.scope.as_ref()?.breakpoint).collect();
     let locations = session.shared.borrow().locations.clone();
     let mut multi = Vec::new();
     for &id in locations.keys() {
@@ -147,7 +276,7 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
     let trace = session.any_trace()?;
     let live = trace.is_attached();
     let mut lines: Vec<(u32, String)> = Vec::new();
-    for bp in trace.breakpoints() {
+    for bp in trace.breakpoints().into_iter().filter(|b| !internal.contains(&b.id)) {
         if super::locations::owner_of(&locations, bp.id) != bp.id {
             continue;
         }
@@ -181,6 +310,10 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
     }
     let trace = session.any_trace()?;
     for w in trace.watchpoints() {
+        if let Some(watch) = watches.get(&w.id) {
+            lines.push((w.id, super::watches::list_line(watch, w.id, w.hits)));
+            continue;
+        }
         let kind = match w.kind {
             WatchKind::Execute => "watch-exec",
             WatchKind::Write => "watch-write",
@@ -251,13 +384,15 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
     session.shared.borrow_mut().locations = if ids.is_empty() { Default::default() } else { kept };
     let shown: Vec<u32> = ids.clone();
     ids = expanded;
-    let trace = session.trace()?;
+    let internal: Vec<u32> = session.watches.values().filter_map(|w| w.scope.as_ref()?.breakpoint).collect();
     let all = ids.is_empty();
     if all {
+        let trace = session.trace()?;
         ids = trace
             .breakpoints()
             .iter()
             .map(|b| b.id)
+            .filter(|id| !internal.contains(id))
             .chain(trace.watchpoints().iter().map(|w| w.id))
             .chain(trace.page_watches().iter().map(|w| w.id))
             .collect();
@@ -265,7 +400,19 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
     let mut deleted = Vec::new();
     let mut result = Ok(());
     for id in ids {
-        let removed = if trace.watchpoints().iter().any(|w| w.id == id) {
+        let removed = match super::watches::delete(session, id) {
+            Ok(true) => {
+                deleted.push(id);
+                writeln!(out, "deleted {id}")?;
+                continue;
+            }
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        };
+        let trace = session.trace()?;
+        let removed = if removed.is_err() {
+            removed
+        } else if trace.watchpoints().iter().any(|w| w.id == id) {
             trace.remove_watchpoint(id).map_err(CmdError::from)
         } else if trace.page_watches().iter().any(|w| w.id == id) {
             trace.remove_page_watch(id).map_err(CmdError::from)
@@ -291,8 +438,11 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
     Ok(())
 }
 
-/// `watch [-r|-a|-x] [-s SIZE] EXPR`.
+/// `watch EXPR [if COND]` (gdb's, over C), or `watch [-r|-a|-x] [-s SIZE] ADDRESS`: raw bytes at an address.
 pub fn watch(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    if super::watches::is_c_form(args.rest) {
+        return super::watches::watch(session, args.rest, out);
+    }
     let mut kind = WatchKind::Write;
     let mut size = None;
     let mut rest = args.rest.trim();
@@ -311,9 +461,11 @@ pub fn watch(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdR
             break;
         }
     }
-    let size = size.unwrap_or(if kind == WatchKind::Execute { 1 } else { 8 });
+    // A word of the debuggee by default (4 bytes in a 32-bit process).
+    let pointer_size = session.trace()?.arch().pointer_size;
+    let size = size.unwrap_or(if kind == WatchKind::Execute { 1 } else { pointer_size });
+    let addr = super::values::address_of(session, rest)?;
     let trace = session.trace()?;
-    let addr = eval(trace, rest)?;
     let id = trace.add_watchpoint(addr, size, kind)?;
     let what = match kind {
         WatchKind::Write => "writes",

@@ -29,19 +29,20 @@ fn read_code(trace: &mut Trace, addr: u64, len: usize) -> Result<Vec<u8>, CmdErr
     Ok(trace.read_memory(addr, len.min(to_page_end))?)
 }
 
-/// Refuses code that is not x86_64's (iced decodes only x86).
-fn require_x86(trace: &Trace) -> CmdResult {
-    match trace.arch().name {
-        "x86_64" => Ok(()),
-        other => Err(CmdError(format!("disassembly of {other} code is not supported"))),
-    }
+/// The width x86 code of the trace decodes at (64, or 32 for an i386 process);
+/// refuses code that is not x86 (iced decodes only x86).
+fn require_x86(trace: &Trace) -> Result<u32, CmdError> {
+    trace
+        .arch()
+        .x86_bitness()
+        .ok_or_else(|| CmdError(format!("disassembly of {} code is not supported", trace.arch().name)))
 }
 
 /// Decodes up to `count` instructions at `addr`.
 fn decode(trace: &mut Trace, addr: u64, count: usize) -> Result<Vec<Instruction>, CmdError> {
-    require_x86(trace)?;
+    let bitness = require_x86(trace)?;
     let bytes = read_code(trace, addr, count.saturating_mul(MAX_INSN))?;
-    let mut decoder = Decoder::with_ip(64, &bytes, addr, DecoderOptions::NONE);
+    let mut decoder = Decoder::with_ip(bitness, &bytes, addr, DecoderOptions::NONE);
     let mut list = Vec::new();
     while decoder.can_decode() && list.len() < count {
         list.push(decoder.decode());
@@ -149,8 +150,9 @@ pub fn disassemble(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -
         // A whole function when the address is a symbol's start with a size.
         let size = trace.symbols()?.sym_by_addr(addr).filter(|h| h.offset == 0).map(|h| h.symbol.size);
         if let Some(size @ 1..) = size {
+            let bitness = require_x86(trace)?;
             let bytes = read_code(trace, addr, size as usize)?;
-            let mut decoder = Decoder::with_ip(64, &bytes, addr, DecoderOptions::NONE);
+            let mut decoder = Decoder::with_ip(bitness, &bytes, addr, DecoderOptions::NONE);
             let mut list = Vec::new();
             while decoder.can_decode() && list.len() < MAX_COUNT {
                 list.push(decoder.decode());

@@ -83,8 +83,9 @@ fn parse_format(text: &str) -> Result<Format, CmdError> {
 /// `x[/NFU] EXPR [LEN]`.
 pub fn examine(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let (expr, len) = split_expr_count(args.rest);
+    // A C expression in the selected frame (`$pc`, `&var`, `$sp + 8`).
+    let addr = super::values::address_of(session, expr)?;
     let trace = session.trace()?;
-    let addr = eval(trace, expr)?;
     let Some(modifier) = args.modifier else {
         let len = len.map_or(DEFAULT_DUMP, |n| n as usize);
         if len > MAX_READ {

@@ -10,6 +10,7 @@ pub mod breakpoints;
 pub mod catch;
 pub mod change;
 pub mod disasm;
+pub mod frame_info;
 pub mod handle;
 pub mod inferiors;
 pub mod info;
@@ -23,6 +24,8 @@ pub mod signals;
 pub mod snapshot;
 pub mod stack;
 pub mod symbols;
+pub mod values;
+pub mod watches;
 
 use std::io::Write;
 
@@ -139,9 +142,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("disable", ["bd"], "ID...", "disable breakpoints", false, Nothing, breakpoints::disable),
     cmd!("delete", ["d", "bc"], "[ID...]", "delete breakpoints and watchpoints (all without IDs)", false, Nothing,
         breakpoints::delete),
-    cmd!("watch", ["wp"], "[-r|-x] [-s SIZE] EXPR",
-        "hardware watchpoint on writes (-r: reads and writes, -x: execution) of SIZE bytes (1, 2, 4, 8)", false,
+    cmd!("watch", ["wp"], "EXPR [if COND] | [-r|-x] [-s SIZE] ADDRESS",
+        "stop when a C lvalue changes (its type gives the size; a local's watch ends with its frame), or watch SIZE bytes (1, 2, 4, 8) at an address for writes (-r: reads and writes, -x: execution)", false,
         Expr, breakpoints::watch),
+    cmd!("rwatch", [], "EXPR [if COND]", "stop when a C lvalue is read", false, Expr, watches::rwatch),
+    cmd!("awatch", [], "EXPR [if COND]", "stop when a C lvalue is read or written", false, Expr, watches::awatch),
     // Registers and memory.
     cmd!("regs", ["reg", "registers"], "[all|general|segment|x87|sse|avx|debug|NAME...|NAME=EXPR]",
         "show registers (a group, or by name), or set one", false, Registers, registers::regs),
@@ -159,13 +164,25 @@ pub static COMMANDS: &[Command] = &[
     cmd!("bt", ["backtrace", "where"], "[all]", "call stack of the current thread (or of all threads)", false,
         Nothing, stack::backtrace),
     cmd!("frame", ["f"], "[N]", "select frame N and show it", false, Nothing, stack::frame),
+    cmd!("frameinfo", [], "", "the selected frame as gdb's info frame shows it: its address, saved pc, caller and callee, arguments, saved registers", false, Nothing, frame_info::info_frame),
     cmd!("up", [], "[N]", "select the caller's frame", false, Nothing, stack::up),
     cmd!("down", [], "[N]", "select the callee's frame", false, Nothing, stack::down),
     cmd!("threads", [], "", "list threads (* marks the current one)", false, Nothing, info::threads),
     cmd!("thread", [], "[TID|N]", "show or select the current thread (by id or number in the list)", false, Nothing, info::thread),
     // Symbols and expressions.
-    cmd!("print", ["p", "eval", "output"], "EXPR", "evaluate an expression: hex, decimal and symbol", false, Expr,
-        symbols::print),
+    cmd!("print", ["p", "inspect"], "[/FMT] [EXPR]",
+        "evaluate a C expression in the selected frame and show it as gdb does (FMT: x d u o t c a z s)", false, Expr,
+        values::print),
+    cmd!("output", [], "[/FMT] EXPR", "show a C expression's value without recording it", false, Expr, values::output),
+    cmd!("eval", ["vexpr"], "EXPR", "evaluate a vtrace expression (libc.malloc, poi(rsp), rdi+1): hex, decimal and symbol",
+        false, Expr, symbols::print),
+    cmd!("whatis", [], "EXPR|TYPE", "the type of an expression", false, Expr, values::whatis),
+    cmd!("display", [], "[/FMT] [EXPR]", "show an expression now and after every stop", false, Expr, values::display),
+    cmd!("undisplay", [], "[N...]", "stop displaying expressions (all without N)", false, Nothing, values::undisplay),
+    cmd!("printf", [], "\"FORMAT\", ARGS...", "formatted output of C values", false, Expr, values::printf),
+    cmd!("echo", [], "TEXT", "print text (C escapes; no newline unless \\n)", false, Nothing, values::echo),
+    cmd!("locals", [], "", "the local variables of the selected frame (info locals)", false, Nothing, values::locals),
+    cmd!("args", [], "", "the arguments of the selected frame (info args)", false, Nothing, values::arguments),
     cmd!("sym", ["bestname"], "EXPR", "the symbol, module and map of an address", false, Expr, symbols::sym),
     cmd!("addr", [], "NAME", "the address of a symbol (module.name or name)", false, Expr, symbols::addr),
     cmd!("syms", [], "REGEX [MODULE]", "symbols whose names match a regex", false, Nothing, symbols::syms),
@@ -198,7 +215,9 @@ pub static COMMANDS: &[Command] = &[
         "breakpoints, registers, threads, frame, modules, symbol, address, signals, maps, variables, modes, meta, program",
         false, Info, info::info),
     // Changing the debuggee.
-    cmd!("call", [], "FUNC(ARG, ...)", "call a function of the program (integers, expressions, \"strings\")", false,
+    cmd!("call", [], "FUNC(ARG, ...)", "call a function of the program with C values (System V: ints, doubles, structs, \"strings\")", false,
+        Expr, values::call),
+    cmd!("vcall", [], "FUNC(ARG, ...)", "call a function with vtrace expressions and \"strings\" as integer arguments", false,
         Expr, change::call),
     cmd!("alloc", [], "SIZE [PERMS] [HINT]", "allocate memory in the program (default rwx)", false, Expr,
         change::alloc),
@@ -210,7 +229,8 @@ pub static COMMANDS: &[Command] = &[
         "watch LEN bytes for writes (-r: reads and writes) through page protection", false, Expr, change::pagewatch),
     cmd!("struct", [], "TYPE EXPR", "print a value of a C type (struct, union, array) at an address", false, Expr,
         change::print_struct),
-    cmd!("ptype", [], "TYPE", "a C type's members, offsets and sizes", false, Nothing, change::ptype),
+    cmd!("ptype", [], "EXPR|TYPE", "the type of an expression, or a type, written out as C", false, Expr, values::ptype),
+    cmd!("layout", [], "TYPE", "a C type's members, offsets and sizes", false, Nothing, change::ptype),
     cmd!("fds", [], "", "the program's open file descriptors", false, Nothing, change::fds),
     cmd!("ps", [], "[FILTER]", "processes of the machine", false, Nothing, change::ps),
     cmd!("help", ["h", "?"], "[COMMAND]", "list commands, or show one command's help", false, Commands, help),
@@ -223,7 +243,7 @@ pub const INFO_SUBJECTS: &[(&str, &str)] = &[
     ("registers", "regs"),
     ("all-registers", "regs all"),
     ("threads", "threads"),
-    ("frame", "frame"),
+    ("frame", "frameinfo"),
     ("stack", "bt"),
     ("modules", "modules"),
     ("sharedlibrary", "modules"),
@@ -235,6 +255,9 @@ pub const INFO_SUBJECTS: &[(&str, &str)] = &[
     ("proc", "status"),
     ("program", "status"),
     ("variables", "var"),
+    ("locals", "locals"),
+    ("args", "args"),
+    ("display", "display"),
     ("modes", "mode"),
     ("meta", "meta"),
 ];

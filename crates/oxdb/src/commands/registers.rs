@@ -130,7 +130,12 @@ pub fn set(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdRes
         return result;
     }
     if let Some(var) = rest.strip_prefix("var ").or_else(|| rest.strip_prefix("variable ")) {
-        return super::symbols::var(session, Args { rest: var.trim(), ..args }, out);
+        // gdb's `set var`: a C assignment in the selected frame (memory or a register).
+        return super::values::set_var(session, var.trim());
+    }
+    if rest.starts_with('$') {
+        // `set $rax = 1`, `set $count = 3`: a register or a convenience variable.
+        return super::values::set_var(session, rest);
     }
     let (name, expr) = rest.split_once('=').ok_or_else(|| CmdError("usage: set REG = EXPR".into()))?;
     set_register(session, name, expr, out)

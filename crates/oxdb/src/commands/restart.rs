@@ -106,13 +106,14 @@ fn restart(session: &mut Session, out: &mut dyn Write) -> CmdResult {
             }
         }
         let condition = session.breaks.get(&id).and_then(|e| e.condition.clone());
-        let trace = session.any_trace()?;
         for &lid in &placed.ids {
             if let Some(cond) = &condition {
-                trace.set_breakpoint_condition_expr(lid, cond)?;
+                if let Err(e) = super::breakpoints::set_c_condition(session, lid, cond) {
+                    writeln!(out, "breakpoint {id}: condition {cond:?} not set again: {e}")?;
+                }
             }
             if !enabled {
-                trace.set_breakpoint_enabled(lid, false)?;
+                session.any_trace()?.set_breakpoint_enabled(lid, false)?;
             }
         }
         for &lid in &placed.ids {

@@ -14,20 +14,30 @@ use crate::events::exit_text;
 use crate::session::{CmdResult, Session};
 
 /// Runs one resuming call and reports what it stopped at. Returns the event.
+/// A hit the user does not want (a C watchpoint whose value did not change
+/// or whose condition is false) runs on when `runs_on` (`call` continues the
+/// program to a place); a step stops there.
 fn resume(
     session: &mut Session,
     out: &mut dyn Write,
-    call: impl FnOnce(&mut Trace) -> oxtrace::Result<Event>,
+    runs_on: bool,
+    mut call: impl FnMut(&mut Trace) -> oxtrace::Result<Event>,
 ) -> Result<Event, crate::session::CmdError> {
     // A resume replaces the rest of a breakpoint's command list.
     session.queue.clear();
-    let trace = session.trace()?;
-    out.flush()?;
-    let result = call(trace);
-    session.print_events(out)?;
-    let event = result?;
-    session.after_stop(&event, out)?;
-    Ok(event)
+    loop {
+        let trace = session.trace()?;
+        out.flush()?;
+        let result = call(trace);
+        session.print_events(out)?;
+        let event = result?;
+        let verdict = super::watches::after_event(session, &event, out)?;
+        if verdict == super::watches::Verdict::RunOn && runs_on {
+            continue;
+        }
+        session.after_stop(&event, out)?;
+        return Ok(event);
+    }
 }
 
 /// Whether the program is gone after an event.
@@ -42,7 +52,7 @@ pub fn cont(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdRe
     }
     let count = count_arg(args.rest)?;
     for _ in 0..count {
-        let event = resume(session, out, Trace::run)?;
+        let event = resume(session, out, true, Trace::run)?;
         if ended(&event) {
             break;
         }
@@ -79,7 +89,7 @@ fn repeat_step(
 ) -> CmdResult {
     let count = count_arg(args.rest)?;
     for _ in 0..count {
-        let event = resume(session, out, one)?;
+        let event = resume(session, out, false, one)?;
         if event.kind != EventKind::Step {
             break;
         }
@@ -89,7 +99,32 @@ fn repeat_step(
 
 /// `finish`: run to the caller.
 pub fn finish(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdResult {
-    resume(session, out, Trace::step_out).map(drop)
+    let trace = session.trace()?;
+    let tid = trace.current_thread();
+    let function = trace.frame_function(tid, 0).ok().flatten();
+    let stack = super::stack::frames(trace, tid)?;
+    if let Some(frame) = stack.first() {
+        writeln!(out, "Run till exit from {frame}")?;
+    }
+    let return_pc = stack.get(1).map(|f| f.pc);
+    resume(session, out, false, Trace::step_out)?;
+    // Returned: the thread stands at the return address (other events may have been reported on the way).
+    let trace = session.trace()?;
+    let returned = trace.current_thread() == tid && return_pc.is_some() && trace.pc().ok() == return_pc;
+    let Some(ret) = function.map(|f| f.ret).filter(|_| returned) else { return Ok(()) };
+    if matches!(ret.strip().kind, oxtrace::symbols::CKind::Void) {
+        return Ok(());
+    }
+    let trace = session.trace()?;
+    match trace.return_value(&ret) {
+        Ok(value) => {
+            let shown = super::values::show(session, &value, None)?;
+            let n = session.values.record(value);
+            writeln!(out, "Value returned is ${n} = {shown}")?;
+        }
+        Err(e) => writeln!(out, "Value returned has type: {}. Cannot determine contents ({e})", ret.name)?,
+    }
+    Ok(())
 }
 
 /// `until [LOCATION]`, `advance LOCATION`: run to the location, or until the
@@ -108,8 +143,8 @@ pub fn until(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdR
             trace.location_addresses(&location, file.as_deref())?[0]
         }
     };
-    let event = resume(session, out, |trace| trace.advance(addr))?;
     // A step's location is shown by `after_stop`.
+    let event = resume(session, out, false, |trace| trace.advance(addr))?;
     // The temporary breakpoint is not announced as an event: show where it stopped.
     if let EventKind::Breakpoint { id, addr: at } = event.kind {
         if !session.shared.borrow().user_ids.contains(&id) {

@@ -12,6 +12,9 @@ use oxtrace::{Tid, Trace};
 use super::{count_arg, Args};
 use crate::session::{CmdError, CmdResult, Session};
 
+/// How many frames of a `bt` show their arguments.
+const MAX_FRAMES_WITH_ARGS: usize = 64;
+
 /// One frame of a call stack, as shown by `bt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameLine {
@@ -35,16 +38,21 @@ pub struct FrameLine {
     pub line: Option<u32>,
     /// The registers the unwinder knows in this frame.
     pub regs: UnwindRegs,
+    /// The function's arguments as `name=value, ...`, when DWARF describes them.
+    pub args: Option<String>,
 }
 
 impl fmt::Display for FrameLine {
-    /// `#N 0xADDRESS in SYMBOL+0xOFF (FILE:LINE) from MODULE`, with the parts that are known.
+    /// `#N 0xADDRESS in SYMBOL+0xOFF (ARGS) (FILE:LINE) from MODULE`, with the parts that are known.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{} 0x{:016x} in ", self.index, self.pc)?;
         match &self.symbol {
             Some(name) if self.offset != 0 => write!(f, "{name}+{:#x}", self.offset)?,
             Some(name) => write!(f, "{name}")?,
             None => write!(f, "??")?,
+        }
+        if let Some(args) = &self.args {
+            write!(f, " ({args})")?;
         }
         if let Some(file) = &self.file {
             match self.line {
@@ -80,6 +88,7 @@ pub fn frames(trace: &mut Trace, tid: Tid) -> Result<Vec<FrameLine>, CmdError> {
                 file: frame.file.map(|f| f.rsplit('/').next().unwrap_or(&f).to_owned()),
                 line: frame.line,
                 regs: frame.regs,
+                args: None,
             }
         })
         .collect())
@@ -95,7 +104,11 @@ pub fn backtrace(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> 
     let trace = session.trace()?;
     if !all {
         let tid = trace.current_thread();
-        for frame in frames(trace, tid)? {
+        for mut frame in frames(trace, tid)? {
+            // Arguments for the frames a reader looks at; each costs an unwind.
+            if frame.index < MAX_FRAMES_WITH_ARGS {
+                frame.args = super::values::frame_arguments(trace, frame.index);
+            }
             writeln!(out, "{frame}")?;
         }
         return Ok(());
@@ -165,6 +178,7 @@ mod tests {
             file: Some("calls.c".into()),
             line: Some(14),
             regs: UnwindRegs::new(&oxtrace::arch::x86_64::X86_64.unwind),
+            args: None,
         };
         assert_eq!(frame.to_string(), "#1 0x000055d0c3a0116d in c+0x12 (calls.c:14) from calls");
         frame.offset = 0;

@@ -140,6 +140,7 @@ pub static AARCH64: Arch = Arch {
         link_register: true,
         // x19-x28 and the frame pointer x29.
         callee_saved: &[19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29],
+        address_size: 8,
         pointer_auth: true,
     },
     by_name: OnceLock::new(),

@@ -16,6 +16,9 @@ use std::sync::OnceLock;
 
 pub mod aarch64;
 pub mod emulate;
+pub mod i386;
+pub mod i386_syscalls;
+pub mod syscall_abi;
 pub mod x86_64;
 pub mod x86_64_syscalls;
 
@@ -151,6 +154,8 @@ pub struct UnwindLayout {
     /// frame information uses the AArch64 vendor operations, and recovered
     /// return addresses keep only their low [`UnwindLayout::ADDRESS_BITS`] bits.
     pub pointer_auth: bool,
+    /// The size of an address and of a saved register slot in bytes (8, or 4 on i386).
+    pub address_size: u8,
 }
 
 impl UnwindLayout {
@@ -161,6 +166,22 @@ impl UnwindLayout {
     /// applies (Linux on aarch64 gives processes 48-bit addresses unless they
     /// ask for more).
     pub const ADDRESS_BITS: u32 = 48;
+
+    /// Reads one address-sized little-endian word (a saved register, a return address).
+    pub fn read_word(&self, read: &mut dyn FnMut(u64, &mut [u8]) -> bool, addr: u64) -> Option<u64> {
+        let mut buf = [0u8; 8];
+        let size = usize::from(self.address_size).min(8);
+        read(addr, &mut buf[..size]).then(|| u64::from_le_bytes(buf))
+    }
+
+    /// An address computed in 64 bits, cut to the architecture's width (a
+    /// 32-bit CFA plus a negative offset wraps at 4 GiB).
+    pub fn truncate(&self, address: u64) -> u64 {
+        match self.address_size {
+            4 => address & 0xffff_ffff,
+            _ => address,
+        }
+    }
 
     /// A recovered return address without its pointer-authentication code.
     pub fn strip_code(&self, address: u64) -> u64 {
@@ -197,6 +218,7 @@ pub fn by_gdb_name(name: &str) -> Option<&'static Arch> {
     match name.trim() {
         "i386:x86-64" | "x86-64" | "x86_64" => Some(&x86_64::X86_64),
         "aarch64" => Some(&aarch64::AARCH64),
+        "i386" | "i386:intel" | "i686" => Some(&i386::I386),
         _ => None,
     }
 }
@@ -218,6 +240,34 @@ impl Arch {
         self.group_sizes[group as usize]
     }
 
+    /// The width iced-x86 decodes this architecture's code at (64 or 32), or
+    /// `None` when it is not x86.
+    pub fn x86_bitness(&self) -> Option<u32> {
+        match self.name {
+            "x86_64" => Some(64),
+            "i386" => Some(32),
+            _ => None,
+        }
+    }
+
+    /// The name of this architecture's Linux system call `number`, if there is one.
+    pub fn syscall_name(&self, number: u64) -> Option<&'static str> {
+        match self.name {
+            "i386" => i386_syscalls::syscall_name(number),
+            "x86_64" => x86_64_syscalls::syscall_name(number),
+            _ => None,
+        }
+    }
+
+    /// The number of this architecture's Linux system call `name`, if there is one.
+    pub fn syscall_number(&self, name: &str) -> Option<u64> {
+        match self.name {
+            "i386" => i386_syscalls::syscall_number(name),
+            "x86_64" => x86_64_syscalls::syscall_number(name),
+            _ => None,
+        }
+    }
+
     /// The registers that are not sub-registers of another, in table order.
     pub fn full_registers(&self) -> impl Iterator<Item = &'static RegisterDef> {
         self.registers.iter().filter(|r| r.parent.is_none())
@@ -232,7 +282,7 @@ mod tests {
     /// sub-registers inside their parent, and the unwinder's names all known.
     #[test]
     fn register_tables_are_consistent() {
-        for arch in [&x86_64::X86_64, &aarch64::AARCH64] {
+        for arch in [&x86_64::X86_64, &aarch64::AARCH64, &i386::I386] {
             for (i, r) in arch.registers.iter().enumerate() {
                 assert!(arch.registers[..i].iter().all(|o| o.name != r.name), "{} twice", r.name);
                 for p in r.pieces {

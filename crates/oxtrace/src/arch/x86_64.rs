@@ -315,6 +315,7 @@ pub static X86_64: Arch = Arch {
         link_register: false,
         // rbx, rbp, r12-r15.
         callee_saved: &[3, 6, 12, 13, 14, 15],
+        address_size: 8,
         pointer_auth: false,
     },
     by_name: OnceLock::new(),

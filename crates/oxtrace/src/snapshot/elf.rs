@@ -16,6 +16,12 @@ pub const PHDR_SIZE: usize = 56;
 pub const ET_CORE: u16 = 4;
 /// `e_machine` of x86_64.
 pub const EM_X86_64: u16 = 62;
+/// `e_machine` of i386.
+pub const EM_386: u16 = 3;
+/// Size of the ELF32 file header.
+pub const EHDR32_SIZE: usize = 52;
+/// Size of one ELF32 program header.
+pub const PHDR32_SIZE: usize = 32;
 /// `e_phnum` saying that the real count is in section header 0's `sh_info`.
 pub const PN_XNUM: u16 = 0xffff;
 /// A loadable segment: one memory map.
@@ -43,6 +49,8 @@ pub const NT_FILE: u32 = 0x4649_4c45;
 pub const NT_SIGINFO: u32 = 0x5349_4749;
 /// A thread's whole XSAVE area (name `LINUX`).
 pub const NT_X86_XSTATE: u32 = 0x202;
+/// An i386 thread's FXSAVE area (name `LINUX`; `NT_FPREGSET` is the older FSAVE layout there).
+pub const NT_PRXFPREG: u32 = 0x46e6_2b7f;
 /// oxtrace's own note (name `OXTRACE`): see [`super::info`].
 pub const NT_OXTRACE_INFO: u32 = 1;
 
@@ -77,6 +85,66 @@ pub const AT_SYSINFO_EHDR: u64 = 33;
 /// The page size of x86_64 Linux, used for `PT_LOAD` alignment and `NT_FILE` offsets.
 pub const PAGE_SIZE: u64 = 4096;
 
+/// The two kinds of core file oxtrace reads and writes: x86_64 Linux, and
+/// i386 Linux (a 32-bit process: ELF32, the kernel's 32-bit note layouts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoreClass {
+    /// ELF64, `EM_X86_64`.
+    X86_64,
+    /// ELF32, `EM_386`.
+    I386,
+}
+
+impl CoreClass {
+    /// The class of a process of this architecture (x86_64 for any but i386).
+    pub fn of(arch: &crate::arch::Arch) -> CoreClass {
+        match arch.name {
+            "i386" => CoreClass::I386,
+            _ => CoreClass::X86_64,
+        }
+    }
+
+    /// The architecture of a process saved in this class.
+    pub fn arch(self) -> &'static crate::arch::Arch {
+        match self {
+            CoreClass::X86_64 => &crate::arch::x86_64::X86_64,
+            CoreClass::I386 => &crate::arch::i386::I386,
+        }
+    }
+
+    /// The size of an address and of a `long` in its notes, in bytes.
+    pub fn word(self) -> usize {
+        match self {
+            CoreClass::X86_64 => 8,
+            CoreClass::I386 => 4,
+        }
+    }
+
+    /// The size of the file header.
+    pub fn ehdr_size(self) -> usize {
+        match self {
+            CoreClass::X86_64 => EHDR_SIZE,
+            CoreClass::I386 => EHDR32_SIZE,
+        }
+    }
+
+    /// The size of one program header.
+    pub fn phdr_size(self) -> usize {
+        match self {
+            CoreClass::X86_64 => PHDR_SIZE,
+            CoreClass::I386 => PHDR32_SIZE,
+        }
+    }
+
+    /// The size of one section header.
+    pub fn shdr_size(self) -> usize {
+        match self {
+            CoreClass::X86_64 => 64,
+            CoreClass::I386 => 40,
+        }
+    }
+}
+
 /// Rounds `value` up to a multiple of `align` (a power of two).
 pub fn align_up(value: u64, align: u64) -> u64 {
     (value + align - 1) & !(align - 1)
@@ -102,6 +170,40 @@ pub struct ProgramHeader {
 }
 
 impl ProgramHeader {
+    /// Appends the little-endian encoding of `class` to `out` (56 bytes, or 32 for ELF32).
+    pub fn encode_for(&self, class: CoreClass, out: &mut Vec<u8>) {
+        match class {
+            CoreClass::X86_64 => self.encode(out),
+            CoreClass::I386 => {
+                put_u32(out, self.kind);
+                put_u32(out, self.offset as u32);
+                put_u32(out, self.vaddr as u32);
+                put_u32(out, 0); // p_paddr
+                put_u32(out, self.filesz as u32);
+                put_u32(out, self.memsz as u32);
+                put_u32(out, self.flags);
+                put_u32(out, self.align as u32);
+            }
+        }
+    }
+
+    /// Decodes one header of `class` from exactly [`CoreClass::phdr_size`] bytes.
+    pub fn decode_for(class: CoreClass, bytes: &[u8]) -> Option<ProgramHeader> {
+        match class {
+            CoreClass::X86_64 => Self::decode(bytes),
+            CoreClass::I386 => {
+                let mut r = LeReader::new(bytes);
+                let kind = r.u32()?;
+                let offset = u64::from(r.u32()?);
+                let vaddr = u64::from(r.u32()?);
+                let _paddr = r.u32()?;
+                let (filesz, memsz) = (u64::from(r.u32()?), u64::from(r.u32()?));
+                let flags = r.u32()?;
+                Some(ProgramHeader { kind, flags, offset, vaddr, filesz, memsz, align: u64::from(r.u32()?) })
+            }
+        }
+    }
+
     /// Appends the 56-byte little-endian encoding to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         put_u32(out, self.kind);
@@ -123,6 +225,37 @@ impl ProgramHeader {
         let vaddr = r.u64()?;
         let _paddr = r.u64()?;
         Some(ProgramHeader { kind, flags, offset, vaddr, filesz: r.u64()?, memsz: r.u64()?, align: r.u64()? })
+    }
+}
+
+/// The ELF32 header of an i386 core file, as [`encode_file_header`] for x86_64.
+fn encode_file_header32(phnum: usize, shoff: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(EHDR32_SIZE);
+    out.extend_from_slice(&[0x7f, b'E', b'L', b'F', 1, 1, 1, 0]); // 32-bit, little-endian, version 1, System V
+    out.extend_from_slice(&[0; 8]);
+    put_u16(&mut out, ET_CORE);
+    put_u16(&mut out, EM_386);
+    put_u32(&mut out, 1); // e_version
+    put_u32(&mut out, 0); // e_entry
+    put_u32(&mut out, EHDR32_SIZE as u32); // e_phoff
+    put_u32(&mut out, shoff as u32); // e_shoff
+    put_u32(&mut out, 0); // e_flags
+    put_u16(&mut out, EHDR32_SIZE as u16);
+    put_u16(&mut out, PHDR32_SIZE as u16);
+    put_u16(&mut out, if phnum >= PN_XNUM as usize { PN_XNUM } else { phnum as u16 });
+    put_u16(&mut out, if shoff != 0 { 40 } else { 0 }); // e_shentsize
+    put_u16(&mut out, if shoff != 0 { 1 } else { 0 }); // e_shnum
+    put_u16(&mut out, 0); // e_shstrndx
+    out
+}
+
+/// The file header of a core file of `class` with `phnum` program headers
+/// starting right after it (with `PN_XNUM` and a section header 0 when there
+/// are 65,535 or more: `shoff` then points to it).
+pub fn encode_file_header_for(class: CoreClass, phnum: usize, shoff: u64) -> Vec<u8> {
+    match class {
+        CoreClass::X86_64 => encode_file_header(phnum, shoff),
+        CoreClass::I386 => encode_file_header32(phnum, shoff),
     }
 }
 
@@ -151,8 +284,17 @@ pub fn encode_file_header(phnum: usize, shoff: u64) -> Vec<u8> {
 
 /// Section header 0 carrying the real program header count (`sh_info`), for `PN_XNUM`.
 pub fn encode_xnum_section(phnum: usize) -> Vec<u8> {
-    let mut out = vec![0; 64];
-    out[44..48].copy_from_slice(&(phnum as u32).to_le_bytes());
+    encode_xnum_section_for(CoreClass::X86_64, phnum)
+}
+
+/// [`encode_xnum_section`] for a core file of `class` (`sh_info` is at byte 28 of an ELF32 section header).
+pub fn encode_xnum_section_for(class: CoreClass, phnum: usize) -> Vec<u8> {
+    let mut out = vec![0; class.shdr_size()];
+    let at = match class {
+        CoreClass::X86_64 => 44,
+        CoreClass::I386 => 28,
+    };
+    out[at..at + 4].copy_from_slice(&(phnum as u32).to_le_bytes());
     out
 }
 
@@ -280,7 +422,16 @@ pub fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
     LeReader::new(bytes.get(offset..)?).u32()
 }
 
-/// The value of `key` in an auxiliary vector (pairs of little-endian words).
+/// The value of `key` in an auxiliary vector (pairs of little-endian 8-byte words).
 pub fn auxv_value(auxv: &[u8], key: u64) -> Option<u64> {
-    auxv.chunks_exact(16).find(|pair| u64_at(pair, 0) == Some(key)).and_then(|pair| u64_at(pair, 8))
+    auxv_value_sized(auxv, key, 8)
+}
+
+/// The value of `key` in an auxiliary vector of `word`-byte words (4 in a 32-bit process).
+pub fn auxv_value_sized(auxv: &[u8], key: u64, word: usize) -> Option<u64> {
+    let at = |pair: &[u8], offset: usize| match word {
+        4 => u32_at(pair, offset).map(u64::from),
+        _ => u64_at(pair, offset),
+    };
+    auxv.chunks_exact(2 * word).find(|pair| at(pair, 0) == Some(key)).and_then(|pair| at(pair, word))
 }

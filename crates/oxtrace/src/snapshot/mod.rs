@@ -25,6 +25,7 @@
 
 pub mod diff;
 pub mod elf;
+pub mod i386;
 pub mod info;
 pub mod notes;
 pub mod writer;

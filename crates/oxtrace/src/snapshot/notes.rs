@@ -125,13 +125,22 @@ pub struct FileMapping {
 
 /// The `NT_FILE` payload: count, page size, `(start, end, page offset)` triples, then the paths.
 pub fn nt_file(mappings: &[FileMapping], page_size: u64) -> Vec<u8> {
+    nt_file_sized(mappings, page_size, 8)
+}
+
+/// [`nt_file`] with `word`-byte numbers (a 32-bit process's `long`s are 4 bytes).
+pub fn nt_file_sized(mappings: &[FileMapping], page_size: u64, word: usize) -> Vec<u8> {
     let mut out = Vec::new();
-    put_u64(&mut out, mappings.len() as u64);
-    put_u64(&mut out, page_size);
+    let put = |out: &mut Vec<u8>, value: u64| match word {
+        4 => out.extend_from_slice(&(value as u32).to_le_bytes()),
+        _ => put_u64(out, value),
+    };
+    put(&mut out, mappings.len() as u64);
+    put(&mut out, page_size);
     for m in mappings {
-        put_u64(&mut out, m.start);
-        put_u64(&mut out, m.end);
-        put_u64(&mut out, m.offset / page_size);
+        put(&mut out, m.start);
+        put(&mut out, m.end);
+        put(&mut out, m.offset / page_size);
     }
     for m in mappings {
         out.extend_from_slice(m.path.as_bytes());
@@ -142,15 +151,25 @@ pub fn nt_file(mappings: &[FileMapping], page_size: u64) -> Vec<u8> {
 
 /// Parses an `NT_FILE` payload; the error says what is wrong.
 pub fn parse_nt_file(desc: &[u8]) -> Result<Vec<FileMapping>, String> {
+    parse_nt_file_sized(desc, 8)
+}
+
+/// [`parse_nt_file`] of `word`-byte numbers.
+pub fn parse_nt_file_sized(desc: &[u8], word: usize) -> Result<Vec<FileMapping>, String> {
     let mut r = LeReader::new(desc);
-    let count = r.u64().ok_or("NT_FILE too short for its count")?;
-    let page_size = r.u64().ok_or("NT_FILE too short for its page size")?;
-    if count > (r.remaining() / 24) as u64 {
+    let next = |r: &mut LeReader| match word {
+        4 => r.u32().map(u64::from),
+        _ => r.u64(),
+    };
+    let count = next(&mut r).ok_or("NT_FILE too short for its count")?;
+    let page_size = next(&mut r).ok_or("NT_FILE too short for its page size")?;
+    if count > (r.remaining() / (3 * word)) as u64 {
         return Err(format!("NT_FILE lists {count} files but holds only {} bytes", desc.len()));
     }
     let mut triples = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        let (start, end, page) = (r.u64().ok_or("short")?, r.u64().ok_or("short")?, r.u64().ok_or("short")?);
+        let (start, end, page) =
+            (next(&mut r).ok_or("short")?, next(&mut r).ok_or("short")?, next(&mut r).ok_or("short")?);
         triples.push((start, end, page.saturating_mul(page_size)));
     }
     let names = r.bytes(r.remaining()).unwrap_or_default();

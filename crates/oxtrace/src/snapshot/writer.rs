@@ -19,8 +19,8 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use super::elf::{
-    align_up, encode_file_header, encode_xnum_section, ProgramHeader, EHDR_SIZE, PAGE_SIZE, PHDR_SIZE, PN_XNUM,
-    PT_LOAD, PT_NOTE,
+    align_up, encode_file_header_for, encode_xnum_section_for, CoreClass, ProgramHeader, PAGE_SIZE, PN_XNUM, PT_LOAD,
+    PT_NOTE,
 };
 use crate::error::{Error, Result};
 
@@ -56,9 +56,10 @@ pub struct WriteStats {
     pub unreadable_pages: u64,
 }
 
-/// Writes the core file at `path` (replacing it). `read` fills a buffer from process memory.
+/// Writes the core file of `class` at `path` (replacing it). `read` fills a buffer from process memory.
 pub fn write_core(
     path: &Path,
+    class: CoreClass,
     notes: &[u8],
     segments: &[Segment],
     read: &mut dyn FnMut(u64, &mut [u8]) -> Result<()>,
@@ -66,12 +67,12 @@ pub fn write_core(
     let file_error = |e: std::io::Error| Error::File { path: path.display().to_string(), reason: e.to_string() };
     let phnum = segments.len() + 1;
     let xnum = phnum >= PN_XNUM as usize;
-    let headers_end = (EHDR_SIZE + PHDR_SIZE * phnum) as u64;
-    let notes_offset = headers_end + if xnum { 64 } else { 0 };
+    let headers_end = (class.ehdr_size() + class.phdr_size() * phnum) as u64;
+    let notes_offset = headers_end + if xnum { class.shdr_size() as u64 } else { 0 };
     let mut cursor = align_up(notes_offset + notes.len() as u64, PAGE_SIZE);
-    let mut headers = encode_file_header(phnum, if xnum { headers_end } else { 0 });
+    let mut headers = encode_file_header_for(class, phnum, if xnum { headers_end } else { 0 });
     ProgramHeader { kind: PT_NOTE, offset: notes_offset, filesz: notes.len() as u64, ..Default::default() }
-        .encode(&mut headers);
+        .encode_for(class, &mut headers);
     let mut offsets = Vec::with_capacity(segments.len());
     for s in segments {
         let size = s.end - s.start;
@@ -85,12 +86,12 @@ pub fn write_core(
             memsz: size,
             align: PAGE_SIZE,
         }
-        .encode(&mut headers);
+        .encode_for(class, &mut headers);
         offsets.push(cursor);
         cursor += align_up(filesz, PAGE_SIZE);
     }
     if xnum {
-        headers.extend_from_slice(&encode_xnum_section(phnum));
+        headers.extend_from_slice(&encode_xnum_section_for(class, phnum));
     }
     headers.extend_from_slice(notes);
 

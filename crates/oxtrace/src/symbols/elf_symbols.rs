@@ -10,10 +10,10 @@ use super::plt::plt_symbols;
 use crate::error::{Error, Result};
 
 /// The order of symbols: by address, then the best name for it first.
-fn preference(s: &Symbol) -> (u64, bool, usize, bool, &str) {
+fn preference(s: &Symbol) -> (u64, bool, usize, bool, std::cmp::Reverse<&str>) {
     let underscores = s.name.len() - s.name.trim_start_matches('_').len();
     let code = matches!(s.kind, SymbolKind::Function | SymbolKind::IndirectFunction);
-    (s.addr, !code, underscores, !s.global, &s.name)
+    (s.addr, !code, underscores, !s.global, std::cmp::Reverse(&s.name))
 }
 
 fn is_indirect_function<'a>(symbol: &impl ObjectSymbol<'a>) -> bool {
@@ -112,6 +112,11 @@ impl SymbolTable {
             })
             .filter_map(|s| {
                 let raw = s.name().ok().filter(|n| !n.is_empty() && !is_arm_mapping_symbol(n))?;
+                // The assembler's local labels (`.L413`), which static C libraries
+                // keep: no function's name (gdb skips them too).
+                if raw.starts_with(".L") && !s.is_global() {
+                    return None;
+                }
                 let kind = match s.kind() {
                     _ if is_indirect_function(&s) => SymbolKind::IndirectFunction,
                     object::SymbolKind::Text => SymbolKind::Function,
@@ -133,7 +138,8 @@ impl SymbolTable {
             .collect();
         // Best first among symbols at one address: functions, then public
         // names (fewest leading underscores: `malloc` before `__libc_malloc`,
-        // as gdb shows them), then globals, then by name.
+        // as gdb shows them), then globals, then the name that sorts last
+        // (gdb's choice among aliases: `raise`, not `gsignal`).
         symbols.sort_by(|a, b| preference(a).cmp(&preference(b)));
         symbols.dedup_by(|a, b| a.addr == b.addr && a.raw_name == b.raw_name);
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();

@@ -12,7 +12,9 @@
 //! (`libc.so.6` → `libc`), a symbol as `module.name`, and every module has an
 //! `__entry` symbol at its entry point.
 
+mod breakpoint_locations;
 mod call_sites;
+mod ctype;
 mod debug_file;
 mod demangle;
 mod elf_symbols;
@@ -25,16 +27,21 @@ mod parameters;
 mod plt;
 mod resolver;
 mod types;
+mod variables;
 
+pub use breakpoint_locations::{FunctionEntry, Location};
 pub use call_sites::CallTarget;
+pub use ctype::{param_list, CKind, CMember, CType, TypeRef};
 pub use debug_file::{debug_file_candidates, find_debug_file};
 pub use demangle::{demangle, without_parameters};
 pub use elf_symbols::{Segment, Symbol, SymbolKind, SymbolTable};
 pub use image::ElfImage;
 pub use lines::{LineInfo, SourceFrame};
-pub use locations::{FunctionEntry, Location};
+pub use locations::{entry_value_register, evaluate_value, locate, Located, LocationContext, Place};
 pub use module::Module;
 pub use normalize::normalize_module_name;
 pub use parameters::Parameters;
 pub use resolver::{CodeLocation, SymbolHit, SymbolResolver};
+pub(crate) use types::{format_g, quote_char, runs, REPEAT_THRESHOLD};
 pub use types::{Member, TypeKind, TypeLayout, Value};
+pub use variables::{FunctionScope, VarLocation, VariableDesc};

@@ -4,10 +4,13 @@
 //! `.plt.got`) relocation fills with the imported function: decoding the
 //! stubs' indirect jumps and matching their slots to the relocations names
 //! them, whatever the PLT layout (lazy `.plt`, IBT's `.plt.sec`, `.plt.got`).
+//! On i386 the stubs of position-independent code jump through `disp(%ebx)`,
+//! `ebx` holding the address of `.got.plt`; those of other code through an
+//! absolute address.
 
 use std::collections::HashMap;
 
-use iced_x86::{Decoder, DecoderOptions, FlowControl};
+use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, Register};
 use object::{Object, ObjectSection, ObjectSymbol, ObjectSymbolTable, RelocationTarget};
 
 use super::{Symbol, SymbolKind};
@@ -15,9 +18,12 @@ use super::{Symbol, SymbolKind};
 /// The PLT stubs of a file as `name@plt` function symbols (file addresses).
 pub fn plt_symbols(file: &object::File) -> Vec<Symbol> {
     // The stubs are decoded as x86 code.
-    if file.architecture() != object::Architecture::X86_64 {
-        return Vec::new();
-    }
+    let bitness = match file.architecture() {
+        object::Architecture::X86_64 => 64,
+        object::Architecture::I386 => 32,
+        _ => return Vec::new(),
+    };
+    let got_plt = file.section_by_name(".got.plt").map(|s| s.address());
     let (Some(relocations), Some(dynsym)) = (file.dynamic_relocations(), file.dynamic_symbol_table()) else {
         return Vec::new();
     };
@@ -38,12 +44,12 @@ pub fn plt_symbols(file: &object::File) -> Vec<Symbol> {
             ".plt.got" if section.align() == 8 => 8,
             _ => 16,
         };
-        let mut decoder = Decoder::with_ip(64, code, section.address(), DecoderOptions::NONE);
+        let mut decoder = Decoder::with_ip(bitness, code, section.address(), DecoderOptions::NONE);
         for insn in decoder.iter() {
-            if insn.flow_control() != FlowControl::IndirectBranch || !insn.is_ip_rel_memory_operand() {
+            if insn.flow_control() != FlowControl::IndirectBranch {
                 continue;
             }
-            if let Some(name) = by_slot.get(&insn.ip_rel_memory_address()) {
+            if let Some(name) = jump_slot(&insn, got_plt).and_then(|slot| by_slot.get(&slot)) {
                 let addr = insn.ip() & !(entry_size - 1);
                 stubs.push(Symbol {
                     name: format!("{name}@plt"),
@@ -57,4 +63,21 @@ pub fn plt_symbols(file: &object::File) -> Vec<Symbol> {
         }
     }
     stubs
+}
+
+/// The GOT slot an indirect jump of a stub goes through: `rip`-relative on
+/// x86_64; `disp(%ebx)` from `.got.plt` or an absolute address on i386.
+fn jump_slot(insn: &Instruction, got_plt: Option<u64>) -> Option<u64> {
+    if insn.is_ip_rel_memory_operand() {
+        return Some(insn.ip_rel_memory_address());
+    }
+    if insn.memory_index() != Register::None {
+        return None;
+    }
+    let displacement = u64::from(insn.memory_displacement32());
+    match insn.memory_base() {
+        Register::EBX => Some(got_plt?.wrapping_add(displacement) & 0xffff_ffff),
+        Register::None if insn.op0_kind() == iced_x86::OpKind::Memory => Some(displacement),
+        _ => None,
+    }
 }

@@ -448,10 +448,10 @@ impl std::fmt::Display for Value {
 }
 
 /// Runs of more equal elements than this are shown once with a count (as gdb's `repeats`).
-const REPEAT_THRESHOLD: usize = 10;
+pub(crate) const REPEAT_THRESHOLD: usize = 10;
 
 /// Consecutive equal elements, as `(element, how many)`.
-fn runs<T: PartialEq + Clone>(items: &[T]) -> Vec<(T, usize)> {
+pub(crate) fn runs<T: PartialEq + Clone>(items: &[T]) -> Vec<(T, usize)> {
     let mut out: Vec<(T, usize)> = Vec::new();
     for item in items {
         match out.last_mut() {
@@ -463,7 +463,7 @@ fn runs<T: PartialEq + Clone>(items: &[T]) -> Vec<(T, usize)> {
 }
 
 /// A character in quotes, with C escapes (`'a'`, `'\000'`).
-fn quote_char(c: u8, quote: char) -> String {
+pub(crate) fn quote_char(c: u8, quote: char) -> String {
     let body = match c {
         b'\n' => "\\n".to_owned(),
         b'\t' => "\\t".to_owned(),
@@ -476,7 +476,7 @@ fn quote_char(c: u8, quote: char) -> String {
 }
 
 /// C's `%.{precision}g`: the shortest of fixed and exponent notation, trailing zeros dropped.
-fn format_g(value: f64, precision: usize) -> String {
+pub(crate) fn format_g(value: f64, precision: usize) -> String {
     if !value.is_finite() {
         return if value.is_nan() {
             "nan".into()

@@ -1,7 +1,9 @@
-//! Calling functions in the debuggee, by the System V AMD64 convention.
+//! Calling functions in the debuggee, by the System V AMD64 convention (or
+//! cdecl in a 32-bit i386 process).
 //!
 //! The current thread's registers are saved; arguments go into `rdi`, `rsi`,
-//! `rdx`, `rcx`, `r8`, `r9` and then onto the stack, byte strings are copied
+//! `rdx`, `rcx`, `r8`, `r9` and then onto the stack (on i386 all of them on
+//! the stack, four bytes each), byte strings are copied
 //! below the red zone, the stack is aligned to 16 bytes at the call, and the
 //! return address is the program's entry point (run once at start-up, never
 //! again), where a temporary breakpoint catches the return in this thread at
@@ -18,7 +20,8 @@ use crate::event::EventKind;
 use crate::registers::RegisterContext;
 use crate::symbols::SymbolKind;
 
-/// The System V AMD64 red zone, which a leaf function may use below its stack pointer.
+/// The System V AMD64 red zone, which a leaf function may use below its stack
+/// pointer (the i386 ABI has none, but skipping it there costs nothing).
 const RED_ZONE: u64 = 128;
 
 /// An argument of [`Trace::call`].
@@ -54,7 +57,7 @@ impl From<&[u8]> for CallArg {
 /// What a call returned.
 #[derive(Debug, Clone)]
 pub struct CallResult {
-    /// The integer return value (`rax`).
+    /// The integer return value (`rax`, or `eax` in a 32-bit process).
     pub value: u64,
     /// Every register of the thread at the return.
     pub registers: RegisterContext,
@@ -73,7 +76,7 @@ impl Trace {
     /// process's end before the return is an [`Error::CallInterrupted`].
     pub fn call(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
         self.require_stopped()?;
-        if self.arch.name != "x86_64" {
+        if self.arch.x86_bitness().is_none() {
             return Err(Error::Unsupported("calling functions in the debuggee on this architecture"));
         }
         let tid = self.current_tid;
@@ -130,7 +133,7 @@ impl Trace {
         Err(Error::InvalidArgument(format!("{name} takes {}{more} argument(s), not {given}", declared.count)))
     }
 
-    fn call_once(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+    pub(super) fn call_once(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
         let tid = self.current_tid;
         let return_address = self.call_return_address()?;
         let mut sp = self.sp()?.wrapping_sub(RED_ZONE);
@@ -146,29 +149,36 @@ impl Trace {
             });
         }
         let registers = self.arch.call_args;
+        let word = self.arch.pointer_size as u64;
         let on_stack = values.get(registers.len()..).unwrap_or_default();
-        sp = sp.wrapping_sub(8 * on_stack.len() as u64) & !15;
+        sp = sp.wrapping_sub(word * on_stack.len() as u64) & !15;
         for (i, value) in on_stack.iter().enumerate() {
-            self.write_u64(sp + 8 * i as u64, *value)?;
+            self.write_ptr(sp + word * i as u64, *value)?;
         }
-        // The call pushes the return address: at the function's entry, sp + 8 is 16-aligned.
-        sp -= 8;
-        self.write_u64(sp, return_address)?;
+        // The call pushes the return address: at the function's entry, sp + word is 16-aligned.
+        sp -= word;
+        self.write_ptr(sp, return_address)?;
+        let i386 = self.arch.name == "i386";
         let ctx = self.registers()?;
         for (name, value) in registers.iter().zip(&values) {
             ctx.set_u64(name, *value)?;
         }
-        ctx.set_u64("rax", 0)?; // no vector registers for a variadic callee
-        ctx.set_u64("orig_rax", u64::MAX)?;
+        if i386 {
+            // The kernel reads orig_eax as a signed 32-bit number: -1 is "no system call".
+            ctx.set_u64("orig_eax", u64::from(u32::MAX))?;
+        } else {
+            ctx.set_u64("rax", 0)?; // no vector registers for a variadic callee
+            ctx.set_u64("orig_rax", u64::MAX)?;
+        }
         ctx.set_sp(sp)?;
         ctx.set_pc(function)?;
-        let event = self.run_to_frame(return_address, sp + 8)?;
+        let event = self.run_to_frame(return_address, sp + word)?;
         let returned = event.tid == tid && event.kind == EventKind::Step && self.pc().ok() == Some(return_address);
         if !returned {
             return Err(Error::CallInterrupted { function, tid, event: event.to_string() });
         }
         let registers = self.registers()?.clone();
-        Ok(CallResult { value: registers.get_u64("rax")?, registers })
+        Ok(CallResult { value: registers.get_u64(self.arch.return_value)?, registers })
     }
 
     /// Where called functions return to: the program's entry point.

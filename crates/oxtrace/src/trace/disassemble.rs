@@ -30,9 +30,9 @@ impl Trace {
     /// Decodes `count` instructions from `addr` (fewer where memory ends or
     /// the bytes stop decoding). Breakpoint bytes are not seen.
     pub fn disassemble(&mut self, addr: u64, count: usize) -> Result<Vec<Instruction>> {
-        if self.arch.name != "x86_64" {
+        let Some(bitness) = self.arch.x86_bitness() else {
             return Err(Error::Unsupported("disassembly on this architecture"));
-        }
+        };
         let want = count.saturating_mul(15).min(1 << 16);
         // Near the end of a map fewer bytes are readable.
         let mut len = want;
@@ -43,7 +43,7 @@ impl Trace {
                 Err(_) => len /= 2,
             }
         };
-        let mut decoder = Decoder::with_ip(64, &code, addr, DecoderOptions::NONE);
+        let mut decoder = Decoder::with_ip(bitness, &code, addr, DecoderOptions::NONE);
         let mut formatter = IntelFormatter::new();
         let options = formatter.options_mut();
         options.set_hex_prefix("0x");

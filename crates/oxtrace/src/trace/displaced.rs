@@ -5,7 +5,9 @@
 //! scratch page of the debuggee, re-encoded for its new address (iced-x86
 //! fixes RIP-relative operands; an operand out of ±2 GiB of the page is not
 //! copied), and followed by an absolute jump back to the next original
-//! instruction. A thread leaving the breakpoint is simply resumed at the copy:
+//! instruction (in a 32-bit process, where no operand is pc-relative, a
+//! `jmp rel32`: the 4 GiB address space wraps, so it reaches everywhere).
+//! A thread leaving the breakpoint is simply resumed at the copy:
 //! one stop per hit, and the breakpoint byte never leaves memory, so no other
 //! thread can run past it.
 //!
@@ -30,6 +32,8 @@ const PAGE: u64 = 4096;
 const SLOT: u64 = 32;
 /// `jmp qword [rip+0]`, followed by the 8-byte target.
 const JMP_BACK: [u8; 6] = [0xff, 0x25, 0, 0, 0, 0];
+/// `jmp rel32` (32-bit code), followed by the displacement.
+const JMP_REL32: u8 = 0xe9;
 /// Where the scratch page is wanted: this far below the code, so that
 /// RIP-relative operands reach it.
 const NEAR: u64 = 64 << 20;
@@ -71,15 +75,13 @@ impl Trace {
     /// Where a thread leaving the breakpoint at `addr` can run its instruction
     /// out of line, copying it on first use; `None` when it must be stepped.
     pub(super) fn displaced_copy(&mut self, addr: u64) -> Option<u64> {
-        if self.arch.name != "x86_64" {
-            return None;
-        }
+        let bitness = self.arch.x86_bitness()?;
         if let Some(copy) = self.scratch.copies.iter().find(|c| c.original == addr) {
             return Some(copy.slot);
         }
         let mut code = [0u8; 15];
         let len = (1..=code.len()).rev().find(|&n| self.read_into(addr, &mut code[..n]).is_ok())?;
-        let insn = Decoder::with_ip(64, &code[..len], addr, DecoderOptions::NONE).decode();
+        let insn = Decoder::with_ip(bitness, &code[..len], addr, DecoderOptions::NONE).decode();
         if insn.is_invalid() || insn.flow_control() != FlowControl::Next {
             return None;
         }
@@ -89,13 +91,18 @@ impl Trace {
             return None;
         }
         let slot = page + used;
-        let mut encoder = Encoder::new(64);
+        let mut encoder = Encoder::new(bitness);
         let encoded = encoder.encode(&insn, slot).ok()?;
         let mut bytes = encoder.take_buffer();
         bytes.truncate(encoded);
         let jump = slot + bytes.len() as u64;
-        bytes.extend_from_slice(&JMP_BACK);
-        bytes.extend_from_slice(&insn.next_ip().to_le_bytes());
+        if bitness == 64 {
+            bytes.extend_from_slice(&JMP_BACK);
+            bytes.extend_from_slice(&insn.next_ip().to_le_bytes());
+        } else {
+            bytes.push(JMP_REL32);
+            bytes.extend_from_slice(&(insn.next_ip().wrapping_sub(jump + 5) as u32).to_le_bytes());
+        }
         self.write_memory(slot, &bytes).ok()?;
         self.scratch.copies.push(Copy { original: addr, len: insn.len() as u64, slot, jump });
         Some(slot)

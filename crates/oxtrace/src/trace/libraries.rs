@@ -22,8 +22,9 @@ const LINKER_HOOK: &str = "_dl_debug_state";
 
 /// The dynamic linker's `r_debug` structure.
 const R_DEBUG: &str = "_r_debug";
-/// Offset of `r_map` (the first `link_map`) in `r_debug`.
-const R_DEBUG_MAP: u64 = 8;
+/// Offset of `r_map` (the first `link_map`) in `r_debug`, in pointers (it
+/// follows an `int` padded to a pointer: byte 8 on x86_64, byte 4 on i386).
+const R_DEBUG_MAP: u64 = 1;
 /// The most entries read from the list (it is a linked list in the debuggee's memory).
 const MAX_LINK_MAP: usize = 4096;
 
@@ -91,10 +92,12 @@ impl Trace {
             return Ok(Vec::new());
         };
         let mut entries = Vec::new();
-        let mut next = self.read_ptr(r_debug + R_DEBUG_MAP)?;
+        // `link_map` starts with four pointers: l_addr, l_name, l_ld, l_next.
+        let word = self.arch.pointer_size as u64;
+        let mut next = self.read_ptr(r_debug + R_DEBUG_MAP * word)?;
         while next != 0 && entries.len() < MAX_LINK_MAP {
             let [bias, name, dynamic, following] =
-                [0, 8, 16, 24].map(|offset| self.read_ptr(next + offset).unwrap_or(0));
+                [0, 1, 2, 3].map(|slot| self.read_ptr(next + slot * word).unwrap_or(0));
             let name = match name {
                 0 => String::new(),
                 at => String::from_utf8_lossy(&self.read_c_string(at, 4096)?).into_owned(),

@@ -13,6 +13,8 @@
 //! detached with its original code restored.
 
 mod breakpoints;
+mod c_call;
+mod c_values;
 mod call;
 mod disassemble;
 mod displaced;
@@ -48,6 +50,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 type TidMap<V> = rustc_hash::FxHashMap<Tid, V>;
 
 pub use breakpoints::{BreakCallback, BreakCondition, Breakpoint, BreakpointKind};
+pub use c_values::{CTarget, FrameContext, FrameVariable};
 pub use call::{CallArg, CallResult};
 pub use disassemble::Instruction;
 pub use fork::FollowFork;

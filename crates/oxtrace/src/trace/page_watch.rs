@@ -149,7 +149,8 @@ impl Trace {
     fn access_at(&mut self, pc: u64) -> PageAccess {
         let mut code = [0u8; 15];
         let len = (1..=code.len()).rev().find(|&n| self.read_into(pc, &mut code[..n]).is_ok()).unwrap_or(0);
-        let insn = Decoder::with_ip(64, &code[..len], pc, DecoderOptions::NONE).decode();
+        let bitness = self.arch.x86_bitness().unwrap_or(64);
+        let insn = Decoder::with_ip(bitness, &code[..len], pc, DecoderOptions::NONE).decode();
         let mut factory = InstructionInfoFactory::new();
         let writes = factory.info(&insn).used_memory().iter().any(|m| {
             matches!(m.access(), OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite)

@@ -422,6 +422,9 @@ impl Trace {
             }
             StopReason::Exec { path } => {
                 self.release_vfork_parent()?;
+                // The new program may be of the other width (a 64-bit shell running a 32-bit program).
+                self.arch = self.platform.arch();
+                self.set_meta("Architecture", self.arch.name);
                 self.forget_break_bytes();
                 self.scratch.reset();
                 // The watched addresses belonged to the old image.

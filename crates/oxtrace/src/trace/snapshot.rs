@@ -15,11 +15,12 @@ use crate::memory::MemoryMap;
 use crate::platform::core::CoreProcess;
 use crate::platform::ProcessInfo;
 use crate::snapshot::elf::{
-    encode_note, NT_AUXV, NT_FILE, NT_FPREGSET, NT_OXTRACE_INFO, NT_PRPSINFO, NT_PRSTATUS, NT_X86_XSTATE, PAGE_SIZE,
-    PF_R, PF_W, PF_X,
+    encode_note, CoreClass, NT_AUXV, NT_FILE, NT_FPREGSET, NT_OXTRACE_INFO, NT_PRPSINFO, NT_PRSTATUS, NT_PRXFPREG,
+    NT_X86_XSTATE, PAGE_SIZE, PF_R, PF_W, PF_X,
 };
+use crate::snapshot::i386;
 use crate::snapshot::info::{SavedBreakpoint, SavedModule, SnapshotInfo};
-use crate::snapshot::notes::{fpregset, nt_file, prpsinfo, prstatus, FileMapping};
+use crate::snapshot::notes::{fpregset, nt_file_sized, prpsinfo, prstatus, FileMapping};
 use crate::snapshot::writer::{write_core, Segment, WriteStats};
 
 /// Offsets in the XSAVE area of the FXSAVE region and of the AVX upper halves
@@ -62,12 +63,13 @@ impl Trace {
             let dumped = map.perms.read && !skipped && self.read_into(map.start, &mut [0u8; 1]).is_ok();
             segments.push(Segment { start: map.start, end: map.end, flags, dumped });
         }
-        write_core(path, &notes, &segments, &mut |addr, buf| self.read_into(addr, buf))
+        write_core(path, CoreClass::of(self.arch), &notes, &segments, &mut |addr, buf| self.read_into(addr, buf))
     }
 
     /// The encoded notes: per thread (the current one first) `NT_PRSTATUS`,
-    /// `NT_FPREGSET` and `NT_X86_XSTATE`; after the first thread's status the
-    /// process's `NT_PRPSINFO`, `NT_AUXV` and `NT_FILE`; last `OXTRACE`.
+    /// `NT_FPREGSET` (`NT_PRXFPREG` for i386) and `NT_X86_XSTATE`; after the
+    /// first thread's status the process's `NT_PRPSINFO`, `NT_AUXV` and
+    /// `NT_FILE`; last `OXTRACE`. An i386 process gets the kernel's 32-bit layouts.
     fn snapshot_notes(&mut self, maps: &[MemoryMap]) -> Result<Vec<u8>> {
         let mut tids = self.threads();
         if let Some(i) = tids.iter().position(|&t| t == self.current_tid) {
@@ -75,14 +77,22 @@ impl Trace {
             tids.insert(0, self.current_tid);
         }
         let mut out = Vec::new();
+        let class = CoreClass::of(self.arch);
         for (index, &tid) in tids.iter().enumerate() {
             let regs = self.thread_state_for_core(tid)?;
             let signal = self.pending_signals.get(&tid).copied();
-            encode_note(&mut out, "CORE", NT_PRSTATUS, &prstatus(tid, self.pid, signal, &regs.general, true));
+            let status = match class {
+                CoreClass::X86_64 => prstatus(tid, self.pid, signal, &regs.general, true),
+                CoreClass::I386 => i386::prstatus(tid, self.pid, signal, &regs.general, true),
+            };
+            encode_note(&mut out, "CORE", NT_PRSTATUS, &status);
             if index == 0 {
-                self.process_notes(&mut out, maps);
+                self.process_notes(&mut out, maps, class);
             }
-            encode_note(&mut out, "CORE", NT_FPREGSET, &fpregset(&regs.fp));
+            match class {
+                CoreClass::X86_64 => encode_note(&mut out, "CORE", NT_FPREGSET, &fpregset(&regs.fp)),
+                CoreClass::I386 => encode_note(&mut out, "LINUX", NT_PRXFPREG, &fpregset(&regs.fp)),
+            }
             if regs.full_xsave {
                 encode_note(&mut out, "LINUX", NT_X86_XSTATE, &regs.fp);
             }
@@ -109,13 +119,17 @@ impl Trace {
     }
 
     /// `NT_PRPSINFO`, `NT_AUXV` and `NT_FILE`.
-    fn process_notes(&mut self, out: &mut Vec<u8>, maps: &[MemoryMap]) {
+    fn process_notes(&mut self, out: &mut Vec<u8>, maps: &[MemoryMap], class: CoreClass) {
         let info = self.platform.process_info().unwrap_or_else(|| {
             let exe = self.exe_path().unwrap_or_default();
             let name = exe.rsplit('/').next().unwrap_or_default().to_owned();
             ProcessInfo { state: b't', name, args: exe, ..Default::default() }
         });
-        encode_note(out, "CORE", NT_PRPSINFO, &prpsinfo(self.pid, &info));
+        let psinfo = match class {
+            CoreClass::X86_64 => prpsinfo(self.pid, &info),
+            CoreClass::I386 => i386::prpsinfo(self.pid, &info),
+        };
+        encode_note(out, "CORE", NT_PRPSINFO, &psinfo);
         if let Some(auxv) = self.platform.auxv() {
             encode_note(out, "CORE", NT_AUXV, &auxv);
         }
@@ -129,7 +143,7 @@ impl Trace {
                 path: m.path.clone().unwrap_or_default(),
             })
             .collect();
-        encode_note(out, "CORE", NT_FILE, &nt_file(&files, PAGE_SIZE));
+        encode_note(out, "CORE", NT_FILE, &nt_file_sized(&files, PAGE_SIZE, class.word()));
     }
 
     /// What oxtrace's own note carries.

@@ -42,11 +42,12 @@ impl Trace {
     /// Where the call instruction at `pc` returns to; `None` when it is not a call.
     fn call_return_address_at(&mut self, pc: u64) -> Option<u64> {
         match self.arch.name {
-            "x86_64" => {
+            "x86_64" | "i386" => {
+                let bitness = self.arch.x86_bitness()?;
                 let mut code = [0u8; MAX_INSN];
                 // Near the end of a map fewer bytes may be readable.
                 let len = (1..=MAX_INSN).rev().find(|&n| self.read_into(pc, &mut code[..n]).is_ok())?;
-                let insn = Decoder::with_ip(64, &code[..len], pc, DecoderOptions::NONE).decode();
+                let insn = Decoder::with_ip(bitness, &code[..len], pc, DecoderOptions::NONE).decode();
                 let call =
                     !insn.is_invalid() && matches!(insn.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
                 call.then(|| insn.next_ip())

@@ -1,7 +1,8 @@
 //! System calls made by the debuggee on the tracer's behalf: memory
 //! allocation, protection and release.
 //!
-//! The current thread executes one `syscall` instruction, written over the
+//! The current thread executes one `syscall` instruction (`int 0x80` in a
+//! 32-bit process: [`SyscallAbi`](crate::arch::syscall_abi::SyscallAbi)), written over the
 //! program's entry point (run once at start-up, never again) and put back
 //! afterwards, with the thread's registers saved and restored around it.
 //! Other threads stay stopped.
@@ -11,15 +12,7 @@ use crate::error::{Error, Result};
 use crate::memory::Perms;
 use crate::platform::{ResumeAction, ResumeKind, StopReason};
 
-/// `syscall`.
-const SYSCALL_INSN: [u8; 2] = [0x0f, 0x05];
-/// The integer argument registers of the Linux x86_64 system call convention.
-const SYSCALL_ARGS: [&str; 6] = ["rdi", "rsi", "rdx", "r10", "r8", "r9"];
-
-/// x86_64 system call numbers used here.
-const SYS_MMAP: u64 = 9;
-const SYS_MPROTECT: u64 = 10;
-const SYS_MUNMAP: u64 = 11;
+use crate::arch::syscall_abi::SyscallAbi;
 
 const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
@@ -41,22 +34,22 @@ impl Trace {
     /// returns its result, or the error it returned (named `name`).
     pub fn inject_syscall(&mut self, name: &'static str, number: u64, args: &[u64]) -> Result<u64> {
         self.require_stopped()?;
-        if self.arch.name != "x86_64" {
+        let Some(abi) = self.arch.syscall_abi() else {
             return Err(Error::Unsupported("system calls injected into the debuggee on this architecture"));
-        }
-        if args.len() > SYSCALL_ARGS.len() {
+        };
+        if args.len() > abi.args.len() {
             return Err(Error::InvalidArgument(format!("{name}: at most 6 arguments, not {}", args.len())));
         }
         let at = self.call_return_address()?;
         let saved = self.save_registers()?;
-        let original = self.read_memory(at, SYSCALL_INSN.len())?;
-        self.write_memory(at, &SYSCALL_INSN)?;
-        let outcome = self.execute_syscall_at(at, number, args);
+        let original = self.read_memory(at, abi.instruction.len())?;
+        self.write_memory(at, abi.instruction)?;
+        let outcome = self.execute_syscall_at(abi, at, number, args);
         // Put everything back whatever happened.
         let restored = self.write_memory(at, &original).and_then(|()| self.restore_registers(saved));
         let value = outcome?;
         restored?;
-        match value as i64 {
+        match abi.signed_result(value) {
             -4095..=-1 => Err(Error::Syscall {
                 name,
                 pid: self.pid,
@@ -66,15 +59,15 @@ impl Trace {
         }
     }
 
-    fn execute_syscall_at(&mut self, at: u64, number: u64, args: &[u64]) -> Result<u64> {
+    fn execute_syscall_at(&mut self, abi: &SyscallAbi, at: u64, number: u64, args: &[u64]) -> Result<u64> {
         // Only this thread runs for the call: the others must be stopped.
         self.ensure_all_stopped()?;
         let ctx = self.registers()?;
         ctx.set_pc(at)?;
-        ctx.set_u64("rax", number)?;
-        ctx.set_u64("orig_rax", u64::MAX)?;
-        for (name, value) in SYSCALL_ARGS.iter().zip(args) {
-            ctx.set_u64(name, *value)?;
+        ctx.set_u64(abi.number, number)?;
+        ctx.set_u64(abi.restart, abi.truncate(u64::MAX))?;
+        for (name, value) in abi.args.iter().zip(args) {
+            ctx.set_u64(name, abi.truncate(*value))?;
         }
         // Stepped quietly (no Step event): this is the tracer's work, not the program's.
         // Only this thread runs; stops other threads reported earlier come
@@ -96,14 +89,19 @@ impl Trace {
             }
             self.deferred_stops.push_back(stop);
         };
-        if stop.reason != StopReason::Step || self.pc()? != at + SYSCALL_INSN.len() as u64 {
+        if stop.reason != StopReason::Step || self.pc()? != at + abi.instruction.len() as u64 {
             let reason = format!("{:?}", stop.reason);
             self.deferred_stops.push_back(stop);
             return Err(Error::InvalidArgument(format!(
                 "the injected system call in thread {tid} was interrupted: {reason}"
             )));
         }
-        self.register_u64("rax")
+        self.register_u64(abi.number)
+    }
+
+    /// The current architecture's system call convention, or an error naming what needs it.
+    fn syscall_abi_for(&self, what: &'static str) -> Result<&'static SyscallAbi> {
+        self.arch.syscall_abi().ok_or(Error::Unsupported(what))
     }
 
     /// Allocates `size` bytes of private anonymous memory in the debuggee with
@@ -112,17 +110,20 @@ impl Trace {
         if size == 0 {
             return Err(Error::InvalidArgument("cannot allocate 0 bytes".into()));
         }
+        let abi = self.syscall_abi_for("allocating memory in the debuggee on this architecture")?;
         let flags = MAP_PRIVATE | MAP_ANONYMOUS;
-        self.inject_syscall("mmap", SYS_MMAP, &[hint.unwrap_or(0), size, prot_bits(perms), flags, u64::MAX, 0])
+        self.inject_syscall("mmap", abi.mmap, &[hint.unwrap_or(0), size, prot_bits(perms), flags, u64::MAX, 0])
     }
 
     /// Changes the protection of `[addr, addr + size)` (page-aligned) in the debuggee.
     pub fn protect_memory(&mut self, addr: u64, size: u64, perms: Perms) -> Result<()> {
-        self.inject_syscall("mprotect", SYS_MPROTECT, &[addr, size, prot_bits(perms)]).map(drop)
+        let abi = self.syscall_abi_for("changing protections in the debuggee on this architecture")?;
+        self.inject_syscall("mprotect", abi.mprotect, &[addr, size, prot_bits(perms)]).map(drop)
     }
 
     /// Releases `[addr, addr + size)` in the debuggee.
     pub fn free_memory(&mut self, addr: u64, size: u64) -> Result<()> {
-        self.inject_syscall("munmap", SYS_MUNMAP, &[addr, size]).map(drop)
+        let abi = self.syscall_abi_for("freeing memory in the debuggee on this architecture")?;
+        self.inject_syscall("munmap", abi.munmap, &[addr, size]).map(drop)
     }
 }

@@ -74,7 +74,7 @@ impl Trace {
     /// Watches `size` bytes (1, 2, 4 or 8, aligned to the size) at `addr` in every thread.
     pub fn add_watchpoint(&mut self, addr: u64, size: usize, kind: WatchKind) -> Result<u32> {
         self.require_stopped()?;
-        if self.arch.name != "x86_64" {
+        if self.arch.x86_bitness().is_none() {
             return Err(Error::Unsupported("hardware watchpoints on this architecture"));
         }
         if ![1, 2, 4, 8].contains(&size) {
@@ -205,7 +205,8 @@ impl Trace {
             return Ok(None);
         }
         let code = self.read_memory(start, (pc - start) as usize)?;
-        let mut decoder = Decoder::with_ip(64, &code, start, DecoderOptions::NONE);
+        let Some(bitness) = self.arch.x86_bitness() else { return Ok(None) };
+        let mut decoder = Decoder::with_ip(bitness, &code, start, DecoderOptions::NONE);
         while decoder.can_decode() {
             let insn = decoder.decode();
             if insn.next_ip() == pc {

@@ -43,6 +43,9 @@ pub struct CfiStep {
     /// The frame is a signal trampoline: the caller's pc is where a signal
     /// interrupted it, not a return address.
     pub signal_trampoline: bool,
+    /// Where the frame saved the caller's registers: an address per register
+    /// the row reads from memory (gdb's "Saved registers").
+    pub saved_at: UnwindRegs,
 }
 
 /// The call frame information of one ELF file.
@@ -110,15 +113,16 @@ impl CfiTables {
         read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
     ) -> Option<CfiStep> {
         let eh = self.eh_frame.as_ref()?;
+        let address_size = regs.layout().address_size;
         let mut section = EhFrame::new(&eh.data, LittleEndian);
-        section.set_address_size(8);
+        section.set_address_size(address_size);
         if regs.layout().pointer_auth {
             section.set_vendor(gimli::Vendor::AArch64);
         }
         let bases = self.bases();
         // The header's sorted table finds the FDE by binary search; without it, a scan.
         let indexed = self.eh_frame_hdr.as_ref().and_then(|hdr| {
-            let parsed = EhFrameHdr::new(&hdr.data, LittleEndian).parse(&bases, 8).ok()?;
+            let parsed = EhFrameHdr::new(&hdr.data, LittleEndian).parse(&bases, address_size).ok()?;
             let pointer = parsed.table()?.lookup(addr, &bases).ok()?.direct().ok()?;
             // gimli's own offset arithmetic overflows on a corrupt table: check it here.
             let offset = pointer.checked_sub(parsed.eh_frame_ptr().direct().ok()?)?;
@@ -141,7 +145,7 @@ impl CfiTables {
     ) -> Option<CfiStep> {
         let debug = self.debug_frame.as_ref()?;
         let mut section = DebugFrame::new(&debug.data, LittleEndian);
-        section.set_address_size(8);
+        section.set_address_size(regs.layout().address_size);
         if regs.layout().pointer_auth {
             section.set_vendor(gimli::Vendor::AArch64);
         }
@@ -185,18 +189,28 @@ fn apply_row<'a, S: UnwindSection<Slice<'a>>>(
         CfaRule::RegisterAndOffset { register, offset } => regs.get(register.0)?.wrapping_add_signed(*offset),
         CfaRule::Expression(expr) => evaluate(expr.get(section).ok()?, regs, read, None)?,
     };
-    let mut caller = regs.callee_saved();
+    let mut saved_at = regs.empty_like();
     let layout = regs.layout();
+    let cfa = layout.truncate(cfa);
+    let mut caller = regs.callee_saved();
     caller.set_sp(Some(cfa));
     for (register, rule) in row.registers() {
+        match rule {
+            RegisterRule::Offset(offset) => saved_at.set(register.0, Some(cfa.wrapping_add_signed(*offset))),
+            RegisterRule::Expression(expr) => {
+                let at = expr.get(section).ok().and_then(|e| evaluate(e, regs, read, Some(cfa)));
+                saved_at.set(register.0, at);
+            }
+            _ => {}
+        }
         let value = match rule {
             RegisterRule::Undefined | RegisterRule::Architectural => None,
             RegisterRule::SameValue => regs.get(register.0),
-            RegisterRule::Offset(offset) => read_u64(read, cfa.wrapping_add_signed(*offset)),
-            RegisterRule::ValOffset(offset) => Some(cfa.wrapping_add_signed(*offset)),
+            RegisterRule::Offset(offset) => layout.read_word(read, cfa.wrapping_add_signed(*offset)),
+            RegisterRule::ValOffset(offset) => Some(layout.truncate(cfa.wrapping_add_signed(*offset))),
             RegisterRule::Register(other) => regs.get(other.0),
             RegisterRule::Expression(expr) => {
-                evaluate(expr.get(section).ok()?, regs, read, Some(cfa)).and_then(|at| read_u64(read, at))
+                evaluate(expr.get(section).ok()?, regs, read, Some(cfa)).and_then(|at| layout.read_word(read, at))
             }
             RegisterRule::ValExpression(expr) => evaluate(expr.get(section).ok()?, regs, read, Some(cfa)),
             RegisterRule::Constant(value) => Some(*value),
@@ -215,7 +229,7 @@ fn apply_row<'a, S: UnwindSection<Slice<'a>>>(
         None => None,
     };
     caller.set_pc(return_to.map(|address| layout.strip_code(address)));
-    Some(CfiStep { caller, cfa, signal_trampoline })
+    Some(CfiStep { caller, cfa, signal_trampoline, saved_at })
 }
 
 /// Evaluates a DWARF expression against a frame's registers and memory; `initial`
@@ -226,7 +240,8 @@ fn evaluate(
     read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
     initial: Option<u64>,
 ) -> Option<u64> {
-    let encoding = gimli::Encoding { format: gimli::Format::Dwarf32, version: 4, address_size: 8 };
+    let address_size = regs.layout().address_size;
+    let encoding = gimli::Encoding { format: gimli::Format::Dwarf32, version: 4, address_size };
     let mut eval: Evaluation<Slice<'_>> = expr.evaluation(encoding);
     if let Some(value) = initial {
         eval.set_initial_value(value);
@@ -245,7 +260,7 @@ fn evaluate(
             }
             EvaluationResult::RequiresMemory { address, size, .. } => {
                 let mut buf = [0u8; 8];
-                let size = usize::from(size).min(8);
+                let size = usize::from(size).min(usize::from(address_size));
                 if !read(address, &mut buf[..size]) {
                     return None;
                 }

@@ -9,6 +9,7 @@ mod cfi;
 mod frame_pointer;
 mod regs;
 mod signal;
+mod signal_i386;
 
 pub use cfi::{CfiStep, CfiTables};
 pub use frame_pointer::step_frame_pointer;
@@ -47,6 +48,9 @@ pub struct Frame {
     pub signal_trampoline: bool,
     /// How its registers were found.
     pub method: UnwindMethod,
+    /// Where it saved its caller's registers, as its CFI row says (none
+    /// known when it was unwound another way).
+    pub saved_at: UnwindRegs,
 }
 
 impl Frame {
@@ -86,13 +90,15 @@ pub fn unwind(
         if pc == 0 {
             break;
         }
-        let mut frame = Frame { pc, sp, cfa: None, regs, exact_pc, signal_trampoline: false, method };
+        let saved_at = regs.empty_like();
+        let mut frame = Frame { pc, sp, cfa: None, regs, exact_pc, signal_trampoline: false, method, saved_at };
         let next = step(&frame, frames.is_empty(), info, read);
-        let Some((caller, cfa, caller_method)) = next else {
+        let Some((caller, cfa, caller_method, saved_at)) = next else {
             frames.push(frame);
             break;
         };
         frame.cfa = Some(cfa);
+        frame.saved_at = saved_at;
         frame.signal_trampoline = caller_method == UnwindMethod::SignalContext;
         frames.push(frame);
         // The stack grows down: a caller below its callee is garbage (signal
@@ -119,18 +125,22 @@ fn step(
     innermost: bool,
     info: &dyn UnwindInfo,
     read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
-) -> Option<(UnwindRegs, u64, UnwindMethod)> {
+) -> Option<(UnwindRegs, u64, UnwindMethod, UnwindRegs)> {
     if let Some((tables, bias)) = info.cfi_for(frame.lookup_pc()) {
         if let Some(step) = tables.step(frame.lookup_pc(), bias, &frame.regs, read) {
             let method = if step.signal_trampoline { UnwindMethod::SignalContext } else { UnwindMethod::Cfi };
-            return Some((step.caller, step.cfa, method));
+            return Some((step.caller, step.cfa, method, step.saved_at));
         }
     }
+    let none = frame.regs.empty_like();
     if is_signal_restorer(&frame.regs, read) {
         let caller = interrupted_registers(frame.sp, read)?;
-        return Some((caller, frame.sp, UnwindMethod::SignalContext));
+        return Some((caller, frame.sp, UnwindMethod::SignalContext, none));
+    }
+    if let Some(caller) = signal_i386::interrupted_registers(&frame.regs, frame.sp, read) {
+        return Some((caller, frame.sp, UnwindMethod::SignalContext, none));
     }
     let start = info.function_start(frame.lookup_pc());
     let (caller, cfa) = step_frame_pointer(&frame.regs, innermost, start, read)?;
-    Some((caller, cfa, UnwindMethod::FramePointer))
+    Some((caller, cfa, UnwindMethod::FramePointer, none))
 }

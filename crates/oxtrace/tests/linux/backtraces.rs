@@ -27,7 +27,7 @@ fn both_backtraces(scenario: &str, opt: Opt, stop: &str) -> (Vec<BacktraceFrame>
 }
 
 /// gdb's command to select the thread with this tid (`thread N` by its index, counted in creation order).
-fn thread_select(trace: &mut Trace, tid: i32) -> Option<String> {
+pub(crate) fn thread_select(trace: &mut Trace, tid: i32) -> Option<String> {
     let mut tids = trace.threads();
     tids.sort_unstable();
     let index = tids.iter().position(|&t| t == tid)? + 1;
@@ -36,7 +36,7 @@ fn thread_select(trace: &mut Trace, tid: i32) -> Option<String> {
 
 /// Our frames equal gdb's, frame by frame: the same pc wherever gdb prints
 /// one, and the same function (gdb's name is ours, or an alias of our symbol).
-fn assert_same(scenario: &str, opt: Opt, ours: &[BacktraceFrame], gdb_out: &str) {
+pub(crate) fn assert_same(scenario: &str, opt: Opt, ours: &[BacktraceFrame], gdb_out: &str) {
     let gdb = parse_gdb_backtrace(gdb_out.split_once("==bt==").map_or("", |(_, bt)| bt));
     let context = || {
         let ours: Vec<String> = ours.iter().map(ToString::to_string).collect();
@@ -110,4 +110,18 @@ fn vdso_matches_gdb() {
 #[test]
 fn thread_matches_gdb() {
     check("thread", "stop_here");
+}
+
+#[test]
+fn a_thread_inside_clone3_on_the_parent_side_unwinds_to_main() {
+    let mut trace = crate::spawn_quiet("threads", Opt::O0, &["2", "1"]);
+    trace.disable_auto_continue(oxtrace::EventType::ThreadCreated);
+    let event = trace.run().unwrap();
+    assert!(matches!(event.kind, oxtrace::EventKind::ThreadCreated { .. }), "{event:?}");
+    let frames = trace.backtrace(event.tid).unwrap();
+    let names: Vec<String> = frames.iter().map(|f| f.function.clone().unwrap_or_default()).collect();
+    let main = names.iter().position(|n| n == "main");
+    let create = names.iter().position(|n| n.contains("pthread_create"));
+    assert!(names[0].contains("clone"), "stopped in clone3: {names:?}");
+    assert!(create.is_some() && main.is_some() && create < main, "{names:?}");
 }

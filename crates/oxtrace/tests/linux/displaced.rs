@@ -67,3 +67,37 @@ fn the_copy_lives_in_a_scratch_page_and_a_fault_in_it_is_shown_at_the_original()
         .collect();
     assert_eq!(scratch.len(), 1, "one scratch page: {scratch:?}");
 }
+
+#[test]
+fn a_signal_stop_before_the_copy_runs_does_not_report_the_hit_twice() {
+    let mut trace = spawn_quiet("calls", Opt::O0, &[]);
+    let tick = trace.sym_by_name("tick").unwrap();
+    trace.add_break_by_addr(tick).unwrap();
+    let mut hits = 0;
+    let mut signals = 0;
+    loop {
+        let event = trace.run().unwrap();
+        match event.kind {
+            EventKind::Breakpoint { addr, .. } if addr == tick => {
+                hits += 1;
+                if hits == 2 {
+                    // The copy exists since the first hit. Queued now, the signal stops
+                    // the thread as it resumes at the copy, before the copy runs.
+                    let sent = std::process::Command::new("kill").args(["-WINCH", &trace.pid().to_string()]).status();
+                    assert!(sent.unwrap().success());
+                }
+            }
+            EventKind::Signal(info) => {
+                assert_eq!(info.signo, libc::SIGWINCH);
+                assert_eq!(trace.pc().unwrap(), tick, "the pc is shown at the original instruction");
+                signals += 1;
+            }
+            EventKind::Exited(status) => {
+                assert_eq!(status, ExitStatus::Code(0));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((hits, signals), (5, 1), "tick() runs five times, each hit reported once");
+}

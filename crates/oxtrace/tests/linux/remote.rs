@@ -15,14 +15,14 @@ use oxtrace::{EventKind, EventType, ExitStatus, Tid, Trace, WatchKind};
 use crate::support::{fixture, Opt};
 
 /// A gdbserver holding one program, for one connection.
-struct Gdbserver {
+pub(crate) struct Gdbserver {
     child: Child,
     port: u16,
 }
 
 impl Gdbserver {
     /// `gdbserver --once 127.0.0.1:0 PROGRAM ARGS`, or `None` without gdbserver.
-    fn start(program: &std::path::Path, args: &[&str]) -> Option<Gdbserver> {
+    pub(crate) fn start(program: &std::path::Path, args: &[&str]) -> Option<Gdbserver> {
         let spawned = Command::new("gdbserver")
             .args(["--once", "127.0.0.1:0"])
             .arg(program)
@@ -50,7 +50,7 @@ impl Gdbserver {
         Some(Gdbserver { child, port })
     }
 
-    fn connect(&self) -> Trace {
+    pub(crate) fn connect(&self) -> Trace {
         Trace::connect(&format!("127.0.0.1:{}", self.port)).expect("connect to gdbserver")
     }
 }

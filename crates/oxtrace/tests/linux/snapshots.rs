@@ -228,7 +228,7 @@ fn gcore_of_a_stopped_fixture_opens_with_gdbs_backtrace() {
 /// A kernel core dump of the `segfault` fixture, written by the kernel to its
 /// working directory (the default `core_pattern` is a relative name); where the
 /// pattern sends cores elsewhere, gdb's `run` + `gcore` on the crash stands in.
-fn crash_core(dir: &Path, program: &Path) -> (PathBuf, &'static str) {
+pub(crate) fn crash_core(dir: &Path, program: &Path) -> (PathBuf, &'static str) {
     let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
     let pattern = pattern.trim();
     if !pattern.is_empty() && !pattern.starts_with('|') && !pattern.contains('/') {
@@ -315,7 +315,7 @@ fn snapshot_breakpoints_save_every_hit_and_diff_finds_the_changes() {
 }
 
 /// Opens a core and uses it (symbols and stacks too when `deep`); a failure must be an error, never a panic.
-fn exercise(path: &Path, deep: bool) -> Result<(), Error> {
+pub(crate) fn exercise(path: &Path, deep: bool) -> Result<(), Error> {
     let mut trace = Trace::open_core(path, None)?;
     let maps = trace.memory_maps()?;
     for map in maps.iter().take(64) {

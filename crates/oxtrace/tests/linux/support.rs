@@ -51,6 +51,39 @@ fn build_fixture(name: &str, opt: Opt, extra: &[&str], prefix: &str) -> PathBuf 
     compile(&format!("{name}.c"), &out_name, &compiler, &args, &["-ldl"])
 }
 
+/// `tests/fixtures/NAME.c` built as a 32-bit (i386) program at `opt`
+/// (`gcc -m32`, with Debian's `libc6-dev-i386` and `lib32gcc-12-dev`).
+pub fn fixture_i386(name: &str, opt: Opt) -> PathBuf {
+    let mut args = vec!["-Wall", "-g", "-pthread"];
+    args.extend(opt.flags());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    test_fixtures::compile_m32(
+        &out_dir,
+        &format!("{name}.c"),
+        &format!("{name}-i386-{}", opt.suffix()),
+        &args,
+        &["-ldl"],
+    )
+}
+
+/// [`fixture_i386`] linked static (no dynamic linker; the C library's code and symbols in the program).
+pub fn fixture_i386_static(name: &str, opt: Opt) -> PathBuf {
+    let mut args = vec!["-Wall", "-g", "-pthread", "-static"];
+    args.extend(opt.flags());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    let out_name = format!("{name}-i386-static-{}", opt.suffix());
+    test_fixtures::compile_m32(&out_dir, &format!("{name}.c"), &out_name, &args, &[])
+}
+
+/// `tests/fixtures/NAME.c` built as the 32-bit shared library `libNAME.so` at `opt`.
+pub fn fixture_library_i386(name: &str, opt: Opt) -> PathBuf {
+    let mut args = vec!["-Wall", "-g", "-shared", "-fPIC"];
+    args.extend(opt.flags());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    let out_name = format!("i386-{}/lib{name}.so", opt.suffix());
+    test_fixtures::compile_m32(&out_dir, &format!("{name}.c"), &out_name, &args, &[])
+}
+
 /// The cross compiler for the aarch64 fixtures (Debian's gcc-aarch64-linux-gnu).
 pub const AARCH64_CC: &str = "aarch64-linux-gnu-gcc";
 

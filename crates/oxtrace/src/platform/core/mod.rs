@@ -12,6 +12,10 @@
 //!   that crashed first). Registers: General from `pr_reg`; Vector from
 //!   `NT_X86_XSTATE`, else `NT_FPREGSET`; Debug reads as zeros. Register writes
 //!   change only the copy in memory.
+//! * An i386 core (ELF32, a 32-bit process) is read in the kernel's 32-bit
+//!   layouts and served as the i386 architecture, its registers widened into
+//!   the 64-bit blocks (see [`crate::snapshot::i386`]); its FXSAVE area is
+//!   `NT_PRXFPREG`.
 //! * Running, waiting, stopping, detaching and killing fail with an error naming the core file.
 //!
 //! Open one with [`Trace::open_core`](crate::Trace::open_core).
@@ -24,17 +28,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::arch::{x86_64::X86_64, Arch, RegisterGroup};
+use crate::arch::{Arch, RegisterGroup};
 use crate::error::{Error, Pid, Result, Tid};
 use crate::event::ExitStatus;
 use crate::memory::{MemoryMap, Perms};
 use crate::platform::{InterruptSource, Interrupter, Platform, ProcessInfo, ResumeAction, Stop, StopReason};
 use crate::snapshot::elf::{
-    auxv_value, u64_at, AT_ENTRY, AT_PHDR, AT_SYSINFO_EHDR, FXSAVE_SIZE, NT_AUXV, NT_FILE, NT_FPREGSET,
-    NT_OXTRACE_INFO, NT_PRPSINFO, NT_PRSTATUS, NT_X86_XSTATE, PF_R, PF_W, PF_X,
+    auxv_value_sized, u64_at, CoreClass, AT_ENTRY, AT_PHDR, AT_SYSINFO_EHDR, FXSAVE_SIZE, NT_AUXV, NT_FILE,
+    NT_FPREGSET, NT_OXTRACE_INFO, NT_PRPSINFO, NT_PRSTATUS, NT_PRXFPREG, NT_X86_XSTATE, PF_R, PF_W, PF_X,
 };
 use crate::snapshot::info::SnapshotInfo;
-use crate::snapshot::notes::{parse_nt_file, parse_prpsinfo, parse_prstatus, FileMapping};
+use crate::snapshot::notes::{parse_nt_file_sized, parse_prpsinfo, parse_prstatus, FileMapping};
 use memory::CoreMemory;
 
 /// One thread of a core file.
@@ -54,6 +58,7 @@ struct CoreThread {
 #[derive(Debug)]
 pub struct CoreProcess {
     path: PathBuf,
+    arch: &'static Arch,
     pid: Pid,
     threads: Vec<CoreThread>,
     memory: CoreMemory,
@@ -72,6 +77,8 @@ impl CoreProcess {
         let fail = |reason: String| Error::File { path: path.display().to_string(), reason };
         let mut file = File::open(path).map_err(|e| fail(e.to_string()))?;
         let layout = parse::read_layout(path, &mut file)?;
+        let class = layout.class;
+        let arch = class.arch();
         let mut threads: Vec<CoreThread> = Vec::new();
         let mut pid = None;
         let mut process_info = None;
@@ -81,18 +88,28 @@ impl CoreProcess {
         for note in &layout.notes {
             match (note.name.as_str(), note.kind) {
                 ("CORE", NT_PRSTATUS) => {
-                    let status = parse_prstatus(&note.desc)
-                        .ok_or_else(|| fail(format!("NT_PRSTATUS of {} bytes is too short", note.desc.len())))?;
+                    let status = match class {
+                        CoreClass::X86_64 => parse_prstatus(&note.desc),
+                        CoreClass::I386 => crate::snapshot::i386::parse_prstatus(&note.desc),
+                    };
+                    let status =
+                        status.ok_or_else(|| fail(format!("NT_PRSTATUS of {} bytes is too short", note.desc.len())))?;
                     threads.push(CoreThread {
                         tid: status.tid,
                         signal: status.signal,
                         general: status.general,
                         xsave: None,
                         full_xsave: false,
-                        debug: vec![0; X86_64.group_size(RegisterGroup::Debug)],
+                        debug: vec![0; arch.group_size(RegisterGroup::Debug)],
                     });
                 }
-                ("CORE", NT_FPREGSET) => {
+                // On i386, NT_FPREGSET is the FSAVE layout; the FXSAVE area is NT_PRXFPREG.
+                ("LINUX", NT_PRXFPREG) if class == CoreClass::I386 => {
+                    if let Some(thread) = threads.last_mut().filter(|t| !t.full_xsave) {
+                        thread.xsave = Some(note.desc.clone());
+                    }
+                }
+                ("CORE", NT_FPREGSET) if class == CoreClass::X86_64 => {
                     if let Some(thread) = threads.last_mut().filter(|t| !t.full_xsave) {
                         thread.xsave = Some(note.desc.clone());
                     }
@@ -104,13 +121,17 @@ impl CoreProcess {
                     }
                 }
                 ("CORE", NT_PRPSINFO) => {
-                    if let Some((p, i)) = parse_prpsinfo(&note.desc) {
+                    let parsed = match class {
+                        CoreClass::X86_64 => parse_prpsinfo(&note.desc),
+                        CoreClass::I386 => crate::snapshot::i386::parse_prpsinfo(&note.desc),
+                    };
+                    if let Some((p, i)) = parsed {
                         pid = Some(p);
                         process_info = Some(i);
                     }
                 }
                 ("CORE", NT_AUXV) => auxv = Some(note.desc.clone()),
-                ("CORE", NT_FILE) => files = parse_nt_file(&note.desc).map_err(fail)?,
+                ("CORE", NT_FILE) => files = parse_nt_file_sized(&note.desc, class.word()).map_err(fail)?,
                 ("OXTRACE", NT_OXTRACE_INFO) => info = Some(SnapshotInfo::decode(&note.desc).map_err(fail)?),
                 _ => {}
             }
@@ -121,7 +142,7 @@ impl CoreProcess {
         let pid = pid.filter(|&p| p > 0).unwrap_or(first.tid);
 
         // The program's path: as recorded, else the file mapped where the entry point is.
-        let aux = |key| auxv.as_deref().and_then(|a| auxv_value(a, key));
+        let aux = |key| auxv.as_deref().and_then(|a| auxv_value_sized(a, key, class.word()));
         let recorded_exe = info
             .as_ref()
             .and_then(|i| i.meta.iter().find(|(k, _)| k == "ExeName").and_then(|(_, v)| v.as_str().map(str::to_owned)))
@@ -149,7 +170,7 @@ impl CoreProcess {
         let (recorded, exe_now) = (recorded_exe.as_deref(), exe.as_deref());
         let maps = build_maps(&layout.loads, &files, info.as_ref(), pseudo, recorded, exe_now);
         let memory = CoreMemory::new(path, pid, file, layout.loads, files);
-        Ok(CoreProcess { path: path.to_owned(), pid, threads, memory, maps, auxv, exe, process_info, info })
+        Ok(CoreProcess { path: path.to_owned(), arch, pid, threads, memory, maps, auxv, exe, process_info, info })
     }
 
     /// oxtrace's own note, if the core file is an oxtrace snapshot.
@@ -256,7 +277,7 @@ impl InterruptSource for CoreInterrupter {
 
 impl Platform for CoreProcess {
     fn arch(&self) -> &'static Arch {
-        &X86_64
+        self.arch
     }
 
     fn pid(&self) -> Pid {

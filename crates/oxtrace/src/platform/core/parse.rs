@@ -12,7 +12,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::snapshot::elf::{
-    decode_notes, LeReader, Note, ProgramHeader, EHDR_SIZE, EM_X86_64, ET_CORE, PHDR_SIZE, PN_XNUM, PT_LOAD, PT_NOTE,
+    decode_notes, CoreClass, LeReader, Note, ProgramHeader, EHDR_SIZE, EM_386, EM_X86_64, ET_CORE, PN_XNUM, PT_LOAD,
+    PT_NOTE,
 };
 
 /// The most bytes of notes read from one core file.
@@ -23,6 +24,8 @@ const MAX_PHDRS: u64 = 1 << 22;
 /// What the headers of a core file say.
 #[derive(Debug, Clone)]
 pub struct CoreLayout {
+    /// x86_64 or i386.
+    pub class: CoreClass,
     /// The `PT_LOAD` segments, sorted by address.
     pub loads: Vec<ProgramHeader>,
     /// Every note of every `PT_NOTE` segment, in file order.
@@ -38,48 +41,64 @@ pub fn read_layout(path: &Path, file: &mut File) -> Result<CoreLayout> {
     if ehdr[..4] != [0x7f, b'E', b'L', b'F'] {
         return Err(fail("not an ELF file (bad magic)".into()));
     }
-    if ehdr[4] != 2 || ehdr[5] != 1 {
-        return Err(fail(format!("not a 64-bit little-endian ELF file (class {}, data {})", ehdr[4], ehdr[5])));
+    if !matches!(ehdr[4], 1 | 2) || ehdr[5] != 1 {
+        return Err(fail(format!(
+            "not a little-endian ELF file of 32 or 64 bits (class {}, data {})",
+            ehdr[4], ehdr[5]
+        )));
     }
     let mut r = LeReader::new(&ehdr[16..]);
     let (e_type, e_machine) = (r.u16().unwrap_or(0), r.u16().unwrap_or(0));
     if e_type != ET_CORE {
         return Err(fail(format!("not a core file (e_type {e_type}, a core file has {ET_CORE})")));
     }
-    if e_machine != EM_X86_64 {
-        return Err(fail(format!("a core file of machine {e_machine}, not x86_64 ({EM_X86_64}): not supported")));
-    }
+    let class = match (ehdr[4], e_machine) {
+        (2, EM_X86_64) => CoreClass::X86_64,
+        (1, EM_386) => CoreClass::I386,
+        (2, _) => {
+            return Err(fail(format!("a core file of machine {e_machine}, not x86_64 ({EM_X86_64}): not supported")))
+        }
+        _ => {
+            return Err(fail(format!("a 32-bit core file of machine {e_machine}, not i386 ({EM_386}): not supported")))
+        }
+    };
     let word = |at: usize| u64::from_le_bytes(ehdr[at..at + 8].try_into().expect("8 bytes"));
+    let word32 = |at: usize| u64::from(u32::from_le_bytes(ehdr[at..at + 4].try_into().expect("4 bytes")));
     let half = |at: usize| u16::from_le_bytes(ehdr[at..at + 2].try_into().expect("2 bytes"));
-    let (phoff, shoff) = (word(32), word(40));
-    let (phentsize, mut phnum) = (half(54) as u64, half(56) as u64);
-    if phentsize != PHDR_SIZE as u64 {
-        return Err(fail(format!("program header size {phentsize}, expected {PHDR_SIZE}")));
+    // (e_phoff, e_shoff, e_phentsize, e_phnum, and where sh_info is in a section header)
+    let (phoff, shoff, phentsize, phnum, sh_info_at) = match class {
+        CoreClass::X86_64 => (word(32), word(40), half(54), half(56), 44),
+        CoreClass::I386 => (word32(28), word32(32), half(42), half(44), 28),
+    };
+    let (phentsize, mut phnum) = (phentsize as u64, phnum as u64);
+    let phdr_size = class.phdr_size();
+    if phentsize != phdr_size as u64 {
+        return Err(fail(format!("program header size {phentsize}, expected {phdr_size}")));
     }
     if phnum == PN_XNUM as u64 {
         // The real count is in section header 0's sh_info.
         let mut sh_info = [0u8; 4];
-        read_at(file, shoff.saturating_add(44), &mut sh_info)
+        read_at(file, shoff.saturating_add(sh_info_at), &mut sh_info)
             .map_err(|_| fail(format!("truncated: section header 0 at offset {shoff:#x} is missing")))?;
         phnum = u32::from_le_bytes(sh_info) as u64;
     }
     if phnum > MAX_PHDRS {
         return Err(fail(format!("{phnum} program headers is too many")));
     }
-    if phoff.checked_add(phnum * PHDR_SIZE as u64).is_none_or(|end| end > file_len) {
+    if phoff.checked_add(phnum * phdr_size as u64).is_none_or(|end| end > file_len) {
         return Err(fail(format!(
             "truncated: {phnum} program headers at offset {phoff:#x} run past the end ({file_len} bytes)"
         )));
     }
-    let mut phdrs = vec![0u8; (phnum * PHDR_SIZE as u64) as usize];
+    let mut phdrs = vec![0u8; (phnum * phdr_size as u64) as usize];
     read_at(file, phoff, &mut phdrs).map_err(|_| {
         fail(format!("truncated: {phnum} program headers at offset {phoff:#x} run past the end ({file_len} bytes)"))
     })?;
     let mut loads = Vec::new();
     let mut notes = Vec::new();
     let mut note_bytes = 0u64;
-    for (i, raw) in phdrs.chunks_exact(PHDR_SIZE).enumerate() {
-        let ph = ProgramHeader::decode(raw).expect("56 bytes");
+    for (i, raw) in phdrs.chunks_exact(phdr_size).enumerate() {
+        let ph = ProgramHeader::decode_for(class, raw).expect("a whole program header");
         if ph.offset.checked_add(ph.filesz).is_none_or(|end| end > file_len) {
             return Err(fail(format!(
                 "truncated: segment {i} (at {:#x}) needs file bytes {:#x}..{:#x} but the file has {file_len:#x}",
@@ -110,7 +129,7 @@ pub fn read_layout(path: &Path, file: &mut File) -> Result<CoreLayout> {
         }
     }
     loads.sort_by_key(|ph| ph.vaddr);
-    Ok(CoreLayout { loads, notes })
+    Ok(CoreLayout { class, loads, notes })
 }
 
 /// Reads exactly `buf.len()` bytes at `offset`.
@@ -122,7 +141,7 @@ pub fn read_at(file: &mut File, offset: u64, buf: &mut [u8]) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::elf::{encode_note, PF_R, PF_W};
+    use crate::snapshot::elf::{encode_note, CoreClass, PF_R, PF_W};
     use crate::snapshot::writer::{write_core, Segment};
 
     fn temp(name: &str) -> std::path::PathBuf {
@@ -149,7 +168,7 @@ mod tests {
             }
             Ok(())
         };
-        let stats = write_core(&path, &notes, &segments, &mut read).unwrap();
+        let stats = write_core(&path, CoreClass::X86_64, &notes, &segments, &mut read).unwrap();
         assert_eq!(stats.bytes_written, 4096, "the zero page is a hole");
         let mut file = File::open(&path).unwrap();
         let layout = read_layout(&path, &mut file).unwrap();

@@ -16,7 +16,8 @@ const EM_X86_64: u16 = 62;
 const EM_386: u16 = 3;
 
 /// Checks that `program` (relative to `cwd`, the child's working directory,
-/// when it has a slash) names an ELF program of this machine; returns why not.
+/// when it has a slash) names an ELF program of this machine (x86_64, or
+/// i386); returns why not.
 pub(super) fn check_program(program: &OsStr, cwd: Option<&Path>) -> Result<(), String> {
     let path = find_program(program, cwd).ok_or_else(|| "no such file or program in PATH".to_string())?;
     if path.is_dir() {
@@ -40,9 +41,8 @@ pub(super) fn check_program(program: &OsStr, cwd: Option<&Path>) -> Result<(), S
         u16::from_be_bytes([header[18], header[19]])
     };
     match machine {
-        EM_X86_64 => Ok(()),
-        EM_386 => Err("an i386 (32-bit) program: only x86_64 programs can be traced here".into()),
-        other => Err(format!("an ELF program for another machine ({}), not x86_64", machine_name(other))),
+        EM_X86_64 | EM_386 => Ok(()),
+        other => Err(format!("an ELF program for another machine ({}), not x86_64 or i386", machine_name(other))),
     }
 }
 

@@ -11,11 +11,13 @@ use crate::platform::StopReason;
 
 /// `CLONE_THREAD`: the new task joins the caller's thread group.
 const CLONE_THREAD: u64 = 0x10000;
-/// System call numbers of `clone` and `clone3` (x86_64).
-const SYS_CLONE: u64 = 56;
+/// System call numbers of `clone` and `clone3`: (x86_64, i386).
+const SYS_CLONE: (u64, u64) = (56, 120);
 const SYS_CLONE3: u64 = 435;
-/// Slots of `user_regs_struct`, in 8-byte words.
+/// Slots of `user_regs_struct`, in 8-byte words: the first argument of a
+/// system call (`rdi`; `ebx` for a 32-bit program) and its number.
 const RDI_SLOT: usize = 14;
+const RBX_SLOT: usize = 5;
 const ORIG_RAX_SLOT: usize = 15;
 
 impl LinuxProcess {
@@ -27,12 +29,16 @@ impl LinuxProcess {
         let mut regs = [0u8; 216];
         sys::get_regs(tid, &mut regs).map_err(|e| self.os_error("PTRACE_GETREGS", tid, e))?;
         let word = |slot: usize| u64::from_le_bytes(regs[slot * 8..slot * 8 + 8].try_into().expect("8 bytes"));
-        let flags = match word(ORIG_RAX_SLOT) {
-            SYS_CLONE => word(RDI_SLOT),
+        let wide = self.arch.unwind.address_size == 8;
+        let (clone, first_arg) =
+            if wide { (SYS_CLONE.0, word(RDI_SLOT)) } else { (SYS_CLONE.1, word(RBX_SLOT) & 0xffff_ffff) };
+        let number = word(ORIG_RAX_SLOT);
+        let flags = match number {
+            n if n == clone => first_arg,
             SYS_CLONE3 => {
-                // `struct clone_args` starts with the flags.
+                // `struct clone_args` starts with the flags (a u64 in both widths).
                 let mut flags = [0u8; 8];
-                self.read_mem(word(RDI_SLOT), &mut flags)?;
+                self.read_mem(first_arg, &mut flags)?;
                 u64::from_le_bytes(flags)
             }
             // Not a clone call we know: ask the kernel who the task belongs

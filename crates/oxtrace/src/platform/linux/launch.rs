@@ -54,6 +54,7 @@ impl LinuxProcess {
             }
         }
         process.threads.insert(pid, ThreadState::stopped());
+        process.arch = super::elf_class::arch_of(pid);
         sys::set_options(pid, OPTIONS | libc::PTRACE_O_EXITKILL)
             .map_err(|e| process.os_error("PTRACE_SETOPTIONS", pid, e))?;
         Ok(process)
@@ -94,6 +95,7 @@ impl LinuxProcess {
             }
             process.stop_running()?;
         }
+        process.arch = super::elf_class::arch_of(pid);
         for &tid in process.threads.keys() {
             // ESRCH: the thread exited meanwhile; its exit will be reported.
             if let Err(e) = sys::set_options(tid, OPTIONS) {

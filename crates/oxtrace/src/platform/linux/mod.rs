@@ -1,4 +1,4 @@
-//! The Linux ptrace backend (x86_64).
+//! The Linux ptrace backend (x86_64, and i386 programs on x86_64).
 //!
 //! # Threading
 //!
@@ -27,6 +27,7 @@
 pub use procfs::processes;
 pub use status::park_until_status;
 
+mod elf_class;
 mod interrupt;
 // `pre_exec` is an unsafe API: the one block is in `LinuxProcess::spawn`.
 mod executable;
@@ -113,6 +114,9 @@ pub struct LinuxProcess {
     ended_unannounced: rustc_hash::FxHashSet<Tid>,
     /// Child processes announced by a fork stop, not yet taken by the trace.
     children: Vec<LinuxProcess>,
+    /// The architecture of the program it runs (i386 for a 32-bit one), read
+    /// at the first stop and again after each exec.
+    arch: &'static Arch,
     /// Whether waits poll before blocking: the tracer may use more than one
     /// CPU (read when the trace starts; see `SPIN_BUDGET` in `status.rs`).
     poll_before_blocking: bool,
@@ -134,6 +138,7 @@ impl LinuxProcess {
             poll_before_blocking: sys::cpus_allowed() > 1,
             xstate_size: None,
             spawned,
+            arch: &X86_64,
         }
     }
 
@@ -189,7 +194,7 @@ impl LinuxProcess {
 
 impl Platform for LinuxProcess {
     fn arch(&self) -> &'static Arch {
-        &X86_64
+        self.arch
     }
 
     fn pid(&self) -> Pid {

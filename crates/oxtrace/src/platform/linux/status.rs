@@ -220,6 +220,7 @@ impl LinuxProcess {
                 self.threads.entry(self.pid).or_insert_with(ThreadState::stopped);
                 self.mem = None;
                 self.xstate_size = None;
+                self.arch = super::elf_class::arch_of(self.pid);
                 let path = crate::platform::Platform::exe_path(self).unwrap_or_default();
                 Ok(Some(StopReason::Exec { path }))
             }

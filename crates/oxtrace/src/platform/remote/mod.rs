@@ -25,8 +25,10 @@
 //! reported created when first seen at a stop (the thread list is read again
 //! at each stop, and the new ones come first), thread exits are not reported,
 //! and there are no system call stops and no signal given to detach. The
-//! architecture is the one the target description names: x86_64 or aarch64
-//! (others are refused); a stub without a description is taken to be x86_64.
+//! architecture is the one the target description names: x86_64, i386 (a
+//! 32-bit program: its 32-bit registers land in the i386 table's slots of the
+//! 64-bit blocks) or aarch64 (others are refused); a stub without a
+//! description is taken to be x86_64.
 
 mod connection;
 mod debug;
@@ -180,7 +182,7 @@ impl RemoteProcess {
         } else {
             crate::arch::by_gdb_name(&layout.architecture).ok_or_else(|| {
                 conn.error(format!(
-                    "the stub's architecture is {}; only x86_64 and aarch64 are supported",
+                    "the stub's architecture is {}; only x86_64, i386 and aarch64 are supported",
                     layout.architecture
                 ))
             })?
