@@ -14,7 +14,13 @@ fn run_twice_hits_the_breakpoint_in_each_run_at_the_same_address() {
     let pids: std::collections::BTreeSet<&str> = hits.iter().map(|l| l.split(']').next().unwrap()).collect();
     assert_eq!(pids.len(), 3, "a new process each run:\n{run}");
     // Randomization off: the same address every run.
-    let pcs: Vec<&str> = run.stdout.lines().filter(|l| l.ends_with("<work+0xb>")).collect();
+    let pcs: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('$') && l.contains(" <work+"))
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(_, v)| v)
+        .collect();
     assert!(pcs.len() == 3 && pcs.iter().all(|p| *p == pcs[0]), "{run}");
     assert!(run.lines_with("killed by signal SIGKILL").len() == 1, "{run}");
 }
