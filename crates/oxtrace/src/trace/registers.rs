@@ -15,8 +15,12 @@ impl Trace {
                 return Err(Error::NoSuchThread { pid: self.pid, tid });
             }
             if !self.platform.is_stopped(tid) {
-                // Left running by a stop handled one thread at a time.
+                // Left running by a stop handled one thread at a time (and
+                // perhaps ended meanwhile).
                 self.ensure_all_stopped()?;
+                if !self.platform.has_thread(tid) {
+                    return Err(Error::NoSuchThread { pid: self.pid, tid });
+                }
             }
             self.registers.insert(tid, RegisterContext::new(self.arch));
         }

@@ -52,6 +52,8 @@ impl Trace {
     /// Memory goes straight from the process to the file in chunks of 1 MiB, so the tracer's memory does not grow with the process's.
     pub fn save_snapshot(&mut self, path: impl AsRef<Path>) -> Result<WriteStats> {
         self.require_stopped()?;
+        // Every thread, stopped: a callback may run while the others still do.
+        self.ensure_all_stopped()?;
         let path = path.as_ref();
         let maps = self.memory_maps()?;
         let notes = self.snapshot_notes(&maps)?;

@@ -121,6 +121,7 @@ impl Trace {
 
     /// Writes the watchpoint table into every thread's debug registers.
     pub(super) fn apply_watchpoints_everywhere(&mut self) -> Result<()> {
+        self.ensure_all_stopped()?;
         for tid in self.platform.threads() {
             self.apply_watchpoints(tid)?;
         }
