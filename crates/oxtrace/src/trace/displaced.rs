@@ -108,6 +108,16 @@ impl Trace {
         Some(slot)
     }
 
+    /// Unmaps the scratch page of a process where no thread can be inside a
+    /// copy (a fork child at its first stop), and forgets the copies.
+    pub(super) fn drop_scratch_page(&mut self) -> Result<()> {
+        if let Some(Some(page)) = self.scratch.page {
+            self.free_memory(page, PAGE)?;
+        }
+        self.scratch.reset();
+        Ok(())
+    }
+
     /// The scratch page, allocated near `code` on first use.
     fn scratch_page(&mut self, code: u64) -> Option<u64> {
         if let Some(page) = self.scratch.page {

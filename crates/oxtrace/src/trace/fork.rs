@@ -110,7 +110,13 @@ impl Trace {
             // The parent waits for the child we follow; it is cleaned and let go
             // once the child no longer shares its memory.
             (false, true, FollowFork::Child) => self.vfork_parent = Some(Box::new(other)),
-            (false, _, _) => other.detach()?,
+            (false, _, _) => {
+                if self.fork_policy.follow == FollowFork::Parent && !vfork {
+                    // The child inherited our scratch page: it goes too.
+                    other.drop_scratch_page()?;
+                }
+                other.detach()?
+            }
         }
         if self.fork_policy.follow == FollowFork::Child {
             self.current_tid = self.pid;
