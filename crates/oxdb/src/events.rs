@@ -1,7 +1,7 @@
 //! Events as one line each, for what happens while the program runs:
 //! breakpoint and watchpoint hits, signals, exits, threads, libraries.
 
-use oxtrace::{Event, EventKind, ExitStatus, SyscallStop, Trace, WatchKind};
+use oxtrace::{Event, EventKind, ExitStatus, FollowFork, SyscallStop, Trace, WatchKind};
 
 use crate::commands::signals::signal_name;
 use crate::commands::symbols::describe_addr;
@@ -49,6 +49,7 @@ pub fn describe(trace: &mut Trace, event: &Event) -> Option<String> {
             format!("[process {pid}] library unloaded: {name} from 0x{base:016x} ({path})")
         }
         EventKind::Exec { path } => format!("[process {pid}] exec {path}"),
+        EventKind::Forked { child, vfork } => fork_line(trace, pid, *child, *vfork),
         EventKind::PageWatch { id, pc, addr, access } => {
             let access = format!("{access:?}").to_lowercase();
             format!("[thread {tid}] page watchpoint {id}: {access} of 0x{addr:016x} by {}", describe_addr(trace, *pc))
@@ -63,6 +64,17 @@ pub fn describe(trace: &mut Trace, event: &Event) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+/// The line of a fork: which process goes on traced, and what became of the other.
+fn fork_line(trace: &Trace, pid: i32, child: i32, vfork: bool) -> String {
+    let what = if vfork { "vfork" } else { "fork" };
+    let other = if trace.detach_on_fork() { "detached" } else { "kept stopped as a new inferior" };
+    match trace.follow_fork() {
+        FollowFork::Parent => format!("[process {pid}] {what}: child process {child} {other}"),
+        // The trace follows the child now: its pid is the child's.
+        FollowFork::Child => format!("[process {pid}] {what}: following child process {child}, the parent {other}"),
+    }
 }
 
 /// How a process ended, as words: `exited with code 0`, `killed by signal SIGKILL (9)`.

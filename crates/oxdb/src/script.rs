@@ -4,7 +4,6 @@
 //! command failed or the program could not be started.
 
 use std::io::Write;
-use std::process::Command;
 
 use oxtrace::{ExitStatus, Trace};
 
@@ -48,9 +47,9 @@ fn start(cli: &Cli, out: &mut dyn Write) -> Result<Trace, String> {
         let _ = write!(out, "[process {pid}] attached");
         trace
     } else if let Some((program, args)) = cli.program.split_first() {
-        let mut command = Command::new(program);
-        command.args(args);
-        let trace = Trace::spawn(command).map_err(|e| e.to_string())?;
+        // Address-space randomization off, as gdb starts programs (`set disable-randomization off` to keep it).
+        let launch = crate::commands::restart::Launch { program: program.clone(), args: args.to_vec() };
+        let trace = crate::commands::restart::spawn(&launch, true).map_err(|e| e.to_string())?;
         let _ = write!(out, "[process {}] started {}", trace.pid(), program.to_string_lossy());
         trace
     } else {
@@ -84,6 +83,12 @@ pub fn main(cli: Cli) -> i32 {
     };
     let line_editor = if cli.batch { None } else { Some(repl::LineEditor::new()) };
     let mut session = Session::new(trace);
+    if cli.core.is_none() && cli.remote.is_none() && cli.pid.is_none() {
+        if let Some((program, args)) = cli.program.split_first() {
+            session.inferiors.launch =
+                Some(crate::commands::restart::Launch { program: program.clone(), args: args.to_vec() });
+        }
+    }
     'scripts: for path in &cli.scripts {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,

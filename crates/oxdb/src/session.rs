@@ -16,7 +16,6 @@ use std::rc::Rc;
 use oxtrace::{Event, EventKind, Trace, TraceState};
 
 use crate::commands;
-use crate::events;
 
 /// A command's failure: one line of text naming the bad thing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,11 +78,28 @@ pub struct Shared {
     pub user_ids: BTreeSet<u32>,
     /// Ids of the breakpoints whose command list starts with `silent`: their hits are not announced.
     pub silent: BTreeSet<u32>,
+    /// What each signal does (`handle`).
+    pub signals: crate::commands::handle::SignalTable,
+    /// Catchpoints (`catch`).
+    pub catches: crate::commands::catch::Catches,
+    /// Whether names not found make pending breakpoints.
+    pub pending: crate::commands::locations::Pending,
+    /// The library ids of the locations of breakpoints with several, by breakpoint number.
+    pub locations: BTreeMap<u32, Vec<u32>>,
+    /// Hits to let go by, by breakpoint number (`ignore`).
+    pub ignore_counts: BTreeMap<u32, u64>,
+    /// Breakpoints typed while no program was alive (as typed, one-time or not), set by the next `run`.
+    pub at_next_run: Vec<(String, bool)>,
+    /// Each breakpoint's location as typed, and whether it is one-time (to set it again at `run`).
+    pub specs: BTreeMap<u32, (String, bool)>,
 }
 
 /// One debugging session.
 pub struct Session {
-    trace: Option<Trace>,
+    /// The current inferior's trace.
+    pub(crate) trace: Option<Trace>,
+    /// The other inferiors (processes kept after forks), and settings for new programs.
+    pub inferiors: crate::inferiors::Inferiors,
     /// Shared with the event notifier.
     pub shared: Rc<RefCell<Shared>>,
     /// Conditions and command lists of breakpoints, by id.
@@ -120,27 +136,12 @@ impl Session {
         let _ = trace.set_breakpoints_out_while_stopped(true);
         crate::interrupt::watch(&trace);
         let shared = Rc::new(RefCell::new(Shared::default()));
-        let notified = Rc::clone(&shared);
-        trace.register_notifier_all(move |trace, event| {
-            let user = {
-                let shared = notified.borrow();
-                match &event.kind {
-                    EventKind::Breakpoint { id, .. } => shared.user_ids.contains(id) && !shared.silent.contains(id),
-                    EventKind::Watchpoint { id, .. } => shared.user_ids.contains(id),
-                    _ => true,
-                }
-            };
-            if !user {
-                return;
-            }
-            if let Some(line) = events::describe(trace, event) {
-                notified.borrow_mut().lines.push(line);
-            }
-        });
+        crate::policy::install(&mut trace, &shared);
         // Library load and unload events; a program without a dynamic linker has none.
         let _ = trace.track_libraries();
         Session {
             trace: Some(trace),
+            inferiors: crate::inferiors::Inferiors::default(),
             shared,
             breaks: BTreeMap::new(),
             selected_frame: 0,
@@ -225,6 +226,8 @@ impl Session {
 
     fn run_one(&mut self, command: &str, out: &mut dyn Write, err: &mut dyn Write) -> bool {
         let result = commands::execute(self, command, out);
+        // Processes kept after forks become inferiors.
+        let _ = self.adopt_children(out);
         // Events seen by a command that failed half way are still shown.
         let _ = self.print_events(out);
         match result {
@@ -268,6 +271,7 @@ impl Session {
                 }
             }
             EventKind::Breakpoint { id, .. } => {
+                let id = crate::commands::locations::owner_of(&self.shared.borrow().locations, id);
                 if let Some(extra) = self.breaks.get(&id) {
                     let silent = extra.commands.first().is_some_and(|c| c == SILENT);
                     self.queue.extend(extra.commands.iter().skip(usize::from(silent)).cloned());
@@ -300,10 +304,13 @@ impl Session {
     /// Ends the session: kills a started program, detaches from an attached
     /// one. Says what it did to a live program, or what went wrong.
     pub fn finish(&mut self) -> Option<String> {
+        // Kept children (other inferiors) go the same way, silently.
+        for trace in std::mem::take(&mut self.inferiors.others).into_values() {
+            let _ = trace.release();
+        }
         let trace = self.trace.take()?;
         let (pid, live, spawned) = (trace.pid(), trace.is_attached(), trace.is_spawned());
-        let released = trace.release();
-        match released {
+        match trace.release() {
             Err(e) => Some(format!("error: leaving process {pid}: {e}")),
             Ok(()) if !live => None,
             Ok(()) if spawned => Some(format!("killed process {pid}")),

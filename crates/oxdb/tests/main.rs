@@ -3,17 +3,22 @@
 //! `oxdb serve` driven by gdb, lldb and a raw protocol client.
 
 mod batch;
+mod break_commands;
 mod change;
 mod demo;
 mod errors;
 mod i386;
 mod languages;
 mod leaving;
+mod locations;
+mod processes;
 mod remote;
 mod repl;
+mod restart;
 mod serve;
 mod serve_access;
 mod snapshots;
+mod stepping;
 mod storm;
 mod support;
 mod values;

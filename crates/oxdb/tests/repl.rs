@@ -92,10 +92,11 @@ fn prompt_completes_repeats_and_remembers() {
     tmux.keys("one", &["continue", "Enter"]);
     tmux.wait_for("one", "hit at 0x", 1);
     tmux.keys("one", &["stepi", "Enter"]);
-    tmux.wait_for("one", " in codefn+0x1 from calls", 1);
+    // The one-time breakpoint stopped after the prologue, at the body's line-table row (codefn+0x7), as gdb.
+    tmux.wait_for("one", " in codefn+0xa from calls", 1);
     // An empty line repeats stepi.
     tmux.keys("one", &["Enter"]);
-    let screen = tmux.wait_for("one", " in codefn+0x4 from calls", 1);
+    let screen = tmux.wait_for("one", " in codefn+0xd from calls", 1);
     assert!(!screen.contains("error"), "{screen}");
     tmux.keys("one", &["quit", "Enter"]);
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -494,7 +494,7 @@ fn oxdb_remote_debugs_through_oxdb_serve() {
         &address,
         "--batch",
         "-ex",
-        "break d",
+        "break *d",
         "-ex",
         "continue",
         "-ex",

@@ -7,7 +7,7 @@ use std::io::Write;
 use oxtrace::{BreakpointKind, WatchKind};
 
 use super::symbols::describe_addr;
-use super::{eval, id_arg, Args};
+use super::{id_arg, Args};
 use crate::session::{CmdError, CmdResult, Session};
 
 /// Splits `EXPR if COND`.
@@ -25,42 +25,43 @@ pub(super) fn split_condition(text: &str) -> (&str, Option<&str>) {
 /// Sets a breakpoint from `EXPR [if COND]`; `once` makes it one-time.
 fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn Write) -> CmdResult {
     let (expr, condition) = split_condition(text);
-    // gdb's `break *ADDRESS` form.
-    let expr = expr.strip_prefix('*').unwrap_or(expr).trim();
+    let (expr, thread) = super::break_extras::split_thread(expr)?;
     if expr.is_empty() {
-        return Err("a location is needed: an address, a symbol or an expression".into());
+        return Err("a location is needed: FILE:LINE, LINE, FUNCTION, FILE:FUNCTION or *ADDRESS".into());
     }
-    let trace = session.trace()?;
-    // gdb's `FILE:LINE`: the first address of the line's code.
-    let source_line = expr.rsplit_once(':').and_then(|(file, line)| {
-        let line: u32 = line.parse().ok()?;
-        (!file.is_empty() && !file.contains(char::is_whitespace)).then_some((file, line))
-    });
-    let id = if let Some((file, line)) = source_line {
-        let addr = *trace.addrs_for_line(file, line)?.first().expect("addrs_for_line returns some or fails");
-        let kind = if once { BreakpointKind::OneTime } else { BreakpointKind::Normal };
-        trace.add_breakpoint(addr, kind, None)?
-    } else if once {
-        let addr = eval(trace, expr)?;
-        trace.add_breakpoint(addr, BreakpointKind::OneTime, None)?
-    } else {
-        trace.add_break_by_expr(expr)?
-    };
-    if let Some(cond) = condition {
-        if let Err(e) = set_c_condition(session, id, cond) {
-            let _ = session.trace()?.remove_breakpoint(id);
-            return Err(e);
+    if super::restart::set_at_next_run(session, text, once, out)? {
+        return Ok(());
+    }
+    let placed = super::locations::place(session, expr, once)?;
+    let id = placed.id;
+    if let Some(n) = thread {
+        let trace = session.trace()?;
+        let tid = super::break_extras::thread_id(trace, n)?;
+        for &lid in &placed.ids {
+            super::break_extras::restrict_to_thread(trace, lid, tid, condition.map(str::to_owned))?;
+        }
+    } else if let Some(cond) = condition {
+        for &lid in &placed.ids {
+            if let Err(e) = set_c_condition(session, lid, cond) {
+                let trace = session.trace()?;
+                for &lid in &placed.ids {
+                    let _ = trace.remove_breakpoint(lid);
+                }
+                return Err(e);
+            }
         }
     }
-    let trace = session.trace()?;
-    let info = trace.breakpoint(id).cloned();
-    let line = match &info {
-        Some(bp) if bp.resolved => format!("breakpoint {id} at {}", describe_addr(trace, bp.addr)),
-        _ => format!("breakpoint {id} pending on {expr:?} (not loaded yet)"),
-    };
+    let line = placed.line;
     let line = if once { line.replacen("breakpoint", "one-time breakpoint", 1) } else { line };
     writeln!(out, "{line}")?;
-    session.add_user_id(id);
+    for &lid in &placed.ids {
+        session.add_user_id(lid);
+    }
+    session.last_break = Some(id);
+    session.shared.borrow_mut().specs.insert(id, (expr.to_owned(), once));
+    if placed.ids.len() > 1 {
+        session.shared.borrow_mut().locations.insert(id, placed.ids);
+    }
     session.breaks.entry(id).or_default().condition = condition.map(str::to_owned);
     Ok(())
 }
@@ -222,13 +223,18 @@ pub fn condition(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> 
     let (id_text, cond) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     let id = existing_breakpoint(session, id_arg(id_text)?)?;
     let cond = cond.trim();
+    let ids = super::locations::location_ids(session, id);
     let trace = session.any_trace()?;
     if cond.is_empty() {
-        trace.set_breakpoint_condition(id, None)?;
+        for &lid in &ids {
+            trace.set_breakpoint_condition(lid, None)?;
+        }
         writeln!(out, "breakpoint {id}: no condition")?;
         session.breaks.entry(id).or_default().condition = None;
     } else {
-        set_c_condition(session, id, cond)?;
+        for &lid in &ids {
+            set_c_condition(session, lid, cond)?;
+        }
         writeln!(out, "breakpoint {id}: stops only if {cond}")?;
         session.breaks.entry(id).or_default().condition = Some(cond.to_owned());
     }
@@ -260,20 +266,35 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
     let extras = session.breaks.clone();
     let watches = session.watches.clone();
     let internal: Vec<u32> = watches.values().filter_map(|w| w.scope.as_ref()?.breakpoint).collect();
+    let locations = session.shared.borrow().locations.clone();
+    let mut multi = Vec::new();
+    for &id in locations.keys() {
+        if let Some(subs) = super::locations::sub_lines(session, id) {
+            multi.push((id, subs));
+        }
+    }
     let trace = session.any_trace()?;
     let live = trace.is_attached();
     let mut lines: Vec<(u32, String)> = Vec::new();
     for bp in trace.breakpoints().into_iter().filter(|b| !internal.contains(&b.id)) {
+        if super::locations::owner_of(&locations, bp.id) != bp.id {
+            continue;
+        }
         let kind = if bp.kind == BreakpointKind::OneTime { "once" } else { "breakpoint" };
         let enabled = if bp.enabled { "y" } else { "n" };
-        let place = if !bp.resolved {
+        let subs = multi.iter().find(|(id, _)| *id == bp.id).map(|(_, subs)| subs.clone());
+        let hits = subs.as_ref().map_or(bp.hits, |(_, hits)| *hits);
+        let subs = subs.map(|(lines, _)| lines);
+        let place = if let Some(subs) = &subs {
+            format!("<{} locations>", subs.len())
+        } else if !bp.resolved {
             format!("pending on {:?}", bp.expr.clone().unwrap_or_default())
         } else if live {
             describe_addr(trace, bp.addr)
         } else {
             format!("0x{:016x}", bp.addr)
         };
-        let mut line = format!("{:<3} {kind:<11} {enabled} {place}  hits {}", bp.id, bp.hits);
+        let mut line = format!("{:<3} {kind:<11} {enabled} {place}  hits {hits}", bp.id);
         if let Some(extra) = extras.get(&bp.id) {
             if let Some(cond) = &extra.condition {
                 line.push_str(&format!("  if {cond}"));
@@ -281,6 +302,9 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
             if !extra.commands.is_empty() {
                 line.push_str(&format!("  commands: {}", extra.commands.join("; ")));
             }
+        }
+        if let Some(subs) = subs {
+            line.extend(subs.iter().map(|s| format!("\n{s}")));
         }
         lines.push((bp.id, line));
     }
@@ -299,26 +323,33 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
         lines.push((w.id, format!("{:<3} {kind:<11} y {place} ({} bytes)  hits {}", w.id, w.size, w.hits)));
     }
     lines.sort();
-    if lines.is_empty() {
+    let catches = super::catch::list_lines(session);
+    if lines.is_empty() && catches.is_empty() {
         writeln!(out, "no breakpoints or watchpoints")?;
     }
-    for (_, line) in lines {
+    for line in lines.into_iter().map(|(_, line)| line).chain(catches) {
         writeln!(out, "{line}")?;
     }
     Ok(())
 }
 
 fn set_enabled(session: &mut Session, args: Args<'_>, enabled: bool, out: &mut dyn Write) -> CmdResult {
-    let ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
+    let mut ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
     if ids.is_empty() {
-        return Err("give breakpoint ids".into());
+        // All of them, as gdb's `enable` and `disable` without arguments.
+        let locations = session.shared.borrow().locations.clone();
+        ids = session.any_trace()?.breakpoints().iter().map(|b| b.id).collect();
+        ids.retain(|id| super::locations::owner_of(&locations, *id) == *id);
     }
-    let trace = session.trace()?;
     for id in ids {
+        let lids = super::locations::location_ids(session, id);
+        let trace = session.trace()?;
         if trace.watchpoints().iter().any(|w| w.id == id) {
             return Err(CmdError(format!("watchpoint {id} cannot be disabled or enabled: delete it instead")));
         }
-        trace.set_breakpoint_enabled(id, enabled).map_err(|_| CmdError(format!("no breakpoint {id}")))?;
+        for lid in lids {
+            trace.set_breakpoint_enabled(lid, enabled).map_err(|_| CmdError(format!("no breakpoint {id}")))?;
+        }
         writeln!(out, "breakpoint {id} {}", if enabled { "enabled" } else { "disabled" })?;
     }
     Ok(())
@@ -336,7 +367,23 @@ pub fn disable(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cm
 
 /// `delete [ID...]`.
 pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
+    if let Some(["catch", nums @ ..]) = Some(args.words().as_slice()) {
+        return super::catch::delete(session, nums, out);
+    }
+    if args.words().is_empty() {
+        session.shared.borrow_mut().catches.list.clear();
+        session.apply_signal_policy();
+    }
     let mut ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
+    let locations = std::mem::take(&mut session.shared.borrow_mut().locations);
+    let mut kept = locations.clone();
+    let mut expanded = Vec::new();
+    for id in &ids {
+        expanded.extend(kept.remove(id).unwrap_or_else(|| vec![*id]));
+    }
+    session.shared.borrow_mut().locations = if ids.is_empty() { Default::default() } else { kept };
+    let shown: Vec<u32> = ids.clone();
+    ids = expanded;
     let internal: Vec<u32> = session.watches.values().filter_map(|w| w.scope.as_ref()?.breakpoint).collect();
     let all = ids.is_empty();
     if all {
@@ -377,7 +424,9 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
             break;
         }
         deleted.push(id);
-        writeln!(out, "deleted {id}")?;
+        if shown.is_empty() || shown.contains(&id) {
+            writeln!(out, "deleted {id}")?;
+        }
     }
     for id in deleted {
         session.breaks.remove(&id);

@@ -5,14 +5,21 @@
 //! may carry a modifier after `/` (`x/4gx`). Each command writes its output to
 //! the `&mut dyn Write` it is given and reports failure as a one-line error.
 
+pub mod break_extras;
 pub mod breakpoints;
+pub mod catch;
 pub mod change;
 pub mod disasm;
 pub mod frame_info;
+pub mod handle;
+pub mod inferiors;
 pub mod info;
+pub mod locations;
 pub mod memory;
 pub mod registers;
+pub mod restart;
 pub mod run;
+pub mod settings;
 pub mod signals;
 pub mod snapshot;
 pub mod stack;
@@ -97,8 +104,12 @@ macro_rules! cmd {
 /// Every command.
 pub static COMMANDS: &[Command] = &[
     // Running.
-    cmd!("continue", ["c", "go", "cont", "run", "r"], "[N] | until EXPR",
+    cmd!("continue", ["c", "go", "cont"], "[N] | until EXPR",
         "resume the program (N times; or until it reaches EXPR)", true, Expr, run::cont),
+    cmd!("run", ["r"], "[ARGS...]",
+        "start the program (again, keeping breakpoints; with new arguments if given) and resume it", false, Nothing,
+        restart::run),
+    cmd!("start", [], "[ARGS...]", "like run, stopping at the beginning of main", false, Nothing, restart::start),
     cmd!("stepi", ["si"], "[N]", "execute N instructions (default 1)", true, Nothing, run::stepi),
     cmd!("step", ["s"], "[N]", "run to the next source line, into called functions", true, Nothing, run::step),
     cmd!("next", ["n"], "[N]", "run to the next source line, running calls to their return", true, Nothing,
@@ -106,7 +117,9 @@ pub static COMMANDS: &[Command] = &[
     cmd!("nexti", ["ni", "stepo"], "[N]", "execute one instruction, running a call to its return", true, Nothing,
         run::nexti),
     cmd!("finish", ["stepout", "fin"], "", "run until the current function returns", true, Nothing, run::finish),
-    cmd!("until", ["advance"], "EXPR", "run until the program reaches EXPR", false, Expr, run::until),
+    cmd!("until", ["advance"], "[LOCATION]",
+        "run until the program reaches LOCATION or the current function returns (alone: next)", false, Expr,
+        run::until),
     cmd!("detach", [], "", "let the program go on untraced", false, Nothing, run::detach),
     cmd!("kill", [], "", "kill the program", false, Nothing, run::kill),
     cmd!("quit", ["q", "exit"], "", "leave oxdb (a started program is killed, an attached one detached)", false,
@@ -115,6 +128,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("break", ["bp", "b"], "[-t] EXPR [if COND]",
         "set a breakpoint at an address, symbol or expression (-t: one-time)", false, Expr, breakpoints::add),
     cmd!("tbreak", [], "EXPR [if COND]", "set a one-time breakpoint", false, Expr, breakpoints::add_once),
+    cmd!("ignore", [], "ID COUNT", "let breakpoint ID's next COUNT hits go by without stopping", false, Nothing,
+        break_extras::ignore),
+    cmd!("clear", [], "LOCATION", "delete the breakpoints at a location", false, Expr, break_extras::clear),
+    cmd!("rbreak", [], "REGEX", "a breakpoint on every function whose name matches", false, Nothing,
+        break_extras::rbreak),
     cmd!("condition", [], "ID [COND]", "set or clear a breakpoint's condition", false, Expr, breakpoints::condition),
     cmd!("commands", [], "[ID] [CMD; CMD...]",
         "commands to run when breakpoint ID stops the program (lines up to `end`, or inline; a first `silent` hides the hit)", false, Commands,
@@ -176,9 +194,16 @@ pub static COMMANDS: &[Command] = &[
     // Signals, modes, metadata.
     cmd!("signal", ["sig"], "[SIGNAL|none]", "show or change the current thread's pending signal", false, Nothing,
         signals::signal),
-    cmd!("ignore", [], "[SIGNAL...]", "list ignored signals or ignore more (delivered without stopping)", false,
-        Nothing, signals::ignore),
-    cmd!("unignore", ["noignore"], "SIGNAL...", "stop on these signals again", false, Nothing, signals::unignore),
+    cmd!("handle", [], "[SIGNAL... [no]stop [no]print [no]pass]",
+        "what a signal does: stop the program, print a line, pass it to the program (the table without arguments)",
+        false, Nothing, handle::handle),
+    cmd!("catch", [], "fork|vfork|exec|syscall [NAME...]|signal [SIG...]|throw|catch",
+        "stop at a fork, vfork, exec, system call, signal, or C++ exception thrown or caught", false, Nothing,
+        catch::catch),
+    cmd!("inferior", [], "[N]", "show or switch the current inferior (process)", false, Nothing,
+        inferiors::inferior),
+    cmd!("inferiors", [], "", "list the inferiors (the program and the processes kept after forks)", false,
+        Nothing, inferiors::info_inferiors),
     cmd!("mode", ["modes"], "[NAME on|off]", "show or set run modes (RunForever, FastStep, SingleStep, Syscall)",
         false, Modes, info::mode),
     cmd!("meta", [], "[KEY]", "show the trace's metadata", false, Nothing, info::meta),
@@ -224,7 +249,8 @@ pub const INFO_SUBJECTS: &[(&str, &str)] = &[
     ("sharedlibrary", "modules"),
     ("symbol", "sym"),
     ("address", "addr"),
-    ("signals", "ignore"),
+    ("signals", "handle"),
+    ("inferiors", "inferiors"),
     ("maps", "maps"),
     ("proc", "status"),
     ("program", "status"),

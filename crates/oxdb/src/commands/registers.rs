@@ -126,6 +126,9 @@ pub fn regs(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdRe
 /// `set REG = EXPR`, `set $REG = EXPR`, `set var NAME = EXPR`.
 pub fn set(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let rest = args.rest.trim();
+    if let Some(result) = super::settings::try_set(session, rest, out) {
+        return result;
+    }
     if let Some(var) = rest.strip_prefix("var ").or_else(|| rest.strip_prefix("variable ")) {
         // gdb's `set var`: a C assignment in the selected frame (memory or a register).
         return super::values::set_var(session, var.trim());

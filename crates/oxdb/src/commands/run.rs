@@ -67,7 +67,7 @@ pub fn cont(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdRe
 
 /// `stepi [N]`.
 pub fn stepi(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
-    repeat_step(session, args, out, Trace::stepi)
+    repeat_step(session, args, out, Trace::stepi_through_signals)
 }
 
 /// `nexti [N]`: instruction steps that run calls to their return.
@@ -132,10 +132,24 @@ pub fn finish(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> Cm
     Ok(())
 }
 
-/// `until EXPR`.
+/// `until [LOCATION]`, `advance LOCATION`: run to the location, or until the
+/// current function returns, whichever comes first (`until` alone is `next`).
 pub fn until(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
-    let addr = eval(session.trace()?, args.rest)?;
-    let event = resume(session, out, true, |trace| trace.run_until(addr))?;
+    if args.rest.trim().is_empty() {
+        return next(session, args, out);
+    }
+    let location = oxtrace::symbols::Location::parse(args.rest)?;
+    let addr = match location {
+        oxtrace::symbols::Location::Address(expr) => eval(session.trace()?, &expr)?,
+        location => {
+            let trace = session.trace()?;
+            let pc = trace.pc()?;
+            let file = trace.line_for_addr(pc)?.map(|(file, _)| file);
+            trace.location_addresses(&location, file.as_deref())?[0]
+        }
+    };
+    // A step's location is shown by `after_stop`.
+    let event = resume(session, out, false, |trace| trace.advance(addr))?;
     // The temporary breakpoint is not announced as an event: show where it stopped.
     if let EventKind::Breakpoint { id, addr: at } = event.kind {
         if !session.shared.borrow().user_ids.contains(&id) {

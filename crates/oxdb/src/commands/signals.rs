@@ -1,4 +1,5 @@
-//! Signals: names, the pending signal of the current thread, and the ignore list.
+//! Signals: names, and the pending signal of the current thread (what each
+//! signal does is `handle`'s table).
 
 use std::io::Write;
 
@@ -77,39 +78,6 @@ pub fn signal(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
     match trace.pending_signal() {
         Some(sig) => writeln!(out, "thread {tid}: pending signal {} ({sig})", signal_name(sig))?,
         None => writeln!(out, "thread {tid}: no pending signal")?,
-    }
-    Ok(())
-}
-
-/// `ignore [SIGNAL...]`.
-pub fn ignore(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
-    let signals = args.words().iter().map(|w| parse_signal(w)).collect::<Result<Vec<_>, _>>()?;
-    let trace = session.any_trace()?;
-    for sig in signals {
-        trace.ignore_signal(sig);
-    }
-    let list: Vec<String> = trace.ignored_signals().iter().map(|&s| format!("{} ({s})", signal_name(s))).collect();
-    if list.is_empty() {
-        writeln!(out, "no ignored signals")?;
-    } else {
-        writeln!(out, "ignored signals: {}", list.join(", "))?;
-    }
-    if let Some(sig) = session.trace().ok().and_then(|t| t.pending_signal()) {
-        writeln!(out, "pending signal: {} ({sig})", signal_name(sig))?;
-    }
-    Ok(())
-}
-
-/// `unignore SIGNAL...`.
-pub fn unignore(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
-    let signals = args.words().iter().map(|w| parse_signal(w)).collect::<Result<Vec<_>, _>>()?;
-    if signals.is_empty() {
-        return Err("a signal is needed".into());
-    }
-    let trace = session.any_trace()?;
-    for sig in signals {
-        trace.unignore_signal(sig);
-        writeln!(out, "{} ({sig}) stops the program again", signal_name(sig))?;
     }
     Ok(())
 }

@@ -80,6 +80,10 @@ pub struct SymbolTable {
     segments: Vec<Segment>,
     entry: u64,
     position_independent: bool,
+    /// Dynamic symbols of a non-default version (`name@VERSION`, not
+    /// `name@@VERSION`), by file address and raw name: kept for addresses,
+    /// passed over by name, as the dynamic linker passes them over.
+    compat: std::collections::HashSet<(u64, String)>,
 }
 
 impl SymbolTable {
@@ -148,6 +152,7 @@ impl SymbolTable {
                 by_name.entry(key.to_owned()).or_default().push(i);
             }
         }
+        let compat = compat_versions(file);
         let segments = file
             .segments()
             .filter_map(|seg| {
@@ -161,6 +166,7 @@ impl SymbolTable {
             segments,
             entry: file.entry(),
             position_independent: file.kind() == ObjectKind::Dynamic,
+            compat,
         }
     }
 
@@ -189,11 +195,27 @@ impl SymbolTable {
         self.position_independent
     }
 
-    /// A symbol by exact name (a global one when there are several).
+    /// A symbol by exact name: a global one of the default version when
+    /// there are several (`pthread_cond_signal@@GLIBC_2.3.2`, not the
+    /// compat `pthread_cond_signal@GLIBC_2.2.5`), else a global one.
     pub fn by_name(&self, name: &str) -> Option<&Symbol> {
         let candidates = self.by_name.get(name)?;
-        let best = candidates.iter().find(|&&i| self.symbols[i].global).or(candidates.first())?;
+        let best = candidates
+            .iter()
+            .find(|&&i| self.symbols[i].global && !self.is_compat_version(&self.symbols[i]))
+            .or_else(|| candidates.iter().find(|&&i| self.symbols[i].global))
+            .or(candidates.first())?;
         Some(&self.symbols[*best])
+    }
+
+    /// Every symbol with this exact name (raw, demangled, or without parameters).
+    pub fn all_by_name(&self, name: &str) -> impl Iterator<Item = &Symbol> {
+        self.by_name.get(name).into_iter().flatten().map(|&i| &self.symbols[i])
+    }
+
+    /// Whether a symbol is a dynamic symbol of a non-default version (`name@VERSION`).
+    pub fn is_compat_version(&self, symbol: &Symbol) -> bool {
+        !self.compat.is_empty() && self.compat.contains(&(symbol.addr, symbol.raw_name.clone()))
     }
 
     /// Every symbol at exactly the file address `addr`.
@@ -230,6 +252,19 @@ fn is_arm_mapping_symbol(name: &str) -> bool {
     let Some(rest) = name.strip_prefix('$') else { return false };
     let kind = rest.split('.').next().unwrap_or("");
     matches!(kind, "x" | "d" | "a" | "t")
+}
+
+/// The dynamic symbols whose version is hidden (`name@VERSION`: a compat
+/// version, not the default one a new link binds to), by address and name.
+fn compat_versions(file: &object::File) -> std::collections::HashSet<(u64, String)> {
+    let object::File::Elf64(elf) = file else { return Default::default() };
+    let Ok(Some(versions)) = elf.elf_section_table().versions(elf.endian(), elf.data()) else {
+        return Default::default();
+    };
+    file.dynamic_symbols()
+        .filter(|s| versions.version_index(elf.endian(), s.index()).is_hidden())
+        .filter_map(|s| Some((s.address(), s.name().ok()?.to_owned())))
+        .collect()
 }
 
 #[cfg(test)]

@@ -84,6 +84,11 @@ impl LineInfo {
         frames
     }
 
+    /// The addr2line context (line rows, frames).
+    pub(super) fn context(&self) -> &addr2line::Context<Reader> {
+        &self.context
+    }
+
     /// The parsed DWARF sections.
     pub(super) fn dwarf(&self) -> &gimli::Dwarf<Reader> {
         &self.dwarf
@@ -140,6 +145,6 @@ impl LineInfo {
 }
 
 /// Whether `path` is `wanted` or ends with `/wanted`.
-fn path_matches(path: &str, wanted: &str) -> bool {
+pub(super) fn path_matches(path: &str, wanted: &str) -> bool {
     path == wanted || path.strip_suffix(wanted).is_some_and(|rest| rest.ends_with('/'))
 }

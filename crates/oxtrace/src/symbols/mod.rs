@@ -12,6 +12,7 @@
 //! (`libc.so.6` → `libc`), a symbol as `module.name`, and every module has an
 //! `__entry` symbol at its entry point.
 
+mod breakpoint_locations;
 mod call_sites;
 mod ctype;
 mod debug_file;
@@ -28,6 +29,7 @@ mod resolver;
 mod types;
 mod variables;
 
+pub use breakpoint_locations::{FunctionEntry, Location};
 pub use call_sites::CallTarget;
 pub use ctype::{param_list, CKind, CMember, CType, TypeRef};
 pub use debug_file::{debug_file_candidates, find_debug_file};

@@ -197,7 +197,14 @@ impl SymbolResolver {
             let table = m.table();
             !table.is_position_independent() || table.entry() != 0 && is_program(m)
         });
-        program.into_iter().chain(self.modules.iter()).find_map(|m| self.in_module(m, name))
+        // A global definition is the one the program calls: a library's over the
+        // dynamic linker's private copy (`opendir`, `strlen` in ld.so's symbols).
+        let global = |m: &&Module| m.table().by_name(name).is_some_and(|s| s.global);
+        program
+            .into_iter()
+            .chain(self.modules.iter().filter(global))
+            .chain(self.modules.iter())
+            .find_map(|m| self.in_module(m, name))
     }
 
     fn in_module(&self, module: &Module, symbol: &str) -> Option<u64> {

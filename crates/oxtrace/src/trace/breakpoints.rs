@@ -226,8 +226,13 @@ impl Trace {
         Ok(())
     }
 
-    /// Enables or disables a breakpoint (a disabled one is out of memory).
+    /// Enables or disables a breakpoint (a disabled one is out of memory;
+    /// a deferred one is placed disabled, or not at all).
     pub fn set_breakpoint_enabled(&mut self, id: u32, enabled: bool) -> Result<()> {
+        if let Some(entry) = self.breakpoints.deferred.get_mut(&id) {
+            entry.info.enabled = enabled;
+            return Ok(());
+        }
         self.require_stopped()?;
         let mut entry = self.breakpoints.by_id.remove(&id).ok_or(Error::NoSuchBreakpoint(id))?;
         entry.info.enabled = enabled;
@@ -236,9 +241,32 @@ impl Trace {
         result
     }
 
-    /// One breakpoint.
+    /// Makes the next breakpoint, watchpoint or page watch get the id `id`
+    /// (to keep a debugger's numbers when it sets its breakpoints again in a
+    /// new process), unless one already has that id or a higher one: then
+    /// nothing changes and the answer is false.
+    pub fn set_next_breakpoint_id(&mut self, id: u32) -> bool {
+        let b = &self.breakpoints;
+        let highest = [
+            b.by_id.keys().next_back(),
+            b.deferred.keys().next_back(),
+            self.watchpoints.keys().next_back(),
+            self.page_watches.keys().next_back(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .copied();
+        if highest.is_some_and(|h| h >= id) {
+            return false;
+        }
+        self.breakpoints.next_id = id;
+        true
+    }
+
+    /// One breakpoint, placed or deferred.
     pub fn breakpoint(&self, id: u32) -> Option<&Breakpoint> {
-        self.breakpoints.by_id.get(&id).map(|e| &e.info)
+        self.breakpoints.by_id.get(&id).or_else(|| self.breakpoints.deferred.get(&id)).map(|e| &e.info)
     }
 
     /// The breakpoint at an address.

@@ -149,7 +149,21 @@ impl Trace {
     /// library that defines it loads, and waits again whenever that library is
     /// unloaded. A malformed expression is an error that says where.
     pub fn add_break_by_expr(&mut self, expr: &str) -> Result<u32> {
+        self.add_break_by_expr_when(expr, false)
+    }
+
+    /// [`Trace::add_break_by_expr`], but deferred in any case until the next
+    /// library loads (a pending breakpoint made on purpose: the name may
+    /// already resolve, in the dynamic linker's private copy, before the
+    /// library the program calls is loaded).
+    pub fn add_deferred_break_by_expr(&mut self, expr: &str) -> Result<u32> {
+        self.add_break_by_expr_when(expr, true)
+    }
+
+    fn add_break_by_expr_when(&mut self, expr: &str, defer: bool) -> Result<u32> {
         self.require_stopped()?;
+        // Malformed expressions are refused now, deferred or not.
+        crate::expression::parse(expr)?;
         let expr = expr.trim();
         let id = self.breakpoints.allocate_id();
         let info = Breakpoint {
@@ -162,7 +176,8 @@ impl Trace {
             resolved: false,
         };
         let mut entry = Entry::new(info, None);
-        match self.resolve_breakpoint_expr(expr)? {
+        let now = if defer { None } else { self.resolve_breakpoint_expr(expr)? };
+        match now {
             Some(addr) => {
                 entry.info.addr = addr;
                 entry.info.resolved = true;

@@ -25,6 +25,7 @@ mod hooks;
 mod inject_so;
 mod libraries;
 mod lifecycle;
+mod locations;
 mod memory;
 mod metadata;
 mod modes;

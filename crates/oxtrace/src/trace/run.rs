@@ -148,7 +148,13 @@ impl Trace {
                 Some(stop) => stop,
                 None => {
                     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                    match self.platform.wait_one(timeout)? {
+                    let waited = match self.platform.wait_one(timeout) {
+                        Err(error) if self.is_attached() && (error.is_vanished() || self.platform.is_dying()) => {
+                            return self.report_death(error).map(Some)
+                        }
+                        waited => waited?,
+                    };
+                    match waited {
                         Some(stop) => {
                             self.lazy_stop = self.platform.others_running().then_some(stop.tid);
                             stop

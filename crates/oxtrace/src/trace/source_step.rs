@@ -2,18 +2,30 @@
 //!
 //! The thread is stepped an instruction at a time (calls run to their return
 //! for `next`) until it reaches the first instruction of a statement on
-//! another line. Code without line information (a PLT stub, a library
-//! without debug information) is not stopped in: the thread runs back out of
-//! it to its caller and stepping goes on there. Any other event (a breakpoint,
-//! a signal, the end) ends the step early and is returned.
+//! another line (line 0, code the compiler made up, is stepped through).
+//! Code without line information (a library without debug information) is
+//! not stopped in: the thread runs back out of it to its caller and stepping
+//! goes on there. `step` follows a call through its PLT stub into the
+//! function when that has line information, and runs it to its return when
+//! it has none. A signal handler's return through the signal trampoline is
+//! stepped through, back into the interrupted code.
+//!
+//! A signal that arrives while stepping and that the trace lets through
+//! ([`Trace::ignore_signal`]) is delivered: its handler runs at full speed
+//! and stepping goes on where the thread was, as gdb does (a breakpoint in
+//! the handler stops it there). Any other event (a breakpoint, another
+//! signal, the end) ends the step early and is returned.
 
-use super::Trace;
+use super::{BreakpointKind, Trace};
 use crate::error::Result;
 use crate::event::{Event, EventKind};
 
 /// The most instructions one source step executes before giving up (a line
 /// that loops forever).
 const MAX_INSTRUCTIONS: usize = 1_000_000;
+
+/// glibc's x86_64 signal trampoline, where a handler returns to.
+const SIGNAL_TRAMPOLINE: &str = "__restore_rt";
 
 impl Trace {
     /// Runs the current thread to the next source line, into called
@@ -30,8 +42,57 @@ impl Trace {
         self.source_step(true)
     }
 
+    /// One instruction (gdb's `stepi`), but a signal the trace lets through
+    /// that arrives first is delivered and its handler run to its return,
+    /// so that the step ends after the instruction, as gdb's does.
+    pub fn stepi_through_signals(&mut self) -> Result<Event> {
+        let mut event = self.stepi()?;
+        for _ in 0..MAX_INSTRUCTIONS {
+            if !self.is_passed_signal(&event) {
+                return Ok(event);
+            }
+            event = self.run_handler_and_come_back()?;
+            if event.kind != EventKind::Step {
+                return Ok(event);
+            }
+            event = self.stepi()?;
+        }
+        Ok(event)
+    }
+
+    /// Whether an event is a signal delivered without stopping.
+    fn is_passed_signal(&self, event: &Event) -> bool {
+        matches!(&event.kind, EventKind::Signal(info) if self.ignored_signals.contains(&info.signo))
+            && self.pending_signal().is_some()
+    }
+
+    /// The current thread stopped with a signal to deliver before its next
+    /// instruction: run (delivering it) until the thread is back at this pc
+    /// in this frame. Reports `Step` when it is.
+    fn run_handler_and_come_back(&mut self) -> Result<Event> {
+        let (pc, sp) = (self.pc()?, self.sp()?);
+        // A breakpoint at this pc would stop the thread as it comes back,
+        // before the instruction the step has not run yet: lift it meanwhile.
+        let lifted = self.breakpoints.by_addr.get(&pc).copied().filter(|id| {
+            self.breakpoints
+                .by_id
+                .get(id)
+                .is_some_and(|e| e.info.enabled && e.info.kind != BreakpointKind::StopAndRemove)
+        });
+        if let Some(id) = lifted {
+            self.set_breakpoint_enabled(id, false)?;
+        }
+        let event = self.run_to_frame_lifted(pc, sp);
+        if let Some(id) = lifted {
+            if self.is_attached() && !self.is_running() && self.breakpoints.by_id.contains_key(&id) {
+                self.set_breakpoint_enabled(id, true)?;
+            }
+        }
+        event
+    }
+
     fn source_step(&mut self, over_calls: bool) -> Result<Event> {
-        let step = |trace: &mut Trace| if over_calls { trace.step_over() } else { trace.stepi() };
+        let step = |trace: &mut Trace| if over_calls { trace.step_over() } else { trace.stepi_through_signals() };
         let pc = self.pc()?;
         let Some(start) = self.line_for_addr(pc)? else {
             return step(self);
@@ -43,17 +104,45 @@ impl Trace {
                 return Ok(event);
             }
             let pc = self.pc()?;
-            let in_plt = self.symbols()?.sym_by_addr(pc).is_some_and(|hit| hit.symbol.name.ends_with("@plt"));
-            match self.line_for_addr(pc)? {
+            let symbol = self.symbols()?.sym_by_addr(pc).map(|hit| hit.symbol.name.clone()).unwrap_or_default();
+            if symbol == SIGNAL_TRAMPOLINE {
+                // A handler returned: through `rt_sigreturn` to the interrupted code.
+                event = self.stepi_through_signals()?;
+                continue;
+            }
+            let in_plt = symbol.ends_with("@plt");
+            let line = self.line_for_addr(pc)?;
+            match line {
+                _ if in_plt && !over_calls => event = self.step_through_plt(&symbol)?,
                 // No lines here (or a PLT stub on the way to a library): back out to the caller.
                 None if self.sp()? < start_sp => event = self.step_out()?,
                 _ if in_plt => event = self.step_out()?,
-                Some(here) if here != start && self.symbols()?.is_statement_start(pc) => return Ok(event),
+                Some(here) if here != start && here.1 != 0 && self.symbols()?.is_statement_start(pc) => {
+                    return Ok(event)
+                }
                 // Returned out of the starting function without line information above: stop there.
                 None => return Ok(event),
                 Some(_) => event = step(self)?,
             }
         }
         Ok(event)
+    }
+
+    /// `step` at a PLT stub (`name@plt`): runs to the function it leads to
+    /// when that has line information (stopping after its prologue, where
+    /// `break` would), else to the caller, whichever comes first.
+    fn step_through_plt(&mut self, stub: &str) -> Result<Event> {
+        let name = stub.trim_end_matches("@plt");
+        let symbols = self.symbols()?;
+        let target = symbols
+            .function_entries(name)
+            .into_iter()
+            .find(|e| !e.inlined && symbols.line_for_addr(e.addr).is_some_and(|(_, line)| line != 0))
+            .map(|e| e.addr);
+        let Some(target) = target else { return self.step_out() };
+        let stop = self.after_prologue(target)?;
+        let frames = self.stack_trace(self.current_tid)?;
+        let Some(caller) = frames.get(1).map(|f| (f.pc, f.sp)) else { return self.step_out() };
+        self.run_to_either(stop, caller)
     }
 }

@@ -33,7 +33,7 @@ impl Trace {
         self.require_stopped()?;
         let pc = self.pc()?;
         let Some(return_to) = self.call_return_address_at(pc) else {
-            return self.stepi();
+            return self.stepi_through_signals();
         };
         let sp = self.sp()?;
         self.run_to_frame(return_to, sp)
@@ -75,11 +75,17 @@ impl Trace {
 
     /// Runs until the current thread reaches `addr` with its stack pointer at or above `sp`.
     pub(super) fn run_to_frame(&mut self, addr: u64, sp: u64) -> Result<Event> {
-        let tid = self.current_tid;
         if self.breakpoints.by_addr.contains_key(&addr) {
             // A breakpoint of the user's is there: it stops the run anyway.
             return self.run();
         }
+        self.run_to_frame_lifted(addr, sp)
+    }
+
+    /// [`Trace::run_to_frame`] where no breakpoint is inserted at `addr`
+    /// (one there was disabled by the caller).
+    pub(super) fn run_to_frame_lifted(&mut self, addr: u64, sp: u64) -> Result<Event> {
+        let tid = self.current_tid;
         let id = self.add_breakpoint(addr, BreakpointKind::StopAndRemove, None)?;
         self.set_breakpoint_condition(
             id,
@@ -91,6 +97,57 @@ impl Trace {
         }
         let mut event = result?;
         if matches!(event.kind, EventKind::Breakpoint { id: hit, .. } if hit == id) {
+            event.kind = EventKind::Step;
+            self.on_breakpoint.remove(&tid);
+            self.last_event = Some(event.clone());
+        }
+        Ok(event)
+    }
+}
+
+impl Trace {
+    /// Runs until the current thread reaches `addr` (in any frame), or
+    /// returns from its current function (gdb's `until LOCATION` and
+    /// `advance LOCATION`), whichever comes first. Reports `Step` at either.
+    pub fn advance(&mut self, addr: u64) -> Result<Event> {
+        self.require_stopped()?;
+        let frames = self.stack_trace(self.current_tid)?;
+        match frames.get(1) {
+            Some(caller) => {
+                let caller = (caller.pc, caller.sp);
+                self.run_to_either(addr, caller)
+            }
+            None => self.run_to_frame(addr, 0),
+        }
+    }
+
+    /// Runs until the current thread reaches `addr` in any frame, or
+    /// `frame.0` with its stack pointer at or above `frame.1`. Reports `Step`.
+    pub(super) fn run_to_either(&mut self, addr: u64, frame: (u64, u64)) -> Result<Event> {
+        let tid = self.current_tid;
+        let (back, sp) = frame;
+        let mut temporary = Vec::new();
+        if !self.breakpoints.by_addr.contains_key(&addr) {
+            let id = self.add_breakpoint(addr, BreakpointKind::StopAndRemove, None)?;
+            self.set_breakpoint_condition(id, Some(Box::new(move |t: &mut Trace| t.current_thread() == tid)))?;
+            temporary.push(id);
+        }
+        if !self.breakpoints.by_addr.contains_key(&back) {
+            let id = self.add_breakpoint(back, BreakpointKind::StopAndRemove, None)?;
+            self.set_breakpoint_condition(
+                id,
+                Some(Box::new(move |t: &mut Trace| t.current_thread() == tid && t.sp().is_ok_and(|s| s >= sp))),
+            )?;
+            temporary.push(id);
+        }
+        let result = self.run();
+        for id in &temporary {
+            if self.breakpoints.by_id.contains_key(id) && self.is_attached() && !self.is_running() {
+                self.remove_breakpoint(*id)?;
+            }
+        }
+        let mut event = result?;
+        if matches!(event.kind, EventKind::Breakpoint { id: hit, .. } if temporary.contains(&hit)) {
             event.kind = EventKind::Step;
             self.on_breakpoint.remove(&tid);
             self.last_event = Some(event.clone());

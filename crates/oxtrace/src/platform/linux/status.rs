@@ -197,7 +197,12 @@ impl LinuxProcess {
     fn ptrace_event(&mut self, tid: Tid, event: i32) -> Result<Option<StopReason>> {
         match event {
             libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
-                let new_tid = sys::event_message(tid).map_err(|e| self.os_error("PTRACE_GETEVENTMSG", tid, e))? as Tid;
+                let new_tid = match sys::event_message(tid) {
+                    Ok(message) => message as Tid,
+                    // Killed since the event: its exit is on its way, and the new task's.
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
+                    Err(e) => return Err(self.os_error("PTRACE_GETEVENTMSG", tid, e)),
+                };
                 let is_thread = event == libc::PTRACE_EVENT_CLONE && self.clone_made_thread(tid, new_tid)?;
                 if !is_thread {
                     return self.child_created(new_tid, event == libc::PTRACE_EVENT_VFORK).map(Some);

@@ -1,0 +1,188 @@
+//! Breakpoint locations in oxdb: `break FILE:LINE`, `LINE`, `FUNCTION`,
+//! `FILE:FUNCTION`, `*ADDRESS` (resolved by the library), breakpoints with
+//! several locations (`1.1`, `1.2`: every inlined copy, clone and module
+//! defining a name), and pending breakpoints, made only when asked for
+//! (`set breakpoint pending on`), when the program's libraries are not
+//! loaded yet, or when the name is qualified with a module not loaded yet.
+//!
+//! A breakpoint of several locations is one library breakpoint per
+//! location; the first one's id is the breakpoint's number, and the others
+//! are listed under it.
+
+use std::io::Write;
+
+use oxtrace::symbols::Location;
+use oxtrace::{BreakpointKind, Trace};
+
+use super::symbols::describe_addr;
+use crate::session::{CmdError, Session};
+
+/// Whether a name not found becomes a pending breakpoint (gdb's `set breakpoint pending`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pending {
+    /// Only while the program's libraries are not loaded, or for a module not loaded.
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+/// What `place` made.
+#[derive(Debug)]
+pub struct Placed {
+    /// The breakpoint's number (its first location's library id).
+    pub id: u32,
+    /// Every location's library id, the first one included.
+    pub ids: Vec<u32>,
+    /// The line to print.
+    pub line: String,
+}
+
+/// Sets a breakpoint at the location `text`.
+pub fn place(session: &mut Session, text: &str, once: bool) -> Result<Placed, CmdError> {
+    let location = Location::parse(text)?;
+    let pending = session.shared.borrow().pending;
+    let kind = if once { BreakpointKind::OneTime } else { BreakpointKind::Normal };
+    let trace = session.trace()?;
+    let current = current_file(trace);
+    let addrs = match &location {
+        // `*EXPR` keeps the library's by-expression breakpoint: re-set after an exec, pending on a module.
+        Location::Address(expr) if !once => {
+            let id = trace.add_break_by_expr(expr)?;
+            return Ok(Placed { id, ids: vec![id], line: describe_one(trace, id, expr) });
+        }
+        _ => match trace.location_addresses(&location, current.as_deref()) {
+            // Before the program's libraries load, a name found only in the
+            // dynamic linker is its private copy: wait for the library's.
+            Ok(addrs) if only_in_linker(trace, &addrs) => {
+                let error = oxtrace::Error::NoSuchSymbol(text.to_owned());
+                return pend(trace, &location, pending, error);
+            }
+            Ok(addrs) => addrs,
+            Err(e) => return pend(trace, &location, pending, e),
+        },
+    };
+    let mut ids = Vec::new();
+    for addr in &addrs {
+        match trace.add_breakpoint(*addr, kind, None) {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                for id in ids {
+                    let _ = trace.remove_breakpoint(id);
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    let id = ids[0];
+    let line = if addrs.len() == 1 {
+        format!("breakpoint {id} at {}", place_text(trace, addrs[0]))
+    } else {
+        format!("breakpoint {id} at {text}: {} locations", addrs.len())
+    };
+    Ok(Placed { id, ids, line })
+}
+
+/// A location not found: a pending breakpoint when that is allowed, else the error.
+fn pend(trace: &mut Trace, location: &Location, pending: Pending, error: oxtrace::Error) -> Result<Placed, CmdError> {
+    let Location::Function { file: None, name } = location else { return Err(error.into()) };
+    let unloaded_module = name.split_once('.').is_some_and(|(module, rest)| {
+        !rest.is_empty() && trace.symbols().is_ok_and(|s| s.module_by_name(module).is_none())
+    });
+    let allowed = match pending {
+        Pending::On => true,
+        Pending::Off => false,
+        Pending::Auto => unloaded_module || !trace.program_libraries_loaded().unwrap_or(true),
+    };
+    if !allowed {
+        return Err(CmdError(format!(
+            "no function {name:?} in the program or its libraries (`set breakpoint pending on` waits for a library)"
+        )));
+    }
+    let id = trace.add_deferred_break_by_expr(name).map_err(|_| CmdError::from(error))?;
+    Ok(Placed { id, ids: vec![id], line: describe_one(trace, id, name) })
+}
+
+/// Whether the program's libraries are not loaded yet and every address is in the dynamic linker.
+fn only_in_linker(trace: &mut Trace, addrs: &[u64]) -> bool {
+    if trace.program_libraries_loaded().unwrap_or(true) {
+        return false;
+    }
+    let Ok(symbols) = trace.symbols() else { return false };
+    addrs.iter().all(|&a| symbols.module_by_addr(a).is_some_and(|m| m.name == "ld"))
+}
+
+/// `breakpoint N at PLACE`, or pending.
+fn describe_one(trace: &mut Trace, id: u32, expr: &str) -> String {
+    match trace.breakpoint(id).cloned() {
+        Some(bp) if bp.resolved => format!("breakpoint {id} at {}", place_text(trace, bp.addr)),
+        _ => format!("breakpoint {id} pending on {expr:?} (not loaded yet)"),
+    }
+}
+
+/// An address with its symbol, and its source line when DWARF knows it.
+pub fn place_text(trace: &mut Trace, addr: u64) -> String {
+    let mut text = describe_addr(trace, addr);
+    if let Ok(Some((file, line))) = trace.line_for_addr(addr) {
+        let short = file.rsplit('/').next().unwrap_or(&file).to_owned();
+        text.push_str(&format!(", {short}:{line}"));
+    }
+    text
+}
+
+/// The file of a bare `LINE`: the current location's, else `main`'s.
+fn current_file(trace: &mut Trace) -> Option<String> {
+    let pc = trace.pc().ok()?;
+    if let Ok(Some((file, _))) = trace.line_for_addr(pc) {
+        return Some(file);
+    }
+    let main = trace.sym_by_name("main").ok()?;
+    trace.line_for_addr(main).ok().flatten().map(|(file, _)| file)
+}
+
+/// Every library id of the user's breakpoint `id` (its locations), or just `id`.
+pub fn location_ids(session: &Session, id: u32) -> Vec<u32> {
+    let shared = session.shared.borrow();
+    match shared.locations.get(&id) {
+        Some(ids) => ids.clone(),
+        None => vec![id],
+    }
+}
+
+/// The user's breakpoint a library id belongs to.
+pub fn owner_of(locations: &std::collections::BTreeMap<u32, Vec<u32>>, id: u32) -> u32 {
+    locations.iter().find(|(_, ids)| ids.contains(&id)).map_or(id, |(owner, _)| *owner)
+}
+
+/// The lines `info breakpoints` shows under a breakpoint of several locations
+/// (`N.K  y  ADDRESS in FUNCTION, FILE:LINE  hits H`); `None` for one location.
+pub fn sub_lines(session: &mut Session, id: u32) -> Option<(Vec<String>, u64)> {
+    let ids = session.shared.borrow().locations.get(&id).cloned()?;
+    let trace = session.any_trace().ok()?;
+    let live = trace.is_attached();
+    let mut lines = Vec::new();
+    let mut hits = 0;
+    for (k, lid) in ids.iter().enumerate() {
+        let Some(bp) = trace.breakpoint(*lid).cloned() else { continue };
+        hits += bp.hits;
+        let place = if live { place_text(trace, bp.addr) } else { format!("0x{:016x}", bp.addr) };
+        let enabled = if bp.enabled { "y" } else { "n" };
+        lines.push(format!("{:<15} {enabled} {place}  hits {}", format!("{id}.{}", k + 1), bp.hits));
+    }
+    Some((lines, hits))
+}
+
+/// `set breakpoint pending on|off|auto`; `None` if `text` is another setting.
+pub fn try_set(session: &mut Session, text: &str, out: &mut dyn Write) -> Option<Result<(), CmdError>> {
+    let value = text.strip_prefix("breakpoint pending")?.trim();
+    let pending = match value {
+        "on" => Pending::On,
+        "off" => Pending::Off,
+        "auto" => Pending::Auto,
+        _ => return Some(Err(CmdError(format!("breakpoint pending is on, off or auto, not {value:?}")))),
+    };
+    session.shared.borrow_mut().pending = pending;
+    Some(writeln!(out, "pending breakpoints: {value}").map_err(CmdError::from))
+}

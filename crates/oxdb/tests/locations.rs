@@ -1,0 +1,248 @@
+//! Breakpoint locations against gdb on the same programs, at -O0 and -O2:
+//! every location form stops where gdb's does (the stop's address, with
+//! address-space randomization off under both); a function's inlined copies and clones are
+//! locations of one breakpoint; libraries' definitions win over the
+//! dynamic linker's, default symbol versions over compat ones; a typo is an error.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{fixture, gdb, gdb_args, oxdb};
+
+/// `tests/fixtures/NAME.c` at -O2 without frame pointers.
+fn fixture_o2(name: &str) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
+    test_fixtures::compile(
+        &out_dir,
+        &format!("{name}.c"),
+        &format!("{name}-O2"),
+        &test_fixtures::c_compiler(),
+        &["-Wall", "-g", "-pthread", "-O2", "-fomit-frame-pointer"],
+        &[],
+    )
+}
+
+/// The address of the first stop at `location`, under oxdb (randomization off, as under gdb).
+fn oxdb_stop(program: &Path, location: &str) -> String {
+    let run = oxdb(&["--batch", "-ex", &format!("break {location}"), "-ex", "continue", program.to_str().unwrap()]);
+    let line = run.lines_with("breakpoint 1 hit at ").first().map(|l| l.to_string()).unwrap_or_default();
+    // `... hit at 0x00005555555551c3 in main+0xe3 from forks`
+    match line.split(" hit at ").nth(1).and_then(|r| r.split_whitespace().next()) {
+        Some(addr) => format!("{:#x}", u64::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap_or(0)),
+        None => format!("no stop: {run}"),
+    }
+}
+
+/// The address of the first stop at `location`, under gdb.
+fn gdb_stop(program: &Path, location: &str) -> String {
+    let text =
+        gdb(&[&gdb_args(&[&format!("break {location}"), "run", "p/x $pc"])[..], &[program.to_str().unwrap()]].concat());
+    // `$1 = 0x5555555551c3`
+    match text.lines().find_map(|l| l.strip_prefix("$1 = ")) {
+        Some(addr) => addr.trim().to_owned(),
+        None => format!("no stop: {text}"),
+    }
+}
+
+fn compare(program: &Path, locations: &[&str]) {
+    for location in locations {
+        assert_eq!(oxdb_stop(program, location), gdb_stop(program, location), "break {location} in {program:?}");
+    }
+}
+
+const FORMS: [&str; 12] = [
+    "work",
+    "main",
+    "forks.c:20",
+    "52",
+    "forks.c:53",
+    "58",
+    "forks.c:59",
+    "forks.c:status_of",
+    "status_of",
+    "say",
+    "report",
+    "*work",
+];
+
+#[test]
+fn every_location_form_stops_where_gdb_does_at_o0() {
+    compare(&fixture("forks"), &FORMS);
+}
+
+#[test]
+fn every_location_form_stops_where_gdb_does_at_o2() {
+    compare(&fixture_o2("forks"), &FORMS);
+}
+
+#[test]
+fn inlined_copies_are_locations_of_one_breakpoint_and_all_hit() {
+    let program = fixture_o2("forks");
+    let run = oxdb(&[
+        "--batch",
+        "-ex",
+        "break say",
+        "-ex",
+        "info breakpoints",
+        "-ex",
+        "continue",
+        "-ex",
+        "continue",
+        "-ex",
+        "continue",
+        "-ex",
+        "info breakpoints",
+        program.to_str().unwrap(),
+    ]);
+    // gdb finds as many.
+    let gdb_text = gdb(&[&gdb_args(&["break say", "info breakpoints"])[..], &[program.to_str().unwrap()]].concat());
+    let gdb_count = gdb_text.lines().filter(|l| l.starts_with("1.")).count();
+    assert!(gdb_count >= 2, "{gdb_text}");
+    assert_eq!(run.lines_starting("1.").len() / 2, gdb_count, "{run}\n{gdb_text}");
+    assert!(run.stdout.contains(&format!("<{gdb_count} locations>")), "{run}");
+    // Three stops, each reported as breakpoint 1, at different copies.
+    let hits: Vec<&str> = run.lines_with("breakpoint 1 hit at ");
+    assert_eq!(hits.len(), 3, "{run}");
+    let mut places: Vec<&str> = hits.iter().map(|l| l.split(" in ").nth(1).unwrap_or_default()).collect();
+    places.dedup();
+    assert!(places.len() >= 2, "{run}");
+    assert!(run.lines_starting("1.").iter().filter(|l| !l.ends_with("hits 0")).count() >= 2, "{run}");
+    assert!(run.lines_starting("1 ").iter().any(|l| l.ends_with("hits 3")), "{run}");
+}
+
+#[test]
+fn a_typo_is_an_error_once_the_libraries_are_loaded() {
+    let program = fixture("forks");
+    let run =
+        oxdb(&["--batch", "-ex", "break main", "-ex", "continue", "-ex", "break mian", program.to_str().unwrap()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("\"mian\""), "{run}");
+    // Asked for, it is pending, has an id, takes a condition and can be deleted.
+    let run = oxdb(&[
+        "--batch",
+        "-ex",
+        "break main",
+        "-ex",
+        "continue",
+        "-ex",
+        "set breakpoint pending on",
+        "-ex",
+        "break mian",
+        "-ex",
+        "condition 2 rdi == 1",
+        "-ex",
+        "disable 2",
+        "-ex",
+        "info breakpoints",
+        "-ex",
+        "delete 2",
+        program.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("breakpoint 2 pending on \"mian\""), "{run}");
+    assert!(run.stdout.lines().any(|l| l.starts_with("2 ") && l.contains(" n pending on \"mian\"")), "{run}");
+    assert!(run.stdout.contains("deleted 2"), "{run}");
+    // A line with no code anywhere after it is an error too.
+    let run = oxdb(&["--batch", "-ex", "break forks.c:9999", program.to_str().unwrap()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("forks.c:9999"), "{run}");
+}
+
+#[test]
+fn a_breakpoint_set_before_libc_loads_is_hit_in_libc() {
+    let run = oxdb(&["--batch", "-ex", "break opendir", "-ex", "continue", "-ex", "bt", "/bin/ls", "/"]);
+    assert!(
+        run.lines_with("breakpoint 1 hit at ").iter().any(|l| l.contains(" in opendir") && l.ends_with(" from libc")),
+        "{run}"
+    );
+    // Pending until then, with an id that takes commands.
+    let run =
+        oxdb(&["--batch", "-ex", "break opendir", "-ex", "commands 1 continue", "-ex", "continue", "/bin/ls", "/"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("breakpoint 1 pending on \"opendir\""), "{run}");
+    assert!(!run.lines_with("breakpoint 1 hit at ").is_empty(), "{run}");
+}
+
+#[test]
+fn the_default_version_of_a_versioned_function_is_hit() {
+    let program = fixture("condvar");
+    let run = oxdb(&[
+        "--batch",
+        "-ex",
+        "break main",
+        "-ex",
+        "continue",
+        "-ex",
+        "break pthread_cond_signal",
+        "-ex",
+        "continue",
+        "-ex",
+        "continue",
+        program.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.lines_with("breakpoint 2 hit at ").iter().any(|l| l.contains("pthread_cond_signal")), "{run}");
+    assert!(run.stdout.lines().any(|l| l == "woken"), "{run}");
+}
+
+/// `tests/fixtures/NAME.cpp` with g++, or `NAME.rs` with rustc, at -O0 (`opt` false) or -O2.
+fn fixture_lang(file: &str, compiler: &str, opt: bool) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
+    let level = if opt { "2" } else { "0" };
+    let flags: Vec<String> = match compiler {
+        "rustc" => vec!["-g".into(), format!("-Copt-level={level}"), "--edition=2021".into()],
+        _ => vec!["-g".into(), format!("-O{level}")],
+    };
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let out = format!("{}-{compiler}-O{level}", file.replace('.', "-"));
+    test_fixtures::compile(&out_dir, file, &out, compiler, &flags, &[])
+}
+
+#[test]
+fn cpp_qualified_names_with_parameters_templates_and_quotes_stop_where_gdb_does() {
+    for opt in [false, true] {
+        let program = fixture_lang("cplusplus.cpp", "c++", opt);
+        compare(
+            &program,
+            &[
+                "shapes::Circle::area",
+                "'shapes::scale(double)'",
+                "shapes::scale(int)",
+                "shapes::twice<int>",
+                "cplusplus.cpp:shapes::twice<int>",
+            ],
+        );
+        let run =
+            oxdb(&["--batch", "-ex", "break shapes::scale", "-ex", "info breakpoints", program.to_str().unwrap()]);
+        assert!(run.stdout.contains("<2 locations>"), "both overloads:\n{run}");
+    }
+}
+
+#[test]
+fn rust_paths_stop_where_gdb_does() {
+    let program = fixture_lang("rusty.rs", "rustc", false);
+    compare(&program, &["rusty::geometry::perimeter", "rusty::geometry::Square::area"]);
+}
+
+#[test]
+fn an_indirect_function_breaks_in_the_implementation_the_resolver_chose() {
+    let program = fixture("forks");
+    let run = oxdb(&[
+        "--batch",
+        "-ex",
+        "break main",
+        "-ex",
+        "run",
+        "-ex",
+        "break strlen",
+        "-ex",
+        "continue",
+        "-ex",
+        "bt",
+        program.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{run}");
+    // say() calls strlen through the PLT: the stop is in glibc's strlen for this CPU (__strlen_avx2, _evex, _sse2...).
+    let hit = run.lines_with("breakpoint 2 hit at ");
+    assert!(hit.first().is_some_and(|l| l.contains(" in __strlen_") && l.ends_with(" from libc")), "{run}");
+    assert!(run.lines_starting("#1 ").iter().any(|l| l.contains(" in say+0x")), "{run}");
+}
