@@ -260,7 +260,7 @@ fn leave_an_attached_program(how: Leave) {
     // 90 breakpoints on the first instruction of f0..f89 (`push rbp`, at -O0),
     // 10 on the store after it in f90..f99 (run out of line, from a scratch page).
     for i in 0..100 {
-        oxdb.send(&if i < 90 { format!("break f{i}") } else { format!("break f{i} + 4") });
+        oxdb.send(&if i < 90 { format!("break *f{i}") } else { format!("break *f{i} + 4") });
     }
     oxdb.wait_for("breakpoint 100 at ", 1);
     // Round 2 hits all 100; round 3 stops at f36's `push rbp`.
@@ -424,7 +424,7 @@ fn signal_ends_serve(signal: Signal, running: bool) {
     }
     kill(Pid::from_raw(server.pid()), signal).expect("signal oxdb serve");
     let (code, _, stderr) = server.finish();
-    assert_eq!(code, Some(128 + signal as i32), "{stderr}");
+    assert_eq!(code, Some(128 + signal as i32), "server stderr: {stderr}");
     assert!(stderr.contains(&format!("oxdb serve: {signal}: detached from process {pid}")), "{stderr}");
     wait_untraced(pid);
     assert_code_is_the_files(pid);

@@ -233,7 +233,8 @@ impl Platform for LinuxProcess {
                 return Err(Error::NoSuchThread { pid: self.pid, tid: action.tid });
             }
         }
-        let solo = actions.len() == 1 && !self.others_running;
+        // One thread resumed while the others stay stopped (not a process's only thread).
+        let solo = actions.len() == 1 && self.threads.len() > 1 && !self.others_running;
         for action in actions {
             // Threads left running by `wait_one` go on as they are.
             if !self.threads[&action.tid].running {
