@@ -194,25 +194,18 @@ impl Trace {
     /// still says inserted: the bytes come back at `VforkDone`).
     fn take_out_break_bytes_for_vfork(&mut self) -> Result<()> {
         self.ensure_all_stopped()?;
-        let inserted: Vec<(u64, Vec<u8>)> =
-            self.breakpoints.by_id.values().filter_map(|e| Some((e.info.addr, e.saved.clone()?))).collect();
-        for (addr, saved) in inserted {
-            self.platform.remove_break(addr, &saved)?;
-        }
+        self.write_original_bytes()?;
         self.vfork_bytes_out = true;
         Ok(())
     }
 
     fn put_back_break_bytes_after_vfork(&mut self) -> Result<()> {
-        if !std::mem::take(&mut self.vfork_bytes_out) {
+        // Parked for the caller meanwhile: the bytes go back when it resumes.
+        if !std::mem::take(&mut self.vfork_bytes_out) || self.parking.parked {
             return Ok(());
         }
         self.ensure_all_stopped()?;
-        let inserted: Vec<u64> =
-            self.breakpoints.by_id.values().filter(|e| e.saved.is_some()).map(|e| e.info.addr).collect();
-        for addr in inserted {
-            self.platform.insert_break(addr, self.arch.break_instruction)?;
-        }
+        self.write_break_bytes();
         Ok(())
     }
 }

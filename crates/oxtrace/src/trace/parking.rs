@@ -57,15 +57,20 @@ impl Trace {
         if !self.parking.wanted || self.parking.parked || self.state != TraceState::Stopped {
             return Ok(());
         }
-        let inserted: Vec<(u64, Vec<u8>)> =
-            self.breakpoints.by_id.values().filter_map(|e| Some((e.info.addr, e.saved.clone()?))).collect();
-        if inserted.is_empty() {
+        if !self.breakpoints.by_id.values().any(|e| e.saved.is_some()) {
             return Ok(());
         }
         self.take_back_unreported_hits()?;
-        // Threads put back on a breakpoint must be there in the kernel too.
         self.write_back_registers()?;
         self.parking.parked = true;
+        self.write_original_bytes()
+    }
+
+    /// Writes the original bytes under every inserted breakpoint; the table
+    /// still says inserted (for parking, and while a vfork child shares the memory).
+    pub(super) fn write_original_bytes(&mut self) -> Result<()> {
+        let inserted: Vec<(u64, Vec<u8>)> =
+            self.breakpoints.by_id.values().filter_map(|e| Some((e.info.addr, e.saved.clone()?))).collect();
         let mut first_error = None;
         for (addr, saved) in inserted {
             if let Err(e) = self.platform.remove_break(addr, &saved) {
@@ -73,6 +78,25 @@ impl Trace {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Writes the break instruction back under every breakpoint the table
+    /// says inserted; one that cannot be written is no longer inserted.
+    pub(super) fn write_break_bytes(&mut self) {
+        let inserted: Vec<(u32, u64)> = self
+            .breakpoints
+            .by_id
+            .iter()
+            .filter(|(_, e)| e.saved.is_some())
+            .map(|(&id, e)| (id, e.info.addr))
+            .collect();
+        for (id, addr) in inserted {
+            if self.platform.insert_break(addr, self.arch.break_instruction).is_err() {
+                if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
+                    entry.saved = None;
+                }
+            }
+        }
     }
 
     /// [`Trace::park_breakpoints`] as the run loop returns an event. A failure
@@ -87,23 +111,16 @@ impl Trace {
     /// The process resumes: puts the breakpoints back if they are out. One
     /// whose code can no longer be written (the program unmapped it) is
     /// forgotten as inserted rather than keeping the process from running.
+    /// The process resumes: puts the breakpoints back if they are out. One
+    /// whose code can no longer be written (the program unmapped it) is
+    /// forgotten as inserted rather than keeping the process from running.
     pub(super) fn unpark_breakpoints(&mut self) -> Result<()> {
         if !std::mem::take(&mut self.parking.parked) || !self.is_attached() {
             return Ok(());
         }
-        let inserted: Vec<(u32, u64)> = self
-            .breakpoints
-            .by_id
-            .iter()
-            .filter(|(_, e)| e.saved.is_some())
-            .map(|(&id, e)| (id, e.info.addr))
-            .collect();
-        for (id, addr) in inserted {
-            if self.platform.insert_break(addr, self.arch.break_instruction).is_err() {
-                if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {
-                    entry.saved = None;
-                }
-            }
+        // While a vfork child shares the memory, the bytes stay out until `VforkDone`.
+        if !self.vfork_bytes_out {
+            self.write_break_bytes();
         }
         Ok(())
     }
