@@ -93,7 +93,7 @@ impl Trace {
     /// as running: the next wait reports the exit on its way.
     fn resume_all_unless_dying(&mut self) -> Result<()> {
         match self.resume_all() {
-            Err(error) if error.is_vanished() || self.platform.is_dying() => {
+            Err(error) if self.is_death(&error) => {
                 self.lazy_stop = None;
                 self.state = TraceState::Running;
                 Ok(())
@@ -149,7 +149,7 @@ impl Trace {
                 None => {
                     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                     let waited = match self.platform.wait_one(timeout) {
-                        Err(error) if self.is_attached() && (error.is_vanished() || self.platform.is_dying()) => {
+                        Err(error) if self.is_attached() && self.is_death(&error) => {
                             return self.report_death(error).map(Some)
                         }
                         waited => waited?,
@@ -166,9 +166,7 @@ impl Trace {
             match self.handle_stop(stop) {
                 Ok(Some(event)) => return Ok(Some(event)),
                 Ok(None) => {}
-                Err(error) if self.is_attached() && (error.is_vanished() || self.platform.is_dying()) => {
-                    return self.report_death(error).map(Some)
-                }
+                Err(error) if self.is_attached() && self.is_death(&error) => return self.report_death(error).map(Some),
                 Err(error) => return Err(error),
             }
         }
@@ -211,6 +209,12 @@ impl Trace {
                 return Ok(event);
             }
         }
+    }
+
+    /// Whether `error` comes from the process dying (a thread vanished under
+    /// a request, or the process is ending): its exit is on its way.
+    fn is_death(&self, error: &Error) -> bool {
+        error.is_vanished() || self.platform.is_dying()
     }
 
     /// Stops the threads that a stop handled one thread at a time left
