@@ -238,7 +238,7 @@ pub fn param_list(params: &[CType], variadic: bool) -> String {
 }
 
 type Unit<'a> = gimli::UnitRef<'a, Reader>;
-type Entry = gimli::DebuggingInformationEntry<Reader>;
+pub(super) type Entry = gimli::DebuggingInformationEntry<Reader>;
 
 impl LineInfo {
     /// The type whose DIE is at `.debug_info` offset `offset`, read in full
@@ -254,31 +254,21 @@ impl LineInfo {
     /// `BLUE`, `geo::Unit::Foot`), and the enumerator's value.
     pub fn enumerator_named(&self, module: &str, name: &str) -> Option<(CType, i64)> {
         let bare = name.rsplit("::").next().unwrap_or(name);
-        let dwarf = self.dwarf();
-        let mut headers = dwarf.units();
-        while let Ok(Some(header)) = headers.next() {
-            let Ok(unit) = dwarf.unit(header) else { continue };
-            let unit = unit.unit_ref(dwarf);
-            let conv = Converter { unit, module };
-            let mut cursor = unit.entries();
-            let mut enumeration = None;
-            while let Ok(Some(entry)) = cursor.next_dfs() {
-                match entry.tag() {
-                    gimli::DW_TAG_enumeration_type => enumeration = Some(entry.offset()),
-                    gimli::DW_TAG_enumerator if die_name(&unit, entry).as_deref() == Some(bare) => {
-                        let Some(offset) = enumeration else { continue };
-                        let ty = conv.convert(offset, 0, false);
-                        let CKind::Enum { values, .. } = &ty.kind else { continue };
-                        if let Some((_, value)) = values.iter().find(|(n, _)| n == name) {
-                            let value = *value;
-                            return Some((ty, value));
-                        }
-                    }
-                    _ => {}
-                }
+        // An enumerator's enumeration is the last one opened before it, in its own unit.
+        let mut enumeration = None;
+        self.find_in_units(module, |conv, entry| match entry.tag() {
+            gimli::DW_TAG_enumeration_type => {
+                enumeration = Some(entry.offset());
+                None
             }
-        }
-        None
+            gimli::DW_TAG_enumerator if die_name(&conv.unit, entry).as_deref() == Some(bare) => {
+                let ty = conv.convert(enumeration?, 0, false);
+                let CKind::Enum { values, .. } = &ty.kind else { return None };
+                let value = values.iter().find(|(n, _)| n == name)?.1;
+                Some((ty, value))
+            }
+            _ => None,
+        })
     }
 
     /// The type named `name` (`struct shape`, `union u`, `enum e`, a typedef
@@ -310,24 +300,13 @@ impl LineInfo {
             Some((scope, last)) => (Some(format!("{scope}::")), last),
             None => (None, bare),
         };
-        let dwarf = self.dwarf();
-        let mut headers = dwarf.units();
-        while let Ok(Some(header)) = headers.next() {
-            let Ok(unit) = dwarf.unit(header) else { continue };
-            let unit = unit.unit_ref(dwarf);
-            let conv = Converter { unit, module };
-            let mut cursor = unit.entries();
-            while let Ok(Some(entry)) = cursor.next_dfs() {
-                if tags.contains(&entry.tag())
-                    && entry.attr_value(gimli::DW_AT_declaration).is_none()
-                    && die_name(&unit, entry).as_deref() == Some(bare)
-                    && scope.as_ref().is_none_or(|s| conv.scope_prefix(entry.offset()) == *s)
-                {
-                    return Some(conv.convert(entry.offset(), 0, false));
-                }
-            }
-        }
-        None
+        self.find_in_units(module, |conv, entry| {
+            let wanted = tags.contains(&entry.tag())
+                && entry.attr_value(gimli::DW_AT_declaration).is_none()
+                && die_name(&conv.unit, entry).as_deref() == Some(bare)
+                && scope.as_ref().is_none_or(|s| conv.scope_prefix(entry.offset()) == *s);
+            wanted.then(|| conv.convert(entry.offset(), 0, false))
+        })
     }
 
     /// The unit holding the DIE at `.debug_info` offset `offset`, and the DIE's offset in it.

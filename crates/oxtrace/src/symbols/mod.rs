@@ -17,6 +17,7 @@ mod call_sites;
 mod ctype;
 mod debug_file;
 mod demangle;
+mod dwarf_walk;
 mod elf_symbols;
 mod image;
 mod lines;

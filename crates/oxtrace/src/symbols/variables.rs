@@ -75,78 +75,59 @@ impl LineInfo {
     /// A global or static variable named `name` (file scope or namespace), or
     /// with `function`, a static variable of that function.
     pub fn global_named(&self, module: &str, name: &str, function: Option<&str>) -> Option<VariableDesc> {
-        let dwarf = self.dwarf();
-        let mut headers = dwarf.units();
-        while let Ok(Some(header)) = headers.next() {
-            let Ok(unit) = dwarf.unit(header) else { continue };
-            let unit = unit.unit_ref(dwarf);
-            let conv = Converter { unit, module };
-            let mut cursor = unit.entries();
-            let mut in_function: Option<isize> = None;
-            while let Ok(Some(entry)) = cursor.next_dfs() {
-                let level = entry.depth();
-                if in_function.is_some_and(|d| level <= d) {
-                    in_function = None;
-                }
-                if entry.tag() == gimli::DW_TAG_subprogram {
-                    if let Some(wanted) = function {
-                        if origin_name(&unit, entry).as_deref() == Some(wanted) && has_code(&unit, entry) {
-                            in_function = Some(level);
-                        }
-                    }
-                    continue;
-                }
-                if entry.tag() != gimli::DW_TAG_variable || entry.attr_value(gimli::DW_AT_declaration).is_some() {
-                    continue;
-                }
-                let wanted_scope = match function {
-                    Some(_) => in_function.is_some(),
-                    None => level == 1 || parent_is_namespace(&unit, entry),
-                };
-                // A C++ global may be named with its namespace: `geo::made`.
-                let (scope, bare) = match name.rsplit_once("::") {
-                    Some((scope, bare)) if function.is_none() => (Some(format!("{scope}::")), bare),
-                    _ => (None, name),
-                };
-                if !wanted_scope || origin_name(&unit, entry).as_deref() != Some(bare) {
-                    continue;
-                }
-                // A definition outside its namespace names its declaration inside (`DW_AT_specification`).
-                let declared_at = origin(&unit, entry).map_or(entry.offset(), |o| o.offset());
-                if scope.is_some_and(|s| conv.scope_prefix(declared_at) != s) {
-                    continue;
-                }
-                let desc = variable(&conv, entry, u64::MAX, false)?;
-                if matches!(desc.location, VarLocation::OptimizedOut) && function.is_none() {
-                    continue; // a declaration-like DIE without storage; look on
-                }
-                return Some(desc);
+        // A C++ global may be named with its namespace: `geo::made`.
+        let (scope, bare) = match name.rsplit_once("::") {
+            Some((scope, bare)) if function.is_none() => (Some(format!("{scope}::")), bare),
+            _ => (None, name),
+        };
+        // The depth of the wanted function's DIE while the walk is inside it.
+        let mut in_function: Option<isize> = None;
+        self.find_in_units(module, |conv, entry| {
+            let unit = &conv.unit;
+            let level = entry.depth();
+            if in_function.is_some_and(|d| level <= d) {
+                in_function = None;
             }
-        }
-        None
+            if entry.tag() == gimli::DW_TAG_subprogram {
+                if function
+                    .is_some_and(|wanted| origin_name(unit, entry).as_deref() == Some(wanted) && has_code(unit, entry))
+                {
+                    in_function = Some(level);
+                }
+                return None;
+            }
+            if entry.tag() != gimli::DW_TAG_variable || entry.attr_value(gimli::DW_AT_declaration).is_some() {
+                return None;
+            }
+            let wanted_scope = match function {
+                Some(_) => in_function.is_some(),
+                None => level == 1 || parent_is_namespace(unit, entry),
+            };
+            if !wanted_scope || origin_name(unit, entry).as_deref() != Some(bare) {
+                return None;
+            }
+            // A definition outside its namespace names its declaration inside (`DW_AT_specification`).
+            let declared_at = origin(unit, entry).map_or(entry.offset(), |o| o.offset());
+            if scope.as_ref().is_some_and(|s| conv.scope_prefix(declared_at) != *s) {
+                return None;
+            }
+            let desc = variable(conv, entry, u64::MAX, false)?;
+            // A declaration-like DIE without storage: look on.
+            let storage_elsewhere = matches!(desc.location, VarLocation::OptimizedOut) && function.is_none();
+            (!storage_elsewhere).then_some(desc)
+        })
     }
 
     /// The function named `name` with code: its file address and its type.
     pub fn function_named(&self, module: &str, name: &str) -> Option<(u64, CType)> {
-        let dwarf = self.dwarf();
-        let mut headers = dwarf.units();
-        while let Ok(Some(header)) = headers.next() {
-            let Ok(unit) = dwarf.unit(header) else { continue };
-            let unit = unit.unit_ref(dwarf);
-            let conv = Converter { unit, module };
-            let mut cursor = unit.entries();
-            while let Ok(Some(entry)) = cursor.next_dfs() {
-                if entry.tag() != gimli::DW_TAG_subprogram || origin_name(&unit, entry).as_deref() != Some(name) {
-                    continue;
-                }
-                let Some(low) = entry.attr_value(gimli::DW_AT_low_pc).and_then(|v| unit.attr_address(v).ok().flatten())
-                else {
-                    continue;
-                };
-                return Some((low, function_type(&conv, entry)));
+        self.find_in_units(module, |conv, entry| {
+            let unit = &conv.unit;
+            if entry.tag() != gimli::DW_TAG_subprogram || origin_name(unit, entry).as_deref() != Some(name) {
+                return None;
             }
-        }
-        None
+            let low = entry.attr_value(gimli::DW_AT_low_pc).and_then(|v| unit.attr_address(v).ok().flatten())?;
+            Some((low, function_type(conv, entry)))
+        })
     }
 
     /// The type of the function whose code starts at file address `entry`.
