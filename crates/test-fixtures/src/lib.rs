@@ -95,3 +95,15 @@ pub fn compile_m32(out_dir: &Path, source: &str, out_name: &str, args: &[&str], 
     all.extend(args);
     compile(out_dir, source, out_name, &c_compiler(), &all, libs)
 }
+
+/// The mingw-w64 C compiler for x86_64 Windows (Debian's `gcc-mingw-w64-x86-64`).
+pub const MINGW_CC: &str = "x86_64-w64-mingw32-gcc";
+
+/// [`compile`] for Windows with mingw: `tests/fixtures/SOURCE` to the PE
+/// image `OUT_DIR/OUT_NAME` (name it `.exe` or `.dll`), with DWARF 4
+/// (`-g -gdwarf-4`: what wine's dbghelp and oxtrace both read) before `args`.
+pub fn compile_mingw(out_dir: &Path, source: &str, out_name: &str, args: &[&str]) -> PathBuf {
+    let mut all = vec!["-g", "-gdwarf-4"];
+    all.extend(args);
+    compile(out_dir, source, out_name, MINGW_CC, &all, &[])
+}

@@ -10,7 +10,7 @@ use regex::Regex;
 
 use super::{normalize_module_name, CallTarget, ElfImage, Module, SourceFrame, Symbol};
 use crate::memory::MemoryMap;
-use crate::unwind::{CfiTables, UnwindInfo};
+use crate::unwind::{CfiTables, PeUnwindTables, UnwindInfo};
 
 /// The longest chain of tail calls looked for between two frames.
 const MAX_TAIL_CALL_CHAIN: usize = 4;
@@ -347,10 +347,15 @@ impl UnwindInfo for SymbolResolver {
     fn function_start(&self, pc: u64) -> Option<u64> {
         self.sym_by_addr(pc).map(|hit| hit.addr)
     }
+
+    fn pe_unwind_for(&self, pc: u64) -> Option<(&PeUnwindTables, u64)> {
+        let module = self.module_by_addr(pc)?;
+        Some((&module.image.pe()?.unwind, module.bias)).filter(|(tables, _)| !tables.is_empty())
+    }
 }
 
 /// Whether a module is the main program rather than a library: approximated
 /// by not being named like a shared object.
 fn is_program(module: &Module) -> bool {
-    !module.path.contains(".so") && module.path != VDSO
+    !module.path.contains(".so") && module.path != VDSO && !module.path.to_ascii_lowercase().ends_with(".dll")
 }
