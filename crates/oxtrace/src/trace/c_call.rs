@@ -43,6 +43,9 @@ impl Trace {
         if self.arch.name != "x86_64" {
             return Err(Error::Unsupported("calling functions in the debuggee on this architecture"));
         }
+        if self.platform.calling_convention() != crate::arch::CallingConvention::SysV64 {
+            return Err(Error::Unsupported("C-typed calls outside the System V AMD64 convention (use call())"));
+        }
         if self.memory_map(function)?.is_none_or(|m| !m.perms.exec) {
             return Err(Error::InvalidArgument(format!("{function:#x} is not in executable memory")));
         }
