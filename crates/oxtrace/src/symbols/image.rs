@@ -12,6 +12,7 @@ use object::{Object, ObjectSection};
 use super::debug_file::find_debug_file;
 use super::elf_symbols::parse_elf;
 use super::lines::LineInfo;
+use super::pdb_file::{PdbDebugInfo, PdbReference};
 use super::pe_symbols::{export_symbols, is_pe, parse_pe, pe_layout, PeLayout};
 use super::SymbolTable;
 use crate::error::{Error, Result};
@@ -39,6 +40,12 @@ pub struct PeParts {
     pub layout: PeLayout,
     /// Its x64 unwind tables (`.pdata` and `.xdata`).
     pub unwind: PeUnwindTables,
+    /// The PDB file it was linked with, if it was found and matches.
+    pub pdb_file: Option<PathBuf>,
+    /// That PDB's names and lines.
+    pub pdb: Option<PdbDebugInfo>,
+    /// Why the PDB the image names could not be used, if it could not.
+    pub pdb_error: Option<String>,
 }
 
 impl ElfImage {
@@ -95,9 +102,20 @@ impl ElfImage {
         let layout = pe_layout(&file)
             .ok_or_else(|| Error::File { path: name.to_owned(), reason: "no PE optional header".into() })?;
         let has_dwarf = file.section_by_name(".debug_info").is_some_and(|s| s.size() > 0);
+        let reference = PdbReference::of(&file);
+        let pdb_file = on_disk.zip(reference.as_ref()).and_then(|(path, r)| r.find(path));
+        let (pdb, pdb_error) = match (&pdb_file, &reference) {
+            (Some(path), Some(r)) => match PdbDebugInfo::load(path, layout.image_base, Some(r.guid)) {
+                Ok(pdb) => (Some(pdb), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            _ => (None, None),
+        };
+        let mut extra = export_symbols(&file);
+        extra.extend(pdb.iter().flat_map(|p| p.symbols().iter().cloned()));
         Ok(ElfImage {
-            pe: Some(PeParts { layout, unwind: PeUnwindTables::from_object(&file) }),
-            symbols: SymbolTable::from_object(&file, export_symbols(&file)),
+            pe: Some(PeParts { layout, unwind: PeUnwindTables::from_object(&file), pdb_file, pdb, pdb_error }),
+            symbols: SymbolTable::from_object(&file, extra),
             cfi: CfiTables::from_object(&file),
             dwarf_file: on_disk.filter(|_| has_dwarf).map(Path::to_owned),
             debug_file: None,

@@ -25,6 +25,7 @@ mod locations;
 mod module;
 mod normalize;
 mod parameters;
+mod pdb_file;
 mod pe_symbols;
 mod plt;
 mod resolver;
@@ -43,6 +44,7 @@ pub use locations::{entry_value_register, evaluate_value, locate, Located, Locat
 pub use module::Module;
 pub use normalize::normalize_module_name;
 pub use parameters::Parameters;
+pub use pdb_file::{PdbDebugInfo, PdbReference};
 pub use pe_symbols::{export_symbols, is_pe, parse_pe, pe_layout, PeLayout};
 pub use resolver::{CodeLocation, SymbolHit, SymbolResolver};
 pub(crate) use types::{format_g, quote_char, runs, REPEAT_THRESHOLD};

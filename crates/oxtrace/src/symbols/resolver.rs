@@ -236,7 +236,14 @@ impl SymbolResolver {
             return CodeLocation::default();
         };
         let hit = self.sym_by_addr(addr);
-        let source = module.image.lines().map(|l| l.frames(addr.wrapping_sub(module.bias))).unwrap_or_default();
+        let mut source = module.image.lines().map(|l| l.frames(addr.wrapping_sub(module.bias))).unwrap_or_default();
+        if source.is_empty() {
+            // A PE image with a PDB: its line, in the function its symbol names.
+            if let Some((file, line)) = pdb_location(module, addr) {
+                let function = hit.map(|h| h.symbol.name.clone());
+                source.push(SourceFrame { function, file: Some(file), line: Some(line), inlined: false });
+            }
+        }
         CodeLocation {
             module: Some(module.name.clone()),
             symbol: hit.map(|h| h.symbol.name.clone()),
@@ -248,7 +255,8 @@ impl SymbolResolver {
     /// The source file and line of a code address.
     pub fn line_for_addr(&self, addr: u64) -> Option<(String, u32)> {
         let module = self.module_by_addr(addr)?;
-        module.image.lines()?.location(addr.wrapping_sub(module.bias))
+        let dwarf = module.image.lines().and_then(|l| l.location(addr.wrapping_sub(module.bias)));
+        dwarf.or_else(|| pdb_location(module, addr))
     }
 
     /// Whether a statement starts exactly at `addr` (see [`LineInfo::is_row_start`](super::LineInfo::is_row_start)).
@@ -352,6 +360,11 @@ impl UnwindInfo for SymbolResolver {
         let module = self.module_by_addr(pc)?;
         Some((&module.image.pe()?.unwind, module.bias)).filter(|(tables, _)| !tables.is_empty())
     }
+}
+
+/// The source file and line of a runtime address from the PDB of a PE module.
+fn pdb_location(module: &Module, addr: u64) -> Option<(String, u32)> {
+    module.image.pe()?.pdb.as_ref()?.location(addr.wrapping_sub(module.bias))
 }
 
 /// Whether a module is the main program rather than a library: approximated
