@@ -24,8 +24,12 @@ pub fn pe_fixture(name: &str, level: &str) -> PathBuf {
 
 /// Runs one of mingw's binutils (`nm`, `objdump`, `addr2line`) and returns its output.
 pub fn binutil(tool: &str, args: &[&str]) -> String {
-    let program = format!("x86_64-w64-mingw32-{tool}");
-    let output = Command::new(&program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    run_tool(&format!("x86_64-w64-mingw32-{tool}"), args)
+}
+
+/// Runs a tool (LLVM's, say) and returns its output.
+pub fn run_tool(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     assert!(output.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("utf-8")
 }

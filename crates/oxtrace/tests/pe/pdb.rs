@@ -11,7 +11,8 @@ use oxtrace::symbols::{ElfImage, Module, SymbolKind, SymbolResolver};
 /// The fixture's own functions.
 const FUNCTIONS: [&str; 6] = ["leaf_add", "xmm_saver", "big_frame", "with_alloca", "fp_func", "run_chain"];
 
-fn clang_fixture(level: &str) -> PathBuf {
+/// `tests/fixtures/pe_unwind.c` built by clang and lld with a PDB.
+pub fn clang_fixture(level: &str) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pe-fixtures");
     let name = format!("pe_unwind-clang{level}");
     test_fixtures::compile_clang_pdb(&out_dir, "pe_unwind.c", &name, &[level, "-Wno-ignored-attributes"])

@@ -125,9 +125,32 @@ fn run_trace(exe: &Path) -> (u64, Vec<State>) {
 fn unwinding_every_traced_state_gives_the_callers_of_the_trace() {
     for level in LEVELS {
         let exe = pe_fixture("pe_unwind", level);
-        let (load, states) = run_trace(&exe);
-        assert!(states.len() > 200, "{level}: {} states", states.len());
+        let nm: HashMap<String, u64> = nm_functions(&exe).into_iter().collect();
+        check_trace(&format!("gcc {level}"), &exe, &nm);
+    }
+}
+
+#[test]
+fn unwinding_every_traced_state_of_a_clang_build_gives_the_callers_of_the_trace() {
+    for level in LEVELS {
+        let exe = super::pdb::clang_fixture(level);
+        // No COFF symbols in lld's image: the names come from its PDB.
         let image = ElfImage::load(&exe).unwrap();
+        let names: HashMap<String, u64> = CHECKED
+            .iter()
+            .chain(&["trace_stop"])
+            .map(|n| (n.to_string(), image.symbols().by_name(n).unwrap().addr))
+            .collect();
+        check_trace(&format!("clang {level}"), &exe, &names);
+    }
+}
+
+/// Traces `exe` and checks every state; `names` gives the functions' addresses at the preferred base.
+fn check_trace(level: &str, exe: &Path, names: &HashMap<String, u64>) {
+    {
+        let (load, states) = run_trace(exe);
+        assert!(states.len() > 200, "{level}: {} states", states.len());
+        let image = ElfImage::load(exe).unwrap();
         let pe = image.pe().unwrap();
         let bias = load.wrapping_sub(pe.layout.image_base);
         let tables = &pe.unwind;
@@ -143,7 +166,7 @@ fn unwinding_every_traced_state_gives_the_callers_of_the_trace() {
             path: Some(path),
         };
         let resolver = SymbolResolver::from_maps(&[map]);
-        let nm: HashMap<String, u64> = nm_functions(&exe).into_iter().map(|(n, a)| (n, a.wrapping_add(bias))).collect();
+        let nm: HashMap<String, u64> = names.iter().map(|(n, a)| (n.clone(), a.wrapping_add(bias))).collect();
         let function_of = |pc: u64| {
             let rva = u32::try_from(pc - load).ok()?;
             tables.function_at(rva).map(|f| (load + u64::from(f.begin), load + u64::from(f.end)))

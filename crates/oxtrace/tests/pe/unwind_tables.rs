@@ -10,10 +10,13 @@ use super::{binutil, pe_fixture, LEVELS};
 /// (header fields and codes) in a normal form.
 type Dumped = ((u64, u64), Vec<String>);
 
-/// objdump's "Dump of .xdata" section, per function.
+/// objdump's dump of the unwind data, per function.
 fn objdump_xdata(exe: &str) -> Vec<Dumped> {
     let text = binutil("objdump", &["-x", exe]);
-    let dump = text.split("Dump of .xdata").nth(1).expect("objdump prints .xdata");
+    // After the function table, objdump dumps the section holding the
+    // UNWIND_INFOs: `.xdata` from ld, `.rdata` from lld (which merges them).
+    let table = text.split("The Function Table").nth(1).expect("objdump prints .pdata");
+    let dump = table.split("Dump of .").nth(1).expect("objdump prints the unwind data");
     let mut entries: Vec<Dumped> = Vec::new();
     for line in dump.lines().skip(1) {
         let line = line.trim();
@@ -66,7 +69,12 @@ fn describe(info: &X64UnwindInfo) -> Vec<String> {
             UnwindOp::AllocLarge(n) => format!("alloc large area: rsp = rsp - {n:#x}"),
             UnwindOp::SetFpreg => format!("FPReg: {} = rsp + {:#x}", reg(info.frame_register), info.frame_offset),
             UnwindOp::SaveNonvol { register, offset, .. } => format!("save {} at rsp + {offset:#x}", reg(register)),
-            UnwindOp::SaveXmm128 { register, offset, .. } => format!("save xmm{register} at rsp + {offset:#x}"),
+            UnwindOp::SaveXmm128 { register, offset, far: false } => format!("save xmm{register} at rsp + {offset:#x}"),
+            // binutils 2.40 scales the far offset by 16 like the near one's; it is
+            // unscaled (llvm-readobj and the fixture's own `movaps` agree, see below).
+            UnwindOp::SaveXmm128 { register, offset, far: true } => {
+                format!("save xmm{register} at rsp + {:#x}", offset * 16)
+            }
             UnwindOp::PushMachframe { error_code: false } => "interrupt entry (SS, old RSP, EFLAGS, CS, RIP)".into(),
             UnwindOp::PushMachframe { error_code: true } => {
                 "interrupt entry (SS, old RSP, EFLAGS, CS, RIP, ErrorCode)".into()
@@ -84,8 +92,13 @@ fn describe(info: &X64UnwindInfo) -> Vec<String> {
 
 #[test]
 fn every_entry_decodes_as_objdump_prints_it() {
-    for level in LEVELS {
-        let exe = pe_fixture("pe_unwind", level);
+    let builds = LEVELS.iter().flat_map(|level| {
+        [
+            (format!("gcc {level}"), pe_fixture("pe_unwind", level)),
+            (format!("clang {level}"), super::pdb::clang_fixture(level)),
+        ]
+    });
+    for (level, exe) in builds {
         let image = ElfImage::load(&exe).unwrap();
         let tables = &image.pe().unwrap().unwind;
         let base = tables.image_base();
@@ -106,5 +119,112 @@ fn every_entry_decodes_as_objdump_prints_it() {
         // The fixture uses every kind of code the x64 prologues have.
         assert_eq!(seen_ops.len(), 8, "{level}: kinds of codes seen");
         assert!(tables.function_at(0).is_none());
+    }
+}
+
+/// `llvm-readobj --unwind`, per function: `(begin, end)` and its lines in a normal form.
+fn llvm_readobj_unwind(exe: &str) -> Vec<Dumped> {
+    let text = super::run_tool("llvm-readobj", &["--unwind", exe]);
+    let hex_in_parens = |line: &str| {
+        let inner = line.rsplit_once("(0x")?.1.trim_end_matches(')');
+        u64::from_str_radix(inner, 16).ok()
+    };
+    let mut entries: Vec<Dumped> = Vec::new();
+    let mut pending_start = None;
+    let mut in_chain = false;
+    for line in text.lines().map(str::trim) {
+        if line == "Chained {" {
+            in_chain = true;
+        } else if let Some(rest) = line.strip_prefix("StartAddress:") {
+            match in_chain {
+                true => entries.last_mut().unwrap().1.push(format!("chained from {:#x}", hex_in_parens(rest).unwrap())),
+                false => pending_start = hex_in_parens(rest),
+            }
+        } else if let Some(rest) = line.strip_prefix("EndAddress:") {
+            match in_chain {
+                true => entries.last_mut().unwrap().1.push(format!("chained to {:#x}", hex_in_parens(rest).unwrap())),
+                false => entries.push(((pending_start.take().unwrap(), hex_in_parens(rest).unwrap()), Vec::new())),
+            }
+        } else if line.starts_with("UnwindInfoAddress") {
+            in_chain = false;
+        } else if let Some(last) = entries.last_mut() {
+            let keep = ["Version:", "Flags [", "PrologSize:", "FrameRegister:", "FrameOffset:", "UnwindCodeCount:"];
+            if keep.iter().any(|k| line.starts_with(k)) {
+                last.1
+                    .push(line.split(" (0x").next().unwrap().to_owned() + line.strip_prefix("Flags [ ").unwrap_or(""));
+            } else if line.len() > 6 && line.starts_with("0x") && line.as_bytes()[4] == b':' {
+                last.1.push(line.to_owned());
+            }
+        }
+    }
+    entries
+}
+
+/// oxtrace's decoding of one entry, in llvm-readobj's words.
+fn describe_llvm(info: &X64UnwindInfo, image_base: u64) -> Vec<String> {
+    let reg = |r: u8| X64_UNWIND_REGISTERS[usize::from(r)].to_uppercase();
+    let slots: u32 = info.codes.iter().map(|c| u32::from(c.op.slots())).sum();
+    let mut out = vec![
+        format!("Version: {}", info.version),
+        format!("Flags [(0x{:x})", info.flags),
+        format!("PrologSize: {}", info.prologue_size),
+    ];
+    match info.frame_register {
+        0 => out.extend(["FrameRegister: -".to_owned(), "FrameOffset: -".to_owned()]),
+        r => out.extend([format!("FrameRegister: {}", reg(r)), format!("FrameOffset: {:#x}", info.frame_offset / 16)]),
+    }
+    out.push(format!("UnwindCodeCount: {slots}"));
+    for code in &info.codes {
+        let what = match code.op {
+            UnwindOp::PushNonvol(r) => format!("PUSH_NONVOL reg={}", reg(r)),
+            UnwindOp::AllocSmall(n) => format!("ALLOC_SMALL size={n}"),
+            UnwindOp::AllocLarge(n) => format!("ALLOC_LARGE size={n}"),
+            UnwindOp::SetFpreg => {
+                format!("SET_FPREG reg={}, offset=0x{:X}", reg(info.frame_register), info.frame_offset)
+            }
+            UnwindOp::SaveNonvol { register, offset, far } => {
+                format!("SAVE_NONVOL{} reg={}, offset=0x{offset:X}", if far { "_FAR" } else { "" }, reg(register))
+            }
+            UnwindOp::SaveXmm128 { register, offset, far } => {
+                format!("SAVE_XMM128{} reg=XMM{register}, offset=0x{offset:X}", if far { "_FAR" } else { "" })
+            }
+            UnwindOp::PushMachframe { error_code } => {
+                format!("PUSH_MACHFRAME errcode={}", if error_code { "yes" } else { "no" })
+            }
+            UnwindOp::Epilog => "EPILOG".into(),
+        };
+        out.push(format!("0x{:02X}: {what}", code.offset));
+    }
+    if let Some(parent) = info.chained {
+        out.push(format!("chained from {:#x}", image_base + u64::from(parent.begin)));
+        out.push(format!("chained to {:#x}", image_base + u64::from(parent.end)));
+    }
+    out
+}
+
+#[test]
+fn every_entry_decodes_as_llvm_readobj_prints_it() {
+    let builds = LEVELS.iter().flat_map(|level| {
+        [
+            (format!("gcc {level}"), pe_fixture("pe_unwind", level)),
+            (format!("clang {level}"), super::pdb::clang_fixture(level)),
+        ]
+    });
+    for (level, exe) in builds {
+        let image = ElfImage::load(&exe).unwrap();
+        let tables = &image.pe().unwrap().unwind;
+        let base = tables.image_base();
+        let expected = llvm_readobj_unwind(exe.to_str().unwrap());
+        assert_eq!(expected.len(), tables.functions().len(), "{level}: entries");
+        let mut far_xmm = 0;
+        for (function, (range, want)) in tables.functions().iter().zip(&expected) {
+            assert_eq!((base + u64::from(function.begin), base + u64::from(function.end)), *range, "{level}");
+            let info = tables.unwind_info(function).unwrap();
+            assert_eq!(&describe_llvm(&info, base), want, "{level}: entry {range:x?}");
+            far_xmm += info.codes.iter().filter(|c| matches!(c.op, UnwindOp::SaveXmm128 { far: true, .. })).count();
+        }
+        if level.starts_with("clang") {
+            assert_eq!(far_xmm, 1, "{level}: clang encodes far_saves' xmm9 save as _FAR");
+        }
     }
 }
