@@ -6,7 +6,8 @@
 //! included) of the moment of the call, and a `ret` pops it. Every
 //! instruction of every prologue and epilogue is a state, so partial
 //! prologues, epilogues, chained entries, the machine frame and the leaf all
-//! get unwound mid-way.
+//! get unwound mid-way. In the callers' frames, DWARF locates the argument
+//! `n` of the fixture's functions at the value it was called with.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,8 +16,8 @@ use std::process::Command;
 use iced_x86::{Decoder, DecoderOptions, FlowControl};
 use oxtrace::arch::x86_64::X86_64;
 use oxtrace::memory::{MemoryMap, Perms};
-use oxtrace::symbols::{ElfImage, SymbolResolver};
-use oxtrace::unwind::{unwind, UnwindMethod, UnwindRegs};
+use oxtrace::symbols::{locate, ElfImage, LocationContext, Place, SymbolResolver, VarLocation};
+use oxtrace::unwind::{unwind, Frame, UnwindMethod, UnwindRegs};
 
 use super::{nm_functions, pe_fixture, LEVELS};
 
@@ -40,6 +41,42 @@ const CHECKED: [&str; 14] = [
     "mf_resume",
     "mf_return",
 ];
+
+/// The argument `n` of the fixture's functions, as run_chain calls them: fp_func(5) → with_alloca(8) → big_frame(0).
+const ARGUMENT_N: [(&str, i32); 3] = [("fp_func", 5), ("with_alloca", 8), ("big_frame", 0)];
+
+/// A frame of a traced state, for DWARF location expressions.
+struct FrameContext<'a> {
+    frame: &'a Frame,
+    state: &'a State,
+    bias: u64,
+}
+
+impl LocationContext for FrameContext<'_> {
+    fn register(&mut self, number: u16) -> Option<Vec<u8>> {
+        self.frame.regs.get(number).map(|v| v.to_le_bytes().to_vec())
+    }
+
+    fn memory(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+        self.state.read(addr, buf)
+    }
+
+    fn cfa(&mut self) -> Option<u64> {
+        self.frame.cfa
+    }
+
+    fn bias(&self) -> u64 {
+        self.bias
+    }
+
+    fn tls(&mut self, _offset: u64) -> Result<u64, String> {
+        Err("no thread-local storage in this fixture".into())
+    }
+
+    fn entry_value(&mut self, _expr: &VarLocation) -> Option<u64> {
+        None
+    }
+}
 
 /// One state of the traced thread.
 struct State {
@@ -182,6 +219,7 @@ fn check_trace(level: &str, exe: &Path, names: &HashMap<String, u64>) {
         let iret = (nm["mf_return"], function_of(nm["mf_return"]).unwrap().1);
         let code = |pc: u64| tables.bytes_at(u32::try_from(pc - load).unwrap(), 16).unwrap_or_default().to_vec();
 
+        let (mut variables, mut optimized_out) = (0, 0);
         let mut shadow: Vec<Expected> = Vec::new();
         let mut checked_states = 0;
         let mut kinds = std::collections::HashSet::new();
@@ -253,8 +291,35 @@ fn check_trace(level: &str, exe: &Path, names: &HashMap<String, u64>) {
                 .iter()
                 .skip(1)
                 .all(|f| matches!(f.method, UnwindMethod::Pdata | UnwindMethod::SignalContext)));
+            // DWARF variables of the callers, in the frames the unwinder gave.
+            if let Some(lines) = image.lines() {
+                for frame in frames.iter().skip(1) {
+                    let scopes = lines.scopes_at("pe_unwind", frame.lookup_pc().wrapping_sub(bias));
+                    let Some(scope) = scopes.first() else { continue };
+                    let Some(want) = ARGUMENT_N.iter().find(|(f, _)| scope.name.as_deref() == Some(f)).map(|(_, n)| *n)
+                    else {
+                        continue;
+                    };
+                    let n = scope.arguments.iter().find(|a| a.name == "n").expect("argument n");
+                    let mut ctx = FrameContext { frame, state, bias };
+                    match locate(&n.location, scope.frame_base.as_ref(), 4, &mut ctx) {
+                        Ok(found) if found.place == Place::OptimizedOut => optimized_out += 1,
+                        Ok(found) => {
+                            assert_eq!(found.bytes, want.to_le_bytes(), "{level}: state {i}: n in {:?}", scope.name);
+                            variables += 1;
+                        }
+                        Err(e) => panic!("{level}: state {i}: n in {:?}: {e}", scope.name),
+                    }
+                }
+            }
         }
         assert!(checked_states > 150, "{level}: {checked_states} states checked");
+        if level.starts_with("gcc -O0") {
+            assert!(
+                variables > 100 && optimized_out == 0,
+                "{level}: {variables} values of n, {optimized_out} optimized out"
+            );
+        }
         for kind in ["Codes", "Epilogue", "Leaf", "Codes machine frame"] {
             assert!(kinds.contains(kind), "{level}: no frame unwound by {kind}: {kinds:?}");
         }
