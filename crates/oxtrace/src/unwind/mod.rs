@@ -14,6 +14,7 @@ mod pe_unwind_info;
 mod regs;
 mod signal;
 mod signal_i386;
+mod stackwalk;
 
 pub use cfi::{CfiStep, CfiTables};
 pub use frame_pointer::step_frame_pointer;
@@ -24,6 +25,7 @@ pub use pe_unwind_info::{
 };
 pub use regs::UnwindRegs;
 pub use signal::{interrupted_registers, is_signal_restorer};
+pub use stackwalk::{as_stackwalk, compare_with_stackwalk, StackWalkFrame};
 
 /// How a frame's registers were found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use iced_x86::{Decoder, DecoderOptions, FlowControl};
 use oxtrace::arch::x86_64::X86_64;
 use oxtrace::memory::{MemoryMap, Perms};
 use oxtrace::symbols::{locate, ElfImage, LocationContext, Place, SymbolResolver, VarLocation};
-use oxtrace::unwind::{unwind, Frame, UnwindMethod, UnwindRegs};
+use oxtrace::unwind::{compare_with_stackwalk, unwind, Frame, StackWalkFrame, UnwindMethod, UnwindRegs};
 
 use super::{nm_functions, pe_fixture, LEVELS};
 
@@ -287,6 +287,15 @@ fn check_trace(level: &str, exe: &Path, names: &HashMap<String, u64>) {
             let got: Vec<(u64, u64)> = frames.iter().skip(1).map(|f| (f.pc, f.sp)).collect();
             let want: Vec<(u64, u64)> = shadow.iter().rev().map(|e| (e.pc, e.sp)).collect();
             assert_eq!(got, want, "{level}: state {i} at {:#x}: unwind()", state.rip);
+            // The same, through the comparison a Windows test makes with StackWalk64's frames.
+            let mut walked = vec![(state.rip, state.rsp())];
+            walked.extend(&want);
+            let reference: Vec<StackWalkFrame> = walked
+                .iter()
+                .enumerate()
+                .map(|(k, (pc, sp))| StackWalkFrame { pc: *pc, stack: *sp, ret: walked.get(k + 1).map_or(0, |n| n.0) })
+                .collect();
+            compare_with_stackwalk(&frames, &reference, walked.len()).unwrap();
             assert!(frames
                 .iter()
                 .skip(1)
