@@ -15,7 +15,7 @@
 //! (a crash inside it) is not delivered to it afterwards.
 
 use super::Trace;
-use crate::arch::{ArgValue, RegisterGroup};
+use crate::arch::{ArgValue, CallingConvention, RegisterGroup};
 use crate::error::{Error, Result};
 use crate::event::EventKind;
 use crate::registers::RegisterContext;
@@ -72,14 +72,28 @@ impl Trace {
     /// the thread is left exactly as it was. A signal, a breakpoint or the
     /// process's end before the return is an [`Error::CallInterrupted`].
     pub fn call(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+        let convention = self.platform.calling_convention();
+        self.call_as(convention, function, args)
+    }
+
+    /// [`Trace::call`] by another calling convention than the platform's:
+    /// a function declared `__attribute__((ms_abi))` in a Linux program is
+    /// called as [`CallingConvention::Microsoft64`].
+    pub fn call_as(&mut self, convention: CallingConvention, function: u64, args: &[CallArg]) -> Result<CallResult> {
         self.require_stopped()?;
         if self.arch.x86_bitness().is_none() {
             return Err(Error::Unsupported("calling functions in the debuggee on this architecture"));
         }
+        if convention.word() != self.arch.pointer_size as u64 {
+            let arch = self.arch.name;
+            return Err(Error::InvalidArgument(format!(
+                "the {convention:?} convention does not fit an {arch} process"
+            )));
+        }
         let tid = self.current_tid;
         let saved = self.save_registers()?;
         let pending = self.pending_signals.get(&tid).copied();
-        let result = self.call_with_saved(function, args);
+        let result = self.call_with_saved(convention, function, args);
         if self.is_attached() && self.platform.has_thread(tid) {
             self.current_tid = tid;
             self.restore_registers(saved)?;
@@ -98,7 +112,12 @@ impl Trace {
         self.call(addr, args)
     }
 
-    fn call_with_saved(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+    fn call_with_saved(
+        &mut self,
+        convention: CallingConvention,
+        function: u64,
+        args: &[CallArg],
+    ) -> Result<CallResult> {
         if self.memory_map(function)?.is_none_or(|m| !m.perms.exec) {
             return Err(Error::InvalidArgument(format!("{function:#x} is not in executable memory")));
         }
@@ -108,11 +127,11 @@ impl Trace {
                 && hit.module.table().symbols_at(hit.symbol.addr).any(|s| s.kind == SymbolKind::IndirectFunction)
         });
         if indirect {
-            let implementation = self.call_once(function, &[])?.value;
-            return self.call_once(implementation, args);
+            let implementation = self.call_once_as(convention, function, &[])?.value;
+            return self.call_once_as(convention, implementation, args);
         }
         self.check_argument_count(function, args.len())?;
-        self.call_once(function, args)
+        self.call_once_as(convention, function, args)
     }
 
     /// Refuses a call with fewer or more arguments than the function's DWARF declares.
@@ -130,10 +149,15 @@ impl Trace {
         Err(Error::InvalidArgument(format!("{name} takes {}{more} argument(s), not {given}", declared.count)))
     }
 
+    /// One call by the platform's convention, the thread's registers not saved.
     pub(super) fn call_once(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+        let convention = self.platform.calling_convention();
+        self.call_once_as(convention, function, args)
+    }
+
+    fn call_once_as(&mut self, convention: CallingConvention, function: u64, args: &[CallArg]) -> Result<CallResult> {
         let tid = self.current_tid;
         let return_address = self.call_return_address()?;
-        let convention = self.platform.calling_convention();
         let mut sp = self.sp()?.wrapping_sub(convention.red_zone());
         let mut values = Vec::with_capacity(args.len());
         for arg in args {
