@@ -39,7 +39,7 @@ impl Module {
             let load = first.start.wrapping_sub(first.offset);
             return Some(
                 Self::at_load_address(path, name, image.clone(), load)
-                    .with_end(end.max(load + pe.layout.size_of_image)),
+                    .with_end(end.max(load.saturating_add(pe.layout.size_of_image))),
             );
         }
         let table = image.symbols();

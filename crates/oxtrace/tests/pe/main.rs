@@ -4,6 +4,7 @@
 //! of a fixture single-stepped under wine.
 #![cfg(target_os = "linux")]
 
+mod fuzz_pe;
 mod pdb;
 mod symbols;
 mod traced;
