@@ -104,7 +104,8 @@ fn corrupt_pe_images_never_panic() {
     let original = std::fs::read(pe_fixture("pe_unwind", "-O2")).unwrap();
     let file = object::File::parse(&*original).unwrap();
     // The headers, and the sections the unwinder trusts.
-    let mut hot = vec![0..0x400];
+    let mut hot: Vec<Range<usize>> = Vec::new();
+    hot.push(0..0x400);
     for section in file.sections() {
         if matches!(section.name(), Ok(".pdata" | ".xdata" | ".edata")) {
             let (start, len) = section.file_range().unwrap();
@@ -140,7 +141,7 @@ fn corrupt_pdb_files_never_panic() {
     let path = dir.join("mutant.pdb");
     let mut errors = 0;
     // The MSF superblock and the stream directory come first.
-    let hot = [0..0x2000];
+    let hot: Vec<Range<usize>> = std::iter::once(0..0x2000).collect();
     for seed in 1..=iterations() {
         let mut rng = Rng(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1);
         let data = mutate(&original, &hot, &mut rng);
