@@ -158,7 +158,7 @@ mod tests {
     use super::*;
 
     fn ty(kind: CKind, size: u64) -> CType {
-        CType { name: "t".into(), size, kind }
+        CType { name: "t".into(), size, kind, rust: false }
     }
 
     #[test]
