@@ -10,7 +10,7 @@
 //! without an entry is a leaf: it has not touched the stack, and its return
 //! address is at `[rsp]`.
 
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, SectionKind};
 
 use super::pe_epilogue::{epilogue_at, EpilogueStep, MAX_EPILOGUE};
 use super::pe_unwind_info::{dwarf_number, RuntimeFunction, UnwindOp, X64UnwindInfo};
@@ -67,8 +67,11 @@ impl PeUnwindTables {
     pub fn from_object(file: &object::File) -> PeUnwindTables {
         let object::File::Pe64(pe) = file else { return PeUnwindTables::default() };
         let image_base = file.relative_address_base();
+        // Code, and the data where linkers put UNWIND_INFO (`.xdata`, or `.rdata` with lld); not DWARF.
+        let wanted = |kind| !matches!(kind, SectionKind::Debug | SectionKind::DebugString | SectionKind::Other);
         let sections: Vec<(u32, Vec<u8>)> = file
             .sections()
+            .filter(|s| wanted(s.kind()))
             .filter_map(|s| {
                 let rva = u32::try_from(s.address().checked_sub(image_base)?).ok()?;
                 let data = s.data().ok()?;

@@ -127,11 +127,16 @@ struct Expected {
 fn run_trace(exe: &Path) -> (u64, Vec<State>) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let out = exe.with_extension("states");
+    // One wine at a time: the first run creates the prefix.
+    static WINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = WINE.lock().unwrap_or_else(|e| e.into_inner());
     let status = Command::new("wine")
         .arg(exe)
         .arg("trace")
         .arg(&out)
         .env("WINEDEBUG", "-all")
+        // No Mono or Gecko installer when the prefix is made.
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
         .env("WINEPREFIX", dir.join("wine-prefix"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
