@@ -6,11 +6,16 @@
 //! reverse order of the prologue (the last instruction first). A chained
 //! record ends with the `RUNTIME_FUNCTION` of the function part it continues.
 //!
-//! Written here rather than taken from a crate: on crates.io only
-//! `goblin` (a whole second object parser beside `object`) decodes these
-//! codes, and no crate applies them to registers, which is the hard part
-//! (see `pe_unwind.rs`). `object` reads the `.pdata` table; this file reads
-//! the bytes it points at.
+//! Written here rather than taken from a crate. `pe-unwind-info` (Mozilla's,
+//! 0.6) decodes and applies these tables, but its epilogue test takes any
+//! direct `jmp` at the pc for the end of an epilogue: a stop on a jump
+//! inside the function (a loop's, or one into a chained part of it) unwinds
+//! to garbage (the fixture of `tests/pe/traced.rs` steps over both). It also uses one
+//! address for the lookup and the prologue offset (a return address just past
+//! a `noreturn` call finds the next function), reads saves through the frame
+//! register before the prologue has set it, and keeps no record of where
+//! registers were saved, which oxtrace's frames report. `object` reads the
+//! PE headers; this file reads the bytes `.pdata` points at.
 
 /// `UNW_FLAG_EHANDLER`: an exception handler follows the codes.
 pub const UNW_FLAG_EHANDLER: u8 = 1;
