@@ -95,3 +95,36 @@ pub fn compile_m32(out_dir: &Path, source: &str, out_name: &str, args: &[&str], 
     all.extend(args);
     compile(out_dir, source, out_name, &c_compiler(), &all, libs)
 }
+
+/// The mingw-w64 C compiler for x86_64 Windows (Debian's `gcc-mingw-w64-x86-64`).
+pub const MINGW_CC: &str = "x86_64-w64-mingw32-gcc";
+
+/// [`compile`] for Windows with mingw: `tests/fixtures/SOURCE` to the PE
+/// image `OUT_DIR/OUT_NAME` (name it `.exe` or `.dll`), with DWARF 4
+/// (`-g -gdwarf-4`: what wine's dbghelp and oxtrace both read) before `args`.
+pub fn compile_mingw(out_dir: &Path, source: &str, out_name: &str, args: &[&str]) -> PathBuf {
+    let mut all = vec!["-g", "-gdwarf-4"];
+    all.extend(args);
+    compile(out_dir, source, out_name, MINGW_CC, &all, &[])
+}
+
+/// `tests/fixtures/SOURCE` built for Windows by clang (`--target=x86_64-w64-mingw32`)
+/// and lld, with CodeView debug information in a PDB file: returns the image
+/// `OUT_DIR/OUT_NAME.exe`; the PDB is `OUT_NAME.pdb` beside it, and the image
+/// names it by its file name alone (lld-link's `-pdbaltpath`). mingw's libgcc serves as
+/// the runtime library. Needs Debian's `clang`, `lld` and `gcc-mingw-w64-x86-64`.
+pub fn compile_clang_pdb(out_dir: &Path, source: &str, out_name: &str, args: &[&str]) -> PathBuf {
+    let libgcc = Command::new(MINGW_CC).arg("-print-libgcc-file-name").output().expect("cannot run mingw's gcc");
+    let libgcc = PathBuf::from(String::from_utf8_lossy(&libgcc.stdout).trim());
+    let libdir = libgcc.parent().expect("libgcc's directory").to_owned();
+    let pdb = out_dir.join(format!("{out_name}.pdb"));
+    let mut all: Vec<String> =
+        ["--target=x86_64-w64-mingw32", "-g", "-gcodeview", "-fuse-ld=lld"].iter().map(|s| s.to_string()).collect();
+    all.push(format!("-L{}", libdir.display()));
+    all.push(format!("-Wl,--pdb={}", pdb.display()));
+    all.push(format!("-Wl,-Xlink=-pdbaltpath:{out_name}.pdb"));
+    all.extend(args.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    std::fs::create_dir_all(out_dir).unwrap();
+    compile(out_dir, source, &format!("{out_name}.exe"), "clang", &all, &[])
+}

@@ -15,6 +15,7 @@
 use std::sync::OnceLock;
 
 pub mod aarch64;
+pub mod calling_convention;
 pub mod emulate;
 pub mod i386;
 pub mod i386_syscalls;
@@ -22,6 +23,7 @@ pub mod syscall_abi;
 pub mod x86_64;
 pub mod x86_64_syscalls;
 
+pub use calling_convention::{ArgValue, CallLayout, CallingConvention};
 pub use x86_64_syscalls::{syscall_name, syscall_number};
 
 /// One raw register block, read and written as a whole by a backend.

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::arch::{Arch, RegisterGroup};
+use crate::arch::{Arch, CallingConvention, RegisterGroup};
 use crate::error::{Error, Pid, Result, Tid};
 use crate::event::{ExitStatus, SignalInfo, SyscallStop};
 use crate::memory::MemoryMap;
@@ -137,6 +137,15 @@ impl Interrupter {
 pub trait Platform: std::fmt::Debug {
     /// The architecture of the debuggee.
     fn arch(&self) -> &'static Arch;
+    /// The calling convention of the debuggee's C functions, by which
+    /// `Trace::call` and hooks place arguments: System V (cdecl on i386)
+    /// unless the backend says otherwise (Windows: [`CallingConvention::Microsoft64`]).
+    fn calling_convention(&self) -> CallingConvention {
+        match self.arch().name {
+            "i386" => CallingConvention::Cdecl32,
+            _ => CallingConvention::SysV64,
+        }
+    }
     /// The process id.
     fn pid(&self) -> Pid;
     /// The threads the backend knows to be alive, the main thread first if it is alive.

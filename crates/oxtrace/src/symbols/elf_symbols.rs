@@ -107,6 +107,10 @@ impl SymbolTable {
             .symbols()
             .chain(file.dynamic_symbols())
             .filter(|s| !s.is_undefined() && s.address() != 0)
+            // COFF's absolute symbols (`__size_of_stack_reserve__`) are numbers, not places.
+            .filter(|s| {
+                file.format() != object::BinaryFormat::Pe || matches!(s.section(), object::SymbolSection::Section(_))
+            })
             .filter(|s| {
                 !matches!(s.kind(), object::SymbolKind::Section | object::SymbolKind::File | object::SymbolKind::Label)
             })

@@ -1,4 +1,5 @@
-//! Symbols of the loaded modules: ELF `.symtab`, `.dynsym` and PLT stubs,
+//! Symbols of the loaded modules: ELF `.symtab`, `.dynsym` and PLT stubs, PE
+//! COFF symbols and exports,
 //! demangled Rust and C++ names, separate debug files (by build-id and
 //! `.gnu_debuglink`), and DWARF lines and functions, per module, placed at the
 //! addresses the process loaded them.
@@ -25,6 +26,8 @@ mod locations;
 mod module;
 mod normalize;
 mod parameters;
+mod pdb_file;
+mod pe_symbols;
 mod plt;
 mod resolver;
 mod types;
@@ -36,12 +39,14 @@ pub use ctype::{param_list, CKind, CMember, CType, TypeRef};
 pub use debug_file::{debug_file_candidates, find_debug_file};
 pub use demangle::{demangle, without_parameters};
 pub use elf_symbols::{Segment, Symbol, SymbolKind, SymbolTable};
-pub use image::ElfImage;
+pub use image::{ElfImage, PeParts};
 pub use lines::{LineInfo, SourceFrame};
 pub use locations::{entry_value_register, evaluate_value, locate, Located, LocationContext, Place};
 pub use module::Module;
 pub use normalize::normalize_module_name;
 pub use parameters::Parameters;
+pub use pdb_file::{PdbDebugInfo, PdbReference};
+pub use pe_symbols::{export_symbols, is_pe, parse_pe, pe_layout, PeLayout};
 pub use resolver::{CodeLocation, SymbolHit, SymbolResolver};
 pub(crate) use types::{format_g, quote_char, runs, REPEAT_THRESHOLD};
 pub use types::{Member, TypeKind, TypeLayout, Value};

@@ -1,4 +1,4 @@
-//! A loaded module: one ELF image mapped into the process at a bias.
+//! A loaded module: one ELF or PE image mapped into the process at a bias.
 
 use std::rc::Rc;
 
@@ -31,9 +31,40 @@ impl Module {
     pub fn new(path: &str, name: String, image: Rc<ElfImage>, maps: &[&MemoryMap]) -> Option<Module> {
         let start = maps.iter().map(|m| m.start).min()?;
         let end = maps.iter().map(|m| m.end).max()?;
+        if let Some(pe) = image.pe() {
+            // A PE image is mapped whole from its load address, headers first: the
+            // lowest map is the load address plus its offset in the image (its RVA,
+            // as a Windows backend reports it: 0 for the headers).
+            let first = maps.iter().min_by_key(|m| m.start)?;
+            let load = first.start.wrapping_sub(first.offset);
+            return Some(
+                Self::at_load_address(path, name, image.clone(), load)
+                    .with_end(end.max(load.saturating_add(pe.layout.size_of_image))),
+            );
+        }
         let table = image.symbols();
         let bias = if table.is_position_independent() { Self::bias(table, maps)? } else { 0 };
         Some(Module { path: path.to_owned(), name, bias, start, end, image })
+    }
+
+    /// Places a PE (or any) image whose first byte (its headers, for PE) is at
+    /// `load_address`: the bias is the load address minus the preferred image
+    /// base (0 for ELF, which has none), and the module spans `SizeOfImage`.
+    pub fn at_load_address(path: &str, name: String, image: Rc<ElfImage>, load_address: u64) -> Module {
+        let (base, size) = image.pe().map_or((0, 0), |pe| (pe.layout.image_base, pe.layout.size_of_image));
+        Module {
+            path: path.to_owned(),
+            name,
+            bias: load_address.wrapping_sub(base),
+            start: load_address,
+            end: load_address.saturating_add(size),
+            image,
+        }
+    }
+
+    fn with_end(mut self, end: u64) -> Module {
+        self.end = end;
+        self
     }
 
     /// The map with the lowest file offset, matched to the segment that starts in the same file page.

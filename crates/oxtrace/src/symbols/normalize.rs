@@ -3,8 +3,9 @@
 /// vtrace's rule: the file's base name, cut at the first `.`, then at the first
 /// `-`, lower-cased: `/lib/x86_64-linux-gnu/libc.so.6` → `libc`,
 /// `ld-linux-x86-64.so.2` → `ld`. Pseudo names keep their brackets (`[vdso]`).
+/// Windows paths (`C:\\windows\\system32\\KERNEL32.dll` → `kernel32`) split at either slash.
 pub fn normalize_module_name(path: &str) -> String {
-    let base = path.rsplit('/').next().unwrap_or(path);
+    let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
     if base.starts_with('[') {
         return base.to_owned();
     }
@@ -28,5 +29,6 @@ mod tests {
         assert_eq!(norm("/usr/lib/libstdc++.so.6"), "libstdc++");
         assert_eq!(norm("[vdso]"), "[vdso]");
         assert_eq!(norm("/tmp/.hidden"), ".hidden");
+        assert_eq!(norm("C:\\windows\\system32\\KERNEL32.dll"), "kernel32");
     }
 }

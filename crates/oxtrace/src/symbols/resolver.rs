@@ -10,7 +10,7 @@ use regex::Regex;
 
 use super::{normalize_module_name, CallTarget, ElfImage, Module, SourceFrame, Symbol};
 use crate::memory::MemoryMap;
-use crate::unwind::{CfiTables, UnwindInfo};
+use crate::unwind::{CfiTables, PeUnwindTables, UnwindInfo};
 
 /// The longest chain of tail calls looked for between two frames.
 const MAX_TAIL_CALL_CHAIN: usize = 4;
@@ -236,7 +236,14 @@ impl SymbolResolver {
             return CodeLocation::default();
         };
         let hit = self.sym_by_addr(addr);
-        let source = module.image.lines().map(|l| l.frames(addr.wrapping_sub(module.bias))).unwrap_or_default();
+        let mut source = module.image.lines().map(|l| l.frames(addr.wrapping_sub(module.bias))).unwrap_or_default();
+        if source.is_empty() {
+            // A PE image with a PDB: its line, in the function its symbol names.
+            if let Some((file, line)) = pdb_location(module, addr) {
+                let function = hit.map(|h| h.symbol.name.clone());
+                source.push(SourceFrame { function, file: Some(file), line: Some(line), inlined: false });
+            }
+        }
         CodeLocation {
             module: Some(module.name.clone()),
             symbol: hit.map(|h| h.symbol.name.clone()),
@@ -248,7 +255,8 @@ impl SymbolResolver {
     /// The source file and line of a code address.
     pub fn line_for_addr(&self, addr: u64) -> Option<(String, u32)> {
         let module = self.module_by_addr(addr)?;
-        module.image.lines()?.location(addr.wrapping_sub(module.bias))
+        let dwarf = module.image.lines().and_then(|l| l.location(addr.wrapping_sub(module.bias)));
+        dwarf.or_else(|| pdb_location(module, addr))
     }
 
     /// Whether a statement starts exactly at `addr` (see [`LineInfo::is_row_start`](super::LineInfo::is_row_start)).
@@ -347,10 +355,20 @@ impl UnwindInfo for SymbolResolver {
     fn function_start(&self, pc: u64) -> Option<u64> {
         self.sym_by_addr(pc).map(|hit| hit.addr)
     }
+
+    fn pe_unwind_for(&self, pc: u64) -> Option<(&PeUnwindTables, u64)> {
+        let module = self.module_by_addr(pc)?;
+        Some((&module.image.pe()?.unwind, module.bias)).filter(|(tables, _)| !tables.is_empty())
+    }
+}
+
+/// The source file and line of a runtime address from the PDB of a PE module.
+fn pdb_location(module: &Module, addr: u64) -> Option<(String, u32)> {
+    module.image.pe()?.pdb.as_ref()?.location(addr.wrapping_sub(module.bias))
 }
 
 /// Whether a module is the main program rather than a library: approximated
 /// by not being named like a shared object.
 fn is_program(module: &Module) -> bool {
-    !module.path.contains(".so") && module.path != VDSO
+    !module.path.contains(".so") && module.path != VDSO && !module.path.to_ascii_lowercase().ends_with(".dll")
 }

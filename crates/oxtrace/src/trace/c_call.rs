@@ -4,9 +4,11 @@
 //! INTEGER or SSE, larger ones (and those that do not fit the registers
 //! left) copied onto the stack, string literals copied into the program, and
 //! the return value read by its type (a large struct through the hidden
-//! pointer in `rdi`). The thread gets its registers back afterwards.
+//! pointer in `rdi`). The thread gets its registers back afterwards. The
+//! Microsoft x64 rules are in `c_call_ms.rs`.
 
 use super::Trace;
+use crate::arch::CallingConvention;
 use crate::cexpr::CValue;
 use crate::error::{Error, Result};
 use crate::event::EventKind;
@@ -39,9 +41,28 @@ impl Trace {
     /// types) in the current thread; the result is typed by the function's
     /// return type. The thread is left as it was.
     pub fn call_c(&mut self, function: u64, ty: &CType, args: &[CValue]) -> Result<CValue> {
+        let convention = self.platform.calling_convention();
+        self.call_c_as(convention, function, ty, args)
+    }
+
+    /// [`Trace::call_c`] by a given calling convention (System V or
+    /// Microsoft x64): a function declared `__attribute__((ms_abi))` in a
+    /// Linux program is called as [`CallingConvention::Microsoft64`].
+    pub fn call_c_as(
+        &mut self,
+        convention: CallingConvention,
+        function: u64,
+        ty: &CType,
+        args: &[CValue],
+    ) -> Result<CValue> {
         self.require_stopped()?;
         if self.arch.name != "x86_64" {
             return Err(Error::Unsupported("calling functions in the debuggee on this architecture"));
+        }
+        if !matches!(convention, CallingConvention::SysV64 | CallingConvention::Microsoft64) {
+            return Err(Error::InvalidArgument(format!(
+                "the {convention:?} convention does not fit an x86_64 process"
+            )));
         }
         if self.memory_map(function)?.is_none_or(|m| !m.perms.exec) {
             return Err(Error::InvalidArgument(format!("{function:#x} is not in executable memory")));
@@ -51,8 +72,8 @@ impl Trace {
         let pending = self.pending_signals.get(&tid).copied();
         let result = match self.is_indirect_function(function) {
             // An indirect function's symbol is its resolver: ask it for the implementation.
-            true => self.call_once(function, &[]).and_then(|r| self.call_c_saved(r.value, ty, args)),
-            false => self.call_c_saved(function, ty, args),
+            true => self.call_once(function, &[]).and_then(|r| self.call_c_by(convention, r.value, ty, args)),
+            false => self.call_c_by(convention, function, ty, args),
         };
         if self.is_attached() && self.platform.has_thread(tid) {
             self.current_tid = tid;
@@ -63,6 +84,19 @@ impl Trace {
             };
         }
         result
+    }
+
+    fn call_c_by(
+        &mut self,
+        convention: CallingConvention,
+        function: u64,
+        ty: &CType,
+        args: &[CValue],
+    ) -> Result<CValue> {
+        match convention {
+            CallingConvention::Microsoft64 => self.call_c_ms_saved(function, ty, args),
+            _ => self.call_c_saved(function, ty, args),
+        }
     }
 
     /// Whether `addr` is the start of a GNU indirect function (its symbol names the resolver).
@@ -83,6 +117,9 @@ impl Trace {
     pub fn return_value(&mut self, ty: &CType) -> Result<CValue> {
         if self.arch.name != "x86_64" {
             return Err(Error::Unsupported("return values on this architecture"));
+        }
+        if self.platform.calling_convention() == CallingConvention::Microsoft64 {
+            return self.ms_return_value(ty);
         }
         let full = self.complete_type(ty)?;
         let bytes = match classify(self, &full)? {
@@ -118,7 +155,7 @@ impl Trace {
     }
 
     /// A type with a struct reached through a pointer read in full.
-    fn complete_type(&mut self, ty: &CType) -> Result<CType> {
+    pub(super) fn complete_type(&mut self, ty: &CType) -> Result<CType> {
         match &ty.strip().kind {
             CKind::Incomplete(r) => self.resolve_type(r),
             _ => Ok(ty.strip().clone()),

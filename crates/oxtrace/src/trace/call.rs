@@ -1,5 +1,6 @@
-//! Calling functions in the debuggee, by the System V AMD64 convention (or
-//! cdecl in a 32-bit i386 process).
+//! Calling functions in the debuggee, by the platform's calling convention
+//! ([`CallingConvention`](crate::arch::CallingConvention): System V AMD64 on
+//! Linux, cdecl in a 32-bit i386 process, Microsoft x64 on Windows).
 //!
 //! The current thread's registers are saved; arguments go into `rdi`, `rsi`,
 //! `rdx`, `rcx`, `r8`, `r9` and then onto the stack (on i386 all of them on
@@ -14,15 +15,11 @@
 //! (a crash inside it) is not delivered to it afterwards.
 
 use super::Trace;
-use crate::arch::RegisterGroup;
+use crate::arch::{ArgValue, CallingConvention, RegisterGroup};
 use crate::error::{Error, Result};
 use crate::event::EventKind;
 use crate::registers::RegisterContext;
 use crate::symbols::SymbolKind;
-
-/// The System V AMD64 red zone, which a leaf function may use below its stack
-/// pointer (the i386 ABI has none, but skipping it there costs nothing).
-const RED_ZONE: u64 = 128;
 
 /// An argument of [`Trace::call`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,14 +72,28 @@ impl Trace {
     /// the thread is left exactly as it was. A signal, a breakpoint or the
     /// process's end before the return is an [`Error::CallInterrupted`].
     pub fn call(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+        let convention = self.platform.calling_convention();
+        self.call_as(convention, function, args)
+    }
+
+    /// [`Trace::call`] by another calling convention than the platform's:
+    /// a function declared `__attribute__((ms_abi))` in a Linux program is
+    /// called as [`CallingConvention::Microsoft64`].
+    pub fn call_as(&mut self, convention: CallingConvention, function: u64, args: &[CallArg]) -> Result<CallResult> {
         self.require_stopped()?;
         if self.arch.x86_bitness().is_none() {
             return Err(Error::Unsupported("calling functions in the debuggee on this architecture"));
         }
+        if convention.word() != self.arch.pointer_size as u64 {
+            let arch = self.arch.name;
+            return Err(Error::InvalidArgument(format!(
+                "the {convention:?} convention does not fit an {arch} process"
+            )));
+        }
         let tid = self.current_tid;
         let saved = self.save_registers()?;
         let pending = self.pending_signals.get(&tid).copied();
-        let result = self.call_with_saved(function, args);
+        let result = self.call_with_saved(convention, function, args);
         if self.is_attached() && self.platform.has_thread(tid) {
             self.current_tid = tid;
             self.restore_registers(saved)?;
@@ -101,7 +112,12 @@ impl Trace {
         self.call(addr, args)
     }
 
-    fn call_with_saved(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+    fn call_with_saved(
+        &mut self,
+        convention: CallingConvention,
+        function: u64,
+        args: &[CallArg],
+    ) -> Result<CallResult> {
         if self.memory_map(function)?.is_none_or(|m| !m.perms.exec) {
             return Err(Error::InvalidArgument(format!("{function:#x} is not in executable memory")));
         }
@@ -111,11 +127,11 @@ impl Trace {
                 && hit.module.table().symbols_at(hit.symbol.addr).any(|s| s.kind == SymbolKind::IndirectFunction)
         });
         if indirect {
-            let implementation = self.call_once(function, &[])?.value;
-            return self.call_once(implementation, args);
+            let implementation = self.call_once_as(convention, function, &[])?.value;
+            return self.call_once_as(convention, implementation, args);
         }
         self.check_argument_count(function, args.len())?;
-        self.call_once(function, args)
+        self.call_once_as(convention, function, args)
     }
 
     /// Refuses a call with fewer or more arguments than the function's DWARF declares.
@@ -133,41 +149,45 @@ impl Trace {
         Err(Error::InvalidArgument(format!("{name} takes {}{more} argument(s), not {given}", declared.count)))
     }
 
+    /// One call by the platform's convention, the thread's registers not saved.
     pub(super) fn call_once(&mut self, function: u64, args: &[CallArg]) -> Result<CallResult> {
+        let convention = self.platform.calling_convention();
+        self.call_once_as(convention, function, args)
+    }
+
+    fn call_once_as(&mut self, convention: CallingConvention, function: u64, args: &[CallArg]) -> Result<CallResult> {
         let tid = self.current_tid;
         let return_address = self.call_return_address()?;
-        let mut sp = self.sp()?.wrapping_sub(RED_ZONE);
+        let mut sp = self.sp()?.wrapping_sub(convention.red_zone());
         let mut values = Vec::with_capacity(args.len());
         for arg in args {
-            values.push(match arg {
+            values.push(ArgValue::Int(match arg {
                 CallArg::Int(v) => *v,
                 CallArg::Bytes(bytes) => {
                     sp = sp.wrapping_sub(bytes.len() as u64) & !15;
                     self.write_memory(sp, bytes)?;
                     sp
                 }
-            });
+            }));
         }
-        let registers = self.arch.call_args;
-        let word = self.arch.pointer_size as u64;
-        let on_stack = values.get(registers.len()..).unwrap_or_default();
-        sp = sp.wrapping_sub(word * on_stack.len() as u64) & !15;
-        for (i, value) in on_stack.iter().enumerate() {
-            self.write_ptr(sp + word * i as u64, *value)?;
+        // Stack arguments, the shadow space (Windows) and the return address, 16-aligned at the call.
+        let layout = convention.layout(sp, &values, return_address);
+        for (addr, value) in &layout.stack {
+            self.write_ptr(*addr, *value)?;
         }
-        // The call pushes the return address: at the function's entry, sp + word is 16-aligned.
-        sp -= word;
-        self.write_ptr(sp, return_address)?;
+        let sp = layout.sp;
+        let word = convention.word();
         let i386 = self.arch.name == "i386";
+        let has_orig_rax = self.arch.register("orig_rax").is_some();
         let ctx = self.registers()?;
-        for (name, value) in registers.iter().zip(&values) {
+        for (name, value) in &layout.registers {
             ctx.set_u64(name, *value)?;
         }
         if i386 {
             // The kernel reads orig_eax as a signed 32-bit number: -1 is "no system call".
             ctx.set_u64("orig_eax", u64::from(u32::MAX))?;
-        } else {
-            ctx.set_u64("rax", 0)?; // no vector registers for a variadic callee
+        } else if has_orig_rax {
+            // (The System V layout sets rax, the vector-register count for a variadic callee, to 0.)
             ctx.set_u64("orig_rax", u64::MAX)?;
         }
         ctx.set_sp(sp)?;
@@ -178,7 +198,7 @@ impl Trace {
             return Err(Error::CallInterrupted { function, tid, event: event.to_string() });
         }
         let registers = self.registers()?.clone();
-        Ok(CallResult { value: registers.get_u64(self.arch.return_value)?, registers })
+        Ok(CallResult { value: registers.get_u64(convention.int_return())?, registers })
     }
 
     /// Where called functions return to: the program's entry point.

@@ -70,13 +70,19 @@ impl Trace {
         };
         let argc = state.borrow().argc;
         let mut args = Vec::with_capacity(argc);
+        // x86 by the platform's calling convention; others by the architecture's registers.
+        let convention = arch.x86_bitness().map(|_| self.platform.calling_convention());
         for i in 0..argc {
-            let value = match arch.call_args.get(i) {
-                Some(reg) => self.register_u64(reg)?,
-                None => {
+            let place = match convention {
+                Some(convention) => convention.int_argument(i, sp),
+                None => arch.call_args.get(i).copied().ok_or_else(|| {
                     let slot = (i - arch.call_args.len()) as u64 * arch.pointer_size as u64;
-                    self.read_ptr(sp + arch.stack_args_offset + slot)?
-                }
+                    sp + arch.stack_args_offset + slot
+                }),
+            };
+            let value = match place {
+                Ok(reg) => self.register_u64(reg)?,
+                Err(addr) => self.read_ptr(addr)?,
             };
             args.push(value);
         }

@@ -14,6 +14,7 @@
 
 mod breakpoints;
 mod c_call;
+mod c_call_ms;
 mod c_values;
 mod call;
 mod disassemble;

@@ -1,5 +1,6 @@
-//! Call stacks: DWARF call frame information first, signal frames and frame
-//! pointers where it is missing, every callee-saved register recovered per frame.
+//! Call stacks: the x64 `.pdata` tables of Windows (PE) modules, DWARF call
+//! frame information, signal frames and frame pointers where it is missing,
+//! every callee-saved register recovered per frame.
 //!
 //! The unwinder reads memory through a closure and asks an [`UnwindInfo`] for
 //! the tables of the module holding a pc, and never does I/O of its own, so it
@@ -7,14 +8,24 @@
 
 mod cfi;
 mod frame_pointer;
+mod pe_epilogue;
+mod pe_unwind;
+mod pe_unwind_info;
 mod regs;
 mod signal;
 mod signal_i386;
+mod stackwalk;
 
 pub use cfi::{CfiStep, CfiTables};
 pub use frame_pointer::step_frame_pointer;
+pub use pe_epilogue::{epilogue_at, EpilogueStep};
+pub use pe_unwind::{PeStep, PeStepKind, PeUnwindTables};
+pub use pe_unwind_info::{
+    RuntimeFunction, UnwindCode, UnwindOp, X64UnwindInfo, REGISTER_NAMES as X64_UNWIND_REGISTERS,
+};
 pub use regs::UnwindRegs;
 pub use signal::{interrupted_registers, is_signal_restorer};
+pub use stackwalk::{as_stackwalk, compare_with_stackwalk, StackWalkFrame};
 
 /// How a frame's registers were found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +38,8 @@ pub enum UnwindMethod {
     FramePointer,
     /// From the registers the kernel saved in a signal frame.
     SignalContext,
+    /// From the callee's x64 `.pdata`/`.xdata` unwind tables (a PE module).
+    Pdata,
 }
 
 /// One physical frame of a call stack.
@@ -71,6 +84,11 @@ pub trait UnwindInfo {
     fn cfi_for(&self, pc: u64) -> Option<(&CfiTables, u64)>;
     /// The start of the function holding `pc`, for the frame-pointer fallback.
     fn function_start(&self, pc: u64) -> Option<u64>;
+    /// The x64 unwind tables of the PE module holding `pc`, and that module's
+    /// bias (load address minus image base); `None` outside PE modules.
+    fn pe_unwind_for(&self, _pc: u64) -> Option<(&PeUnwindTables, u64)> {
+        None
+    }
 }
 
 /// Walks the stack from the registers of its innermost frame, at most
@@ -119,13 +137,20 @@ pub fn unwind(
     frames
 }
 
-/// The caller of one frame: CFI, then a signal restorer, then frame pointers.
+/// The caller of one frame: `.pdata` in a PE module, else CFI, then a signal
+/// restorer, then frame pointers.
 fn step(
     frame: &Frame,
     innermost: bool,
     info: &dyn UnwindInfo,
     read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
 ) -> Option<(UnwindRegs, u64, UnwindMethod, UnwindRegs)> {
+    if let Some((tables, bias)) = info.pe_unwind_for(frame.lookup_pc()) {
+        if let Some(step) = tables.step(frame.pc, frame.lookup_pc(), bias, &frame.regs, read) {
+            let method = if step.machine_frame { UnwindMethod::SignalContext } else { UnwindMethod::Pdata };
+            return Some((step.caller, step.cfa, method, step.saved_at));
+        }
+    }
     if let Some((tables, bias)) = info.cfi_for(frame.lookup_pc()) {
         if let Some(step) = tables.step(frame.lookup_pc(), bias, &frame.regs, read) {
             let method = if step.signal_trampoline { UnwindMethod::SignalContext } else { UnwindMethod::Cfi };

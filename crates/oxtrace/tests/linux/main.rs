@@ -23,6 +23,7 @@ mod leaving;
 mod libraries;
 mod lifecycle;
 mod memory;
+mod ms_abi_calls;
 mod page_watches;
 mod processes;
 mod registers;
