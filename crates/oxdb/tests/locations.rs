@@ -217,10 +217,53 @@ fn cpp_qualified_names_with_parameters_templates_and_quotes_stop_where_gdb_does(
     }
 }
 
+/// The name gdb gives a Rust trait impl's method `method`: the DWARF namespace
+/// of its impl block (`rusty::geometry::{impl#1}::sides`), from `info functions`.
+fn gdb_impl_name(program: &Path, method: &str) -> String {
+    let text = gdb(&[&gdb_args(&[&format!("info functions ::{method}$")])[..], &[program.to_str().unwrap()]].concat());
+    // `20:\tstatic fn rusty::geometry::{impl#1}::sides(*mut rusty::geometry::Square) -> u64;`
+    let name = text.lines().find_map(|l| l.split(" fn ").nth(1)).and_then(|rest| rest.split('(').next());
+    name.unwrap_or_else(|| panic!("no {method} in gdb's functions:\n{text}")).to_owned()
+}
+
 #[test]
-fn rust_paths_stop_where_gdb_does() {
-    let program = fixture_lang("rusty.rs", "rustc", false);
-    compare(&program, &["rusty::geometry::perimeter", "rusty::geometry::Square::area"]);
+fn rust_paths_and_trait_impls_stop_where_gdb_does() {
+    for opt in [false, true] {
+        let program = fixture_lang("rusty.rs", "rustc", opt);
+        compare(&program, &["rusty::geometry::perimeter", "rusty::geometry::Square::area"]);
+        // gdb knows a trait impl's method only by its impl block's DWARF
+        // name, and an inherent method only by its full path: the same stops
+        // by the names a Rust programmer writes.
+        let sides = gdb_stop(&program, &gdb_impl_name(&program, "sides"));
+        assert!(sides.starts_with("0x"), "{sides}");
+        for ours in [
+            "Square::sides",
+            "geometry::Square::sides",
+            "rusty::geometry::Square::sides",
+            "<rusty::geometry::Square as rusty::geometry::Shape>::sides",
+            "'<Square as Shape>::sides'",
+        ] {
+            assert_eq!(oxdb_stop(&program, ours), sides, "break {ours} in {program:?}");
+        }
+        let area = gdb_stop(&program, "rusty::geometry::Square::area");
+        for ours in ["Square::area", "geometry::Square::area"] {
+            assert_eq!(oxdb_stop(&program, ours), area, "break {ours} in {program:?}");
+        }
+        // Once the libraries are loaded, a trait the type does not implement, or another type, is an error.
+        for wrong in ["<Square as Clone>::sides", "Circle::area"] {
+            let run = oxdb(&[
+                "--batch",
+                "-ex",
+                "break main",
+                "-ex",
+                "continue",
+                "-ex",
+                &format!("break {wrong}"),
+                program.to_str().unwrap(),
+            ]);
+            assert!(run.code == Some(2) && run.stderr.contains(wrong), "{run}");
+        }
+    }
 }
 
 #[test]

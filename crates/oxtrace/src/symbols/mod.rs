@@ -25,6 +25,7 @@ mod module;
 mod normalize;
 mod parameters;
 mod plt;
+mod qualified_names;
 mod resolver;
 mod types;
 mod variables;
