@@ -73,6 +73,7 @@ fn restart(session: &mut Session, out: &mut dyn Write) -> CmdResult {
     let old = session.any_trace()?;
     let (follow, detach) = (old.follow_fork(), old.detach_on_fork());
     let old_breaks = old.breakpoints();
+    let next_id = old.next_breakpoint_id();
     let trace = spawn(&launch, session.inferiors.disable_aslr)?;
     writeln!(out, "[process {}] started {}", trace.pid(), launch.program.to_string_lossy())?;
     session.replace_trace(trace);
@@ -125,6 +126,8 @@ fn restart(session: &mut Session, out: &mut dyn Write) -> CmdResult {
             shared.locations.insert(id, placed.ids);
         }
     }
+    // Numbers go on from the old process's (catchpoints and deleted breakpoints had some).
+    session.any_trace()?.set_next_breakpoint_id(next_id);
     // Breakpoints set while no program was alive.
     let later = std::mem::take(&mut session.shared.borrow_mut().at_next_run);
     for (text, once) in later {

@@ -264,6 +264,18 @@ impl Trace {
         true
     }
 
+    /// The id the next breakpoint, watchpoint or page watch will get.
+    pub fn next_breakpoint_id(&self) -> u32 {
+        self.breakpoints.next_id
+    }
+
+    /// Takes the next id of the numbering breakpoints, watchpoints and page
+    /// watches share, without making anything: for a debugger's own
+    /// numbered items (gdb numbers its catchpoints among its breakpoints).
+    pub fn reserve_breakpoint_id(&mut self) -> u32 {
+        self.breakpoints.allocate_id()
+    }
+
     /// One breakpoint, placed or deferred.
     pub fn breakpoint(&self, id: u32) -> Option<&Breakpoint> {
         self.breakpoints.by_id.get(&id).or_else(|| self.breakpoints.deferred.get(&id)).map(|e| &e.info)
