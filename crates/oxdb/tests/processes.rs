@@ -117,7 +117,8 @@ fn kept_children_are_inferiors_that_run_one_at_a_time() {
     // The child ran alone, into the breakpoint it inherited, and exited.
     assert!(run.stdout.contains("[current inferior is 2 (process "), "{run}");
     assert!(run.lines_with("] exited with code 11").len() == 1, "{run}");
-    assert_eq!(run.lines_with("breakpoint 1 hit at ").len(), 2, "{run}");
+    // Breakpoint 2: catchpoint 1 took the first number, as in gdb.
+    assert_eq!(run.lines_with("breakpoint 2 hit at ").len(), 2, "{run}");
     let table: Vec<&str> =
         run.stdout.lines().filter(|l| l.contains("exited with code") && !l.starts_with('[')).collect();
     assert!(table.iter().any(|l| l.starts_with("* 1 ") && l.contains("exited with code 7")), "{run}");
