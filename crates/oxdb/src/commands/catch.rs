@@ -68,11 +68,6 @@ impl Catches {
         self.list.iter_mut().filter(|c| c.num == num).map(|c| c.enabled = enabled).count() > 0
     }
 
-    /// The highest catchpoint number.
-    pub fn highest(&self) -> Option<u32> {
-        self.list.iter().map(|c| c.num).max()
-    }
-
     /// The first enabled catchpoint that matches, counted as hit.
     pub fn hit(&mut self, matches: impl Fn(&CatchKind) -> bool) -> Option<u32> {
         let c = self.list.iter_mut().find(|c| c.enabled && matches(&c.kind))?;
