@@ -289,3 +289,37 @@ fn an_indirect_function_breaks_in_the_implementation_the_resolver_chose() {
     assert!(hit.first().is_some_and(|l| l.contains(" in __strlen_") && l.ends_with(" from libc")), "{run}");
     assert!(run.lines_starting("#1 ").iter().any(|l| l.contains(" in say+0x")), "{run}");
 }
+
+/// The function of each `bt` line down to `main` (gdb's `#2  0x... in NAME (...)`
+/// or `#0  NAME (...)`; oxdb's `#2 0x... in NAME+0xOFF (...)`).
+fn bt_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with('#')) {
+        let rest = line.split_once(" in ").map_or_else(|| line.split_whitespace().nth(1).unwrap_or(""), |(_, r)| r);
+        let name = rest.split([' ', '+']).next().unwrap_or("").to_owned();
+        let at_main = name == "main";
+        names.push(name);
+        if at_main {
+            break;
+        }
+    }
+    names
+}
+
+#[test]
+fn bt_shows_the_dwarf_name_and_info_symbol_the_symbol_as_gdb() {
+    for program in [fixture("traps"), fixture_o2("traps")] {
+        let path = program.to_str().unwrap();
+        // Stopped by raise(SIGTRAP), inside libc (whose DWARF gdb and oxdb read alike).
+        let gdb_text = gdb(&[&gdb_args(&["run", "continue", "bt", "info symbol raise"])[..], &[path]].concat());
+        let run =
+            oxdb(&["--batch", "-ex", "continue", "-ex", "continue", "-ex", "bt", "-ex", "info symbol raise", path]);
+        let ours = bt_names(&run.stdout);
+        assert_eq!(ours, bt_names(&gdb_text), "{run}\n--- gdb\n{gdb_text}");
+        assert!(ours.len() >= 2 && ours.last().map(String::as_str) == Some("main"), "{run}");
+        // `raise` and `gsignal` are one address: `info symbol` names the symbol, as gdb does.
+        let gdb_symbol = gdb_text.lines().find_map(|l| l.split_once(" in section ")).map(|(name, _)| name.to_owned());
+        assert_eq!(gdb_symbol.as_deref(), Some("raise"), "{gdb_text}");
+        assert!(run.stdout.lines().any(|l| l.ends_with(" in raise from libc [r-xp libc.so.6]")), "{run}");
+    }
+}
