@@ -33,6 +33,11 @@ pub fn apply(trace: &mut Trace, shared: &Shared) {
 }
 
 fn on_event(trace: &mut Trace, event: &Event, shared: &Rc<RefCell<Shared>>) {
+    match event.kind {
+        EventKind::LibraryLoaded { .. } => crate::commands::locations::resolve_waiting(trace, shared),
+        EventKind::LibraryUnloaded { .. } => crate::commands::locations::wait_again(trace, shared),
+        _ => {}
+    }
     let mut state = shared.borrow_mut();
     let (show, go_on, catch) = match &event.kind {
         EventKind::Breakpoint { id, .. } => {

@@ -323,3 +323,77 @@ fn bt_shows_the_dwarf_name_and_info_symbol_the_symbol_as_gdb() {
         assert!(run.stdout.lines().any(|l| l.ends_with(" in raise from libc [r-xp libc.so.6]")), "{run}");
     }
 }
+
+/// `dlopen.c` at -O0 and `pendlib.c` as the shared library it loads, at -O0 (`opt` false) or -O2.
+fn dlopen_with_pendlib(opt: bool) -> (PathBuf, PathBuf) {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxdb-fixtures");
+    let cc = test_fixtures::c_compiler();
+    let level = if opt { "-O2" } else { "-O0" };
+    let flags = ["-shared", "-fPIC", "-g", level, "-fno-omit-frame-pointer"];
+    let library = test_fixtures::compile(&out_dir, "pendlib.c", &format!("libpendlib{level}.so"), &cc, &flags, &[]);
+    (fixture("dlopen"), library)
+}
+
+/// The value of each `p $pc` (`$N = (void (*)()) 0x7ffff7fbc101 <dl_marker+8>` or gdb's `$N = 0x7ffff7fbc101`).
+fn printed_pcs(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with('$'))
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("0x")))
+        .map(|w| format!("{:#x}", u64::from_str_radix(w.trim_start_matches("0x"), 16).unwrap_or(0)))
+        .collect()
+}
+
+#[test]
+fn a_pending_breakpoint_once_resolved_is_placed_as_an_ordinary_one() {
+    for opt in [false, true] {
+        let (program, library) = dlopen_with_pendlib(opt);
+        let (program, library) = (program.to_str().unwrap(), library.to_str().unwrap());
+        // dl_marker after its prologue, then scaled() at each of its two inlined copies.
+        let steps = ["continue", "p $pc", "continue", "p $pc", "continue", "p $pc", "info breakpoints"];
+        let mut ours: Vec<&str> = vec!["break dl_marker", "break scaled", "info breakpoints"];
+        ours.extend_from_slice(&steps);
+        let run = oxdb(&[&["--batch"][..], &gdb_args(&ours), &[program, library]].concat());
+        let mut theirs: Vec<&str> =
+            vec!["set breakpoint pending on", "break dl_marker", "break scaled", "run", "p/x $pc"];
+        theirs.extend_from_slice(&steps[2..]);
+        let gdb_text = gdb(&[&gdb_args(&theirs)[..], &["--args", program, library]].concat());
+        let all = format!("{run}\n--- gdb\n{gdb_text}");
+        assert_eq!(run.code, Some(0), "{all}");
+        assert_eq!(run.lines_with(" pending on ").len(), 4, "pending at first, with numbers:\n{all}");
+        let pcs = printed_pcs(&run.stdout);
+        assert!(pcs.len() == 3 && pcs[1] != pcs[2], "{all}");
+        assert_eq!(pcs, printed_pcs(&gdb_text), "{all}");
+        assert_eq!(run.lines_with("breakpoint 1 hit at ").len(), 1, "{all}");
+        assert_eq!(run.lines_with("breakpoint 2 hit at ").len(), 2, "{all}");
+        // `info breakpoints` lists the locations as gdb does.
+        let subs = |text: &str| text.lines().filter(|l| l.starts_with("2.")).count();
+        assert_eq!(subs(&run.stdout), subs(&gdb_text), "{all}");
+        assert!(run.stdout.lines().any(|l| l.starts_with("2 ") && l.contains("<2 locations>")), "{all}");
+        assert!(run.stdout.lines().any(|l| l.starts_with("2.2") && l.ends_with("hits 1")), "{all}");
+
+        // The library is unloaded and loaded again: the breakpoint waits and
+        // is placed again, each time after the prologue, with its condition,
+        // commands and ignore count. dl_marker runs for x = 1, 2, 3 in each
+        // of two rounds, scaled() twice in each call.
+        let mut commands: Vec<&str> =
+            vec!["break dl_marker if x != 2", "break scaled", "ignore 2 7", "commands 1 p $pc"];
+        commands.extend_from_slice(&["continue"; 10]);
+        commands.push("info breakpoints");
+        let run = oxdb(&[&["--batch"][..], &gdb_args(&commands), &[program, library]].concat());
+        assert_eq!(run.code, Some(0), "{run}");
+        assert!(run.stdout.contains("sum=108"), "{run}");
+        assert_eq!(run.lines_with("breakpoint 1 hit at ").len(), 4, "{run}");
+        assert_eq!(run.lines_with("breakpoint 2 hit at ").len(), 12 - 7, "{run}");
+        let places: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with('$'))
+            .filter_map(|l| l.split_once(" <"))
+            .map(|(_, p)| p)
+            .collect();
+        assert!(places.len() == 4 && places.iter().all(|p| *p == places[0]), "{run}");
+        // Every hit counted, ignored ones too, at both locations across both loads (as gdb counts them).
+        assert!(run.stdout.lines().any(|l| l.starts_with("2 ") && l.contains("<2 locations>  hits 12")), "{run}");
+        assert!(run.stdout.lines().filter(|l| l.starts_with("2.") && l.ends_with("hits 6")).count() == 2, "{run}");
+    }
+}

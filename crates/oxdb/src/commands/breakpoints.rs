@@ -59,6 +59,10 @@ fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn W
     }
     session.last_break = Some(id);
     session.shared.borrow_mut().specs.insert(id, (expr.to_owned(), once));
+    if placed.pending {
+        session.shared.borrow_mut().waiting.insert(id);
+        session.shared.borrow_mut().from_pending.insert(id);
+    }
     if placed.ids.len() > 1 {
         session.shared.borrow_mut().locations.insert(id, placed.ids);
     }

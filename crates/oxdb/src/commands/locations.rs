@@ -38,6 +38,8 @@ pub struct Placed {
     pub ids: Vec<u32>,
     /// The line to print.
     pub line: String,
+    /// Whether it is pending (placed by [`resolve_waiting`] once its library loads).
+    pub pending: bool,
 }
 
 /// Sets a breakpoint at the location `text`.
@@ -51,7 +53,7 @@ pub fn place(session: &mut Session, text: &str, once: bool) -> Result<Placed, Cm
         // `*EXPR` keeps the library's by-expression breakpoint: re-set after an exec, pending on a module.
         Location::Address(expr) if !once => {
             let id = trace.add_break_by_expr(expr)?;
-            return Ok(Placed { id, ids: vec![id], line: describe_one(trace, id, expr) });
+            return Ok(Placed { id, ids: vec![id], line: describe_one(trace, id, expr), pending: false });
         }
         _ => match trace.location_addresses(&location, current.as_deref()) {
             // Before the program's libraries load, a name found only in the
@@ -82,7 +84,7 @@ pub fn place(session: &mut Session, text: &str, once: bool) -> Result<Placed, Cm
     } else {
         format!("breakpoint {id} at {text}: {} locations", addrs.len())
     };
-    Ok(Placed { id, ids, line })
+    Ok(Placed { id, ids, line, pending: false })
 }
 
 /// A location not found: a pending breakpoint when that is allowed, else the error.
@@ -101,8 +103,73 @@ fn pend(trace: &mut Trace, location: &Location, pending: Pending, error: oxtrace
             "no function {name:?} in the program or its libraries (`set breakpoint pending on` waits for a library)"
         )));
     }
-    let id = trace.add_deferred_break_by_expr(name).map_err(|_| CmdError::from(error))?;
-    Ok(Placed { id, ids: vec![id], line: describe_one(trace, id, name) })
+    // A name that is not an expression too (`<S as T>::m`) waits for `resolve_waiting` alone.
+    let id = match trace.add_deferred_break_by_expr(name) {
+        Ok(id) => id,
+        Err(_) => trace.add_pending_breakpoint(name).map_err(|_| CmdError::from(error))?,
+    };
+    Ok(Placed { id, ids: vec![id], line: describe_one(trace, id, name), pending: true })
+}
+
+/// After a library loaded: each pending breakpoint whose location now
+/// resolves is given the same places as one set now (after the prologue,
+/// every inlined copy, clone and module: locations `N.1`, `N.2`...), with
+/// its number, condition, commands and state. The library may already have
+/// placed it at its name's address: it is moved. Locations it had before
+/// its library was unloaded are moved back, keeping their numbers and hits.
+pub fn resolve_waiting(trace: &mut Trace, shared: &std::rc::Rc<std::cell::RefCell<crate::session::Shared>>) {
+    let waiting: Vec<(u32, String)> = {
+        let state = shared.borrow();
+        state.waiting.iter().filter_map(|id| Some((*id, state.specs.get(id)?.0.clone()))).collect()
+    };
+    for (id, text) in waiting {
+        if trace.breakpoint(id).is_none() {
+            shared.borrow_mut().waiting.remove(&id);
+            continue;
+        }
+        let Ok(location) = Location::parse(&text) else { continue };
+        let addrs = match trace.location_addresses(&location, None) {
+            Ok(addrs) if !addrs.is_empty() && !only_in_linker(trace, &addrs) => addrs,
+            _ => continue,
+        };
+        let before = shared.borrow().locations.get(&id).cloned().unwrap_or_else(|| vec![id]);
+        if trace.move_breakpoint(id, addrs[0]).is_err() {
+            continue;
+        }
+        let mut ids = vec![id];
+        for (k, &addr) in addrs.iter().enumerate().skip(1) {
+            let placed = match before.get(k) {
+                Some(&lid) if trace.move_breakpoint(lid, addr).is_ok() => Some(lid),
+                _ => trace.add_breakpoint_like(id, addr).ok(),
+            };
+            ids.extend(placed);
+        }
+        for &lid in before.iter().filter(|lid| !ids.contains(lid)) {
+            let _ = trace.remove_breakpoint(lid);
+        }
+        let mut state = shared.borrow_mut();
+        state.waiting.remove(&id);
+        state.user_ids.extend(ids.iter().copied());
+        if ids.len() > 1 {
+            state.locations.insert(id, ids);
+        } else {
+            state.locations.remove(&id);
+        }
+    }
+}
+
+/// After a library was unloaded: a pending breakpoint the library took out
+/// with it (it waits again, deferred, and so do its other locations) waits
+/// to be placed again when a library loads.
+pub fn wait_again(trace: &mut Trace, shared: &std::rc::Rc<std::cell::RefCell<crate::session::Shared>>) {
+    let ids: Vec<u32> = shared.borrow().from_pending.iter().copied().collect();
+    for id in ids {
+        match trace.breakpoint(id) {
+            None => drop(shared.borrow_mut().from_pending.remove(&id)),
+            Some(bp) if !bp.resolved => drop(shared.borrow_mut().waiting.insert(id)),
+            Some(_) => {}
+        }
+    }
 }
 
 /// Whether the program's libraries are not loaded yet and every address is in the dynamic linker.
@@ -167,7 +234,11 @@ pub fn sub_lines(session: &mut Session, id: u32) -> Option<(Vec<String>, u64)> {
     for (k, lid) in ids.iter().enumerate() {
         let Some(bp) = trace.breakpoint(*lid).cloned() else { continue };
         hits += bp.hits;
-        let place = if live { place_text(trace, bp.addr) } else { format!("0x{:016x}", bp.addr) };
+        let place = match (live, bp.resolved) {
+            (_, false) => format!("pending on {:?}", bp.expr.clone().unwrap_or_default()),
+            (true, true) => place_text(trace, bp.addr),
+            (false, true) => format!("0x{:016x}", bp.addr),
+        };
         let enabled = if bp.enabled { "y" } else { "n" };
         lines.push(format!("{:<15} {enabled} {place}  hits {}", format!("{id}.{}", k + 1), bp.hits));
     }

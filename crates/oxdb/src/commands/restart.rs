@@ -98,6 +98,8 @@ fn restart(session: &mut Session, out: &mut dyn Write) -> CmdResult {
         let mut shared = session.shared.borrow_mut();
         shared.locations.clear();
         shared.user_ids.clear();
+        shared.waiting.clear();
+        shared.from_pending.clear();
     }
     let mut again: std::collections::BTreeMap<u32, Again> = std::collections::BTreeMap::new();
     for (id, (text, once)) in specs {
@@ -192,6 +194,10 @@ fn set_break_again(
     }
     let mut shared = session.shared.borrow_mut();
     shared.specs.insert(id, (text, once));
+    if placed.pending {
+        shared.waiting.insert(id);
+        shared.from_pending.insert(id);
+    }
     if placed.ids.len() > 1 {
         shared.locations.insert(id, placed.ids);
     }

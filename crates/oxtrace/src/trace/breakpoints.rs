@@ -186,6 +186,65 @@ impl Trace {
         Ok(())
     }
 
+    /// Moves breakpoint `id`, placed or deferred, to `addr`, keeping its id,
+    /// kind, state, hits, condition and callback: a debugger placing a pending
+    /// breakpoint where its location resolved (after the prologue, say), not
+    /// where its expression did. On an error the breakpoint is where it was.
+    pub fn move_breakpoint(&mut self, id: u32, addr: u64) -> Result<()> {
+        self.require_stopped()?;
+        match self.breakpoints.by_addr.get(&addr) {
+            Some(&other) if other == id => return Ok(()),
+            Some(&other) => return Err(Error::DuplicateBreakpoint { id: other, addr }),
+            None => {}
+        }
+        let (mut entry, was_deferred) = match self.breakpoints.deferred.remove(&id) {
+            Some(entry) => (entry, true),
+            None => {
+                let entry = self.breakpoints.by_id.get_mut(&id).filter(|e| !e.internal);
+                let mut entry = entry.ok_or(Error::NoSuchBreakpoint(id))?.clone();
+                self.remove_break_bytes(&mut entry)?;
+                self.breakpoints.by_addr.remove(&entry.info.addr);
+                self.breakpoints.by_id.remove(&id);
+                (entry, false)
+            }
+        };
+        let old = (entry.info.addr, entry.info.resolved);
+        entry.info.addr = addr;
+        entry.info.resolved = true;
+        entry.lifted = None;
+        entry.emulation = None;
+        let Err(failed) = self.try_place_breakpoint(entry) else { return Ok(()) };
+        let (error, mut entry) = *failed;
+        (entry.info.addr, entry.info.resolved) = old;
+        if was_deferred {
+            self.breakpoints.deferred.insert(id, entry);
+        } else {
+            // Back where it was (its bytes were there a moment ago).
+            self.place_breakpoint(entry)?;
+        }
+        Err(error)
+    }
+
+    /// Sets a breakpoint at `addr` that is a copy of breakpoint `id` (kind,
+    /// enabled state, condition and callback shared with it, no hits yet):
+    /// another location of the same breakpoint. It has the same expression,
+    /// so that it waits (deferred) when its library is unloaded, as the
+    /// original does. Returns its id.
+    pub fn add_breakpoint_like(&mut self, id: u32, addr: u64) -> Result<u32> {
+        self.require_stopped()?;
+        if let Some(&other) = self.breakpoints.by_addr.get(&addr) {
+            return Err(Error::DuplicateBreakpoint { id: other, addr });
+        }
+        let model = self.breakpoints.entry_mut(id)?;
+        let (kind, enabled) = (model.info.kind, model.info.enabled);
+        let (callback, condition, expr) = (model.callback.clone(), model.condition.clone(), model.info.expr.clone());
+        let new_id = self.breakpoints.allocate_id();
+        let info = Breakpoint { id: new_id, addr, kind, enabled, hits: 0, expr, resolved: true };
+        let entry = Entry { callback, condition, ..Entry::new(info, None) };
+        self.place_breakpoint(entry)?;
+        Ok(new_id)
+    }
+
     /// Sets a breakpoint that counts, stops and notifies only when `condition` is true at the hit.
     pub fn add_break_if(&mut self, addr: u64, condition: impl FnMut(&mut Trace) -> bool + 'static) -> Result<u32> {
         let id = self.add_breakpoint(addr, BreakpointKind::Normal, None)?;
