@@ -27,6 +27,7 @@ mod parameters;
 mod plt;
 mod qualified_names;
 mod resolver;
+mod statements;
 mod types;
 mod variables;
 

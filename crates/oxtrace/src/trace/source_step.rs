@@ -1,8 +1,9 @@
 //! Stepping by source lines (gdb's `step` and `next`), with the DWARF line table.
 //!
 //! The thread is stepped an instruction at a time (calls run to their return
-//! for `next`) until it reaches the first instruction of a statement on
-//! another line (line 0, code the compiler made up, is stepped through).
+//! for `next`) until it reaches the first instruction of a statement
+//! (`is_stmt`) on another line; line 0, code the compiler made up or merged,
+//! and rows that do not begin a statement are stepped through, as gdb does.
 //! Code without line information (a library without debug information) is
 //! not stopped in: the thread runs back out of it to its caller and stepping
 //! goes on there. `step` follows a call through its PLT stub into the
@@ -94,7 +95,7 @@ impl Trace {
     fn source_step(&mut self, over_calls: bool) -> Result<Event> {
         let step = |trace: &mut Trace| if over_calls { trace.step_over() } else { trace.stepi_through_signals() };
         let pc = self.pc()?;
-        let Some(start) = self.line_for_addr(pc)? else {
+        let Some(start) = self.source_line(pc)? else {
             return step(self);
         };
         let start_sp = self.sp()?;
@@ -111,7 +112,7 @@ impl Trace {
                 continue;
             }
             let in_plt = symbol.ends_with("@plt");
-            let line = self.line_for_addr(pc)?;
+            let line = self.source_line(pc)?;
             match line {
                 _ if in_plt && !over_calls => event = self.step_through_plt(&symbol)?,
                 // No lines here (or a PLT stub on the way to a library): back out to the caller.
@@ -126,6 +127,15 @@ impl Trace {
             }
         }
         Ok(event)
+    }
+
+    /// The source line of a pc for stepping: line 0 (`("", 0)`) for code of
+    /// no line inside a line table, `None` where no line table covers it.
+    fn source_line(&mut self, pc: u64) -> Result<Option<(String, u32)>> {
+        Ok(match self.line_for_addr(pc)? {
+            None if self.symbols()?.is_lineless(pc) => Some((String::new(), 0)),
+            line => line,
+        })
     }
 
     /// `step` at a PLT stub (`name@plt`): runs to the function it leads to
