@@ -397,3 +397,44 @@ fn a_pending_breakpoint_once_resolved_is_placed_as_an_ordinary_one() {
         assert!(run.stdout.lines().filter(|l| l.starts_with("2.") && l.ends_with("hits 6")).count() == 2, "{run}");
     }
 }
+
+/// The addresses of breakpoint `num`'s locations in an `info breakpoints`
+/// table (gdb's or oxdb's): the row `num` itself, or its rows `num.K`.
+fn location_addresses(text: &str, num: u32) -> Vec<u64> {
+    let mut found: Vec<u64> = text
+        .lines()
+        .filter(|l| {
+            let first = l.split_whitespace().next().unwrap_or("");
+            first == num.to_string() || first.starts_with(&format!("{num}."))
+        })
+        .filter_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("0x")))
+        .filter_map(|a| u64::from_str_radix(a, 16).ok())
+        .collect();
+    found.sort_unstable();
+    found
+}
+
+#[test]
+fn every_clone_of_a_function_is_a_location_as_in_gdb() {
+    let program = fixture_o2("clones");
+    let path = program.to_str().unwrap();
+    let set = ["break scale", "break check", "info breakpoints"];
+    let gdb_text = gdb(&[&gdb_args(&[&["break main", "run"][..], &set].concat())[..], &[path]].concat());
+    let mut commands = vec!["break main", "continue"];
+    commands.extend_from_slice(&set);
+    let table = oxdb(&[&["--batch"][..], &gdb_args(&commands), &[path]].concat());
+    // scale.constprop.0 alone; check.part.0 and check's inlined copies.
+    for num in [2, 3] {
+        let theirs = location_addresses(&gdb_text, num);
+        assert!(!theirs.is_empty(), "{gdb_text}");
+        assert_eq!(location_addresses(&table.stdout, num), theirs, "{table}\n--- gdb\n{gdb_text}");
+    }
+    // Every one is hit: six stops, then the end.
+    commands.extend(["continue"; 7]);
+    let run = oxdb(&[&["--batch"][..], &gdb_args(&commands), &[path]].concat());
+    let all = format!("{run}\n--- gdb\n{gdb_text}");
+    assert_eq!(run.code, Some(0), "{all}");
+    assert!(run.lines_with("breakpoint 2 hit at ").iter().all(|l| l.contains(" in scale.constprop.0")), "{all}");
+    assert!(run.lines_with("breakpoint 3 hit at ").iter().any(|l| l.contains(" in check.part.0")), "{all}");
+    assert!(run.stdout.lines().any(|l| l == "clones 33 -48"), "{all}");
+}
