@@ -209,6 +209,9 @@ fn cpp_qualified_names_with_parameters_templates_and_quotes_stop_where_gdb_does(
                 "shapes::scale(int)",
                 "shapes::twice<int>",
                 "cplusplus.cpp:shapes::twice<int>",
+                "shapes::Box<int>::twice",
+                "Box<int>::twice",
+                "'shapes::Box<int>::twice() const'",
             ],
         );
         let run =

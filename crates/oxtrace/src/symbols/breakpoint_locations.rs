@@ -161,7 +161,9 @@ impl SymbolResolver {
                         continue;
                     }
                     let short = super::without_parameters(&s.name).unwrap_or(&s.name);
-                    let forms = [Some(s.name.as_str()), Some(short), without_return_type(&s.name)];
+                    // A clone's demangled name ends in `[clone .isra.0]`: matched without it.
+                    let unclone = s.name.split(" [clone ").next().unwrap_or(&s.name);
+                    let forms = [Some(s.name.as_str()), Some(unclone), Some(short), without_return_type(&s.name)];
                     if forms.into_iter().flatten().any(|form| qualified_name_matches(form, bare)) {
                         named.push(s);
                     }
