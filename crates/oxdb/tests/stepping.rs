@@ -26,7 +26,39 @@ fn stepping_under_a_one_millisecond_timer_never_hangs() {
     // Every step stopped in the loop (lines 22 to 24), then `until` left it.
     assert!(lines.iter().filter(|&&l| (22..=24).contains(&l)).count() >= 600, "{run}");
     assert_eq!(lines.last(), Some(&26), "{run}");
+    // No step stopped in the handler (lines 10 to 13): it has no breakpoint.
+    assert!(lines.iter().all(|l| !(10..=13).contains(l)), "{run}");
     assert!(run.lines_with("SIGALRM").is_empty(), "SIGALRM is passed silently:\n{run}");
+}
+
+#[test]
+fn step_enters_a_handler_at_its_breakpoint_and_advance_and_finish_never_hang() {
+    let program = fixture("ticker");
+    let untraced = std::process::Command::new(&program).output().unwrap();
+    let expected = String::from_utf8_lossy(&untraced.stdout).into_owned();
+    // Stepping from a line that has a breakpoint, a tick's handler with one stops the step there.
+    let commands = [
+        "break 23",
+        "continue",
+        "break on_tick",
+        "step 300",
+        "bt",
+        "delete",
+        "step 3",
+        "advance 26",
+        "finish",
+        "continue",
+    ];
+    let run = batch("ticker", &commands, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let hits = run.lines_with("breakpoint 2 hit at ");
+    assert!(hits.len() == 1 && hits[0].contains(" in on_tick+"), "{run}");
+    assert!(run.lines_starting("#0 ").iter().any(|l| l.contains(" in on_tick+")), "{run}");
+    assert!(run.lines_starting("#").iter().any(|l| l.contains(" in main+")), "the handler's caller is main:\n{run}");
+    // Out of the handler, to line 26, out of main: the program's output as untraced.
+    assert!(run.stdout.lines().any(|l| l.starts_with("26\t")), "{run}");
+    assert!(run.stdout.contains("Run till exit from"), "{run}");
+    assert!(run.stdout.lines().any(|l| l == expected.trim_end()), "{expected}\n{run}");
 }
 
 #[test]

@@ -225,6 +225,32 @@ impl Trace {
         Err(error)
     }
 
+    /// Takes breakpoint `id` out of memory and out of the table, for a run
+    /// that needs its address (see [`Trace::put_breakpoint_back`]).
+    pub(super) fn take_breakpoint_out(&mut self, id: u32) -> Result<Entry> {
+        let mut entry = self.breakpoints.by_id.get(&id).ok_or(Error::NoSuchBreakpoint(id))?.clone();
+        self.remove_break_bytes(&mut entry)?;
+        self.breakpoints.by_id.remove(&id);
+        self.breakpoints.by_addr.remove(&entry.info.addr);
+        Ok(entry)
+    }
+
+    /// Puts an entry [`Trace::take_breakpoint_out`] took back: into memory
+    /// if the process is stopped, else only into the table (a process that
+    /// ended meanwhile has no memory to patch).
+    pub(super) fn put_breakpoint_back(&mut self, mut entry: Entry) -> Result<()> {
+        entry.lifted = None;
+        if self.breakpoints.by_addr.contains_key(&entry.info.addr) {
+            return Ok(()); // something else took the address meanwhile: the entry is dropped
+        }
+        if self.is_attached() && !self.is_running() {
+            return self.place_breakpoint(entry);
+        }
+        self.breakpoints.by_addr.insert(entry.info.addr, entry.info.id);
+        self.breakpoints.by_id.insert(entry.info.id, entry);
+        Ok(())
+    }
+
     /// Sets a breakpoint at `addr` that is a copy of breakpoint `id` (kind,
     /// enabled state, condition and callback shared with it, no hits yet):
     /// another location of the same breakpoint. It has the same expression,

@@ -17,7 +17,7 @@
 //! the handler stops it there). Any other event (a breakpoint, another
 //! signal, the end) ends the step early and is returned.
 
-use super::{BreakpointKind, Trace};
+use super::Trace;
 use crate::error::Result;
 use crate::event::{Event, EventKind};
 
@@ -72,22 +72,16 @@ impl Trace {
     /// in this frame. Reports `Step` when it is.
     fn run_handler_and_come_back(&mut self) -> Result<Event> {
         let (pc, sp) = (self.pc()?, self.sp()?);
-        // A breakpoint at this pc would stop the thread as it comes back,
-        // before the instruction the step has not run yet: lift it meanwhile.
-        let lifted = self.breakpoints.by_addr.get(&pc).copied().filter(|id| {
-            self.breakpoints
-                .by_id
-                .get(id)
-                .is_some_and(|e| e.info.enabled && e.info.kind != BreakpointKind::StopAndRemove)
-        });
-        if let Some(id) = lifted {
-            self.set_breakpoint_enabled(id, false)?;
-        }
+        // A breakpoint at this pc (enabled or not) would stop the thread as
+        // it comes back, before the instruction the step has not run yet,
+        // and holds the address the run back needs: out of the table meanwhile.
+        let taken = match self.breakpoints.by_addr.get(&pc).copied() {
+            Some(id) if !self.breakpoints.by_id[&id].internal => Some(self.take_breakpoint_out(id)?),
+            _ => None,
+        };
         let event = self.run_to_frame_lifted(pc, sp);
-        if let Some(id) = lifted {
-            if self.is_attached() && !self.is_running() && self.breakpoints.by_id.contains_key(&id) {
-                self.set_breakpoint_enabled(id, true)?;
-            }
+        if let Some(entry) = taken {
+            self.put_breakpoint_back(entry)?;
         }
         event
     }
