@@ -91,10 +91,18 @@ impl Entry {
     }
 }
 
+/// The lowest id of the trace's own short-lived breakpoints (a step's, a
+/// `run_until`'s, the library hook's), which count down from `u32::MAX` so
+/// that they take no number from the user's breakpoints (a debugger shows
+/// those numbers, as gdb numbers its breakpoints one after the other).
+pub(super) const TEMPORARY_IDS: u32 = u32::MAX / 2;
+
 /// Every breakpoint, by id and by address.
 #[derive(Default, Clone)]
 pub(super) struct Breakpoints {
     next_id: u32,
+    /// How many temporary ids were given (see [`TEMPORARY_IDS`]).
+    temporaries: u32,
     pub by_id: BTreeMap<u32, Entry>,
     pub by_addr: BTreeMap<u64, u32>,
     /// Breakpoints whose expression does not resolve yet, by id.
@@ -106,6 +114,12 @@ impl Breakpoints {
     pub fn allocate_id(&mut self) -> u32 {
         self.next_id += 1;
         self.next_id - 1
+    }
+
+    /// A new id for a breakpoint of the trace's own (see [`TEMPORARY_IDS`]).
+    pub fn allocate_temporary_id(&mut self) -> u32 {
+        self.temporaries = (self.temporaries + 1) % (u32::MAX - TEMPORARY_IDS);
+        u32::MAX - self.temporaries
     }
 
     pub fn len(&self) -> usize {
@@ -141,11 +155,27 @@ impl Trace {
 
     /// Sets a breakpoint of any kind, with an optional callback.
     pub fn add_breakpoint(&mut self, addr: u64, kind: BreakpointKind, callback: Option<BreakCallback>) -> Result<u32> {
+        self.add_breakpoint_numbered(addr, kind, callback, false)
+    }
+
+    /// A short-lived breakpoint of the trace's own (a step's, `run_until`'s):
+    /// its id is not one of the user's numbers (see [`TEMPORARY_IDS`]).
+    pub(super) fn add_temporary_breakpoint(&mut self, addr: u64, kind: BreakpointKind) -> Result<u32> {
+        self.add_breakpoint_numbered(addr, kind, None, true)
+    }
+
+    fn add_breakpoint_numbered(
+        &mut self,
+        addr: u64,
+        kind: BreakpointKind,
+        callback: Option<BreakCallback>,
+        temporary: bool,
+    ) -> Result<u32> {
         self.require_stopped()?;
         if let Some(&id) = self.breakpoints.by_addr.get(&addr) {
             return Err(Error::DuplicateBreakpoint { id, addr });
         }
-        let id = self.breakpoints.allocate_id();
+        let id = if temporary { self.breakpoints.allocate_temporary_id() } else { self.breakpoints.allocate_id() };
         let info = Breakpoint { id, addr, kind, enabled: true, hits: 0, expr: None, resolved: true };
         self.place_breakpoint(Entry::new(info, callback))?;
         Ok(id)
@@ -159,7 +189,7 @@ impl Trace {
         expr: Option<String>,
         callback: BreakCallback,
     ) -> Result<u32> {
-        let id = self.breakpoints.allocate_id();
+        let id = self.breakpoints.allocate_temporary_id();
         let info = Breakpoint { id, addr, kind: BreakpointKind::Fast, enabled: true, hits: 0, expr, resolved: true };
         let mut entry = Entry::new(info, Some(callback));
         entry.internal = true;
@@ -332,11 +362,12 @@ impl Trace {
     /// nothing changes and the answer is false.
     pub fn set_next_breakpoint_id(&mut self, id: u32) -> bool {
         let b = &self.breakpoints;
+        // The trace's own temporary ids are apart (see TEMPORARY_IDS).
         let highest = [
-            b.by_id.keys().next_back(),
-            b.deferred.keys().next_back(),
-            self.watchpoints.keys().next_back(),
-            self.page_watches.keys().next_back(),
+            b.by_id.range(..TEMPORARY_IDS).next_back().map(|(id, _)| id),
+            b.deferred.range(..TEMPORARY_IDS).next_back().map(|(id, _)| id),
+            self.watchpoints.range(..TEMPORARY_IDS).next_back().map(|(id, _)| id),
+            self.page_watches.range(..TEMPORARY_IDS).next_back().map(|(id, _)| id),
         ]
         .into_iter()
         .flatten()
