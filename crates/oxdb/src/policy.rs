@@ -38,8 +38,8 @@ pub fn apply(trace: &mut Trace, shared: &Shared) {
 }
 
 fn on_event(trace: &mut Trace, event: &Event, shared: &Rc<RefCell<Shared>>) {
-    match event.kind {
-        EventKind::LibraryLoaded { .. } => crate::commands::locations::resolve_waiting(trace, shared),
+    match &event.kind {
+        EventKind::LibraryLoaded { name, .. } => crate::commands::locations::resolve_waiting(trace, shared, name),
         EventKind::LibraryUnloaded { .. } => crate::commands::locations::wait_again(trace, shared),
         _ => {}
     }

@@ -353,11 +353,12 @@ fn a_pending_breakpoint_once_resolved_is_placed_as_an_ordinary_one() {
         let (program, library) = (program.to_str().unwrap(), library.to_str().unwrap());
         // dl_marker after its prologue, then scaled() at each of its two inlined copies.
         let steps = ["continue", "p $pc", "continue", "p $pc", "continue", "p $pc", "info breakpoints"];
-        let mut ours: Vec<&str> = vec!["break dl_marker", "break scaled", "info breakpoints"];
+        // The library's dl_marker is qualified with the library, not loaded yet (the program has a dl_marker too).
+        let mut ours: Vec<&str> = vec!["break libpendlib.dl_marker", "break scaled", "info breakpoints"];
         ours.extend_from_slice(&steps);
         let run = oxdb(&[&["--batch"][..], &gdb_args(&ours), &[program, library]].concat());
         let mut theirs: Vec<&str> =
-            vec!["set breakpoint pending on", "break dl_marker", "break scaled", "run", "p/x $pc"];
+            vec!["set breakpoint pending on", "break pendlib.c:dl_marker", "break scaled", "run", "p/x $pc"];
         theirs.extend_from_slice(&steps[2..]);
         let gdb_text = gdb(&[&gdb_args(&theirs)[..], &["--args", program, library]].concat());
         let all = format!("{run}\n--- gdb\n{gdb_text}");
@@ -379,7 +380,7 @@ fn a_pending_breakpoint_once_resolved_is_placed_as_an_ordinary_one() {
         // commands and ignore count. dl_marker runs for x = 1, 2, 3 in each
         // of two rounds, scaled() twice in each call.
         let mut commands: Vec<&str> =
-            vec!["break dl_marker if x != 2", "break scaled", "ignore 2 7", "commands 1 p $pc"];
+            vec!["break libpendlib.dl_marker if x != 2", "break scaled", "ignore 2 7", "commands 1 p $pc"];
         commands.extend_from_slice(&["continue"; 10]);
         commands.push("info breakpoints");
         let run = oxdb(&[&["--batch"][..], &gdb_args(&commands), &[program, library]].concat());
@@ -440,4 +441,28 @@ fn every_clone_of_a_function_is_a_location_as_in_gdb() {
     assert!(run.lines_with("breakpoint 2 hit at ").iter().all(|l| l.contains(" in scale.constprop.0")), "{all}");
     assert!(run.lines_with("breakpoint 3 hit at ").iter().any(|l| l.contains(" in check.part.0")), "{all}");
     assert!(run.stdout.lines().any(|l| l == "clones 33 -48"), "{all}");
+}
+
+#[test]
+fn every_module_that_defines_a_name_is_a_location_as_in_gdb() {
+    let (program, library) = dlopen_with_pendlib(false);
+    let (program, library) = (program.to_str().unwrap(), library.to_str().unwrap());
+    // The program's dl_marker first (one location), then the library's once it loads.
+    let commands = ["break dl_marker", "continue", "continue", "info breakpoints"];
+    let run = oxdb(&[&["--batch"][..], &gdb_args(&commands), &[program, library]].concat());
+    let theirs = ["break dl_marker", "run", "continue", "info breakpoints"];
+    let gdb_text = gdb(&[&gdb_args(&theirs)[..], &["--args", program, library]].concat());
+    let all = format!("{run}\n--- gdb\n{gdb_text}");
+    assert_eq!(run.code, Some(0), "{all}");
+    let hits = run.lines_with("breakpoint 1 hit at ");
+    assert!(hits.len() == 2 && hits[0].ends_with(" from dlopen") && hits[1].ends_with(" from libpendlib"), "{all}");
+    let expected = location_addresses(&gdb_text, 1);
+    assert_eq!(expected.len(), 2, "{gdb_text}");
+    assert_eq!(location_addresses(&run.stdout, 1), expected, "{all}");
+    // Unloaded and loaded again: the library's location goes and comes back; every call is a hit.
+    let commands = ["break dl_marker", "commands 1 silent; continue", "continue", "info breakpoints"];
+    let run = oxdb(&[&["--batch"][..], &gdb_args(&commands), &[program, library]].concat());
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("sum=108"), "{run}");
+    assert!(run.stdout.lines().any(|l| l.starts_with("1 ") && l.contains("hits 7")), "{run}");
 }

@@ -117,7 +117,11 @@ fn pend(trace: &mut Trace, location: &Location, pending: Pending, error: oxtrace
 /// its number, condition, commands and state. The library may already have
 /// placed it at its name's address: it is moved. Locations it had before
 /// its library was unloaded are moved back, keeping their numbers and hits.
-pub fn resolve_waiting(trace: &mut Trace, shared: &std::rc::Rc<std::cell::RefCell<crate::session::Shared>>) {
+pub fn resolve_waiting(
+    trace: &mut Trace,
+    shared: &std::rc::Rc<std::cell::RefCell<crate::session::Shared>>,
+    module: &str,
+) {
     let waiting: Vec<(u32, String)> = {
         let state = shared.borrow();
         state.waiting.iter().filter_map(|id| Some((*id, state.specs.get(id)?.0.clone()))).collect()
@@ -128,6 +132,14 @@ pub fn resolve_waiting(trace: &mut Trace, shared: &std::rc::Rc<std::cell::RefCel
             continue;
         }
         let Ok(location) = Location::parse(&text) else { continue };
+        // Resolved across every module only when the new one has the name (resolving costs a walk of DWARF).
+        let elsewhere = match in_module(&location, module) {
+            Some(here) => trace.location_addresses(&here, None).is_err(),
+            None => !matches!(&location, Location::Function { name, .. } if name.starts_with(&format!("{module}."))),
+        };
+        if elsewhere {
+            continue;
+        }
         let addrs = match trace.location_addresses(&location, None) {
             Ok(addrs) if !addrs.is_empty() && !only_in_linker(trace, &addrs) => addrs,
             _ => continue,
@@ -156,11 +168,21 @@ pub fn resolve_waiting(trace: &mut Trace, shared: &std::rc::Rc<std::cell::RefCel
             state.locations.remove(&id);
         }
     }
+    add_new_locations(trace, shared, module);
+}
+
+/// A function location restricted to one module (`libm.cos` for `cos`);
+/// `None` for another location, or a name qualified with a module already.
+fn in_module(location: &Location, module: &str) -> Option<Location> {
+    let Location::Function { file, name } = location else { return None };
+    let qualified = name.split_once('.').is_some_and(|(m, rest)| !rest.is_empty() && !m.contains(':'));
+    (!qualified).then(|| Location::Function { file: file.clone(), name: format!("{module}.{name}") })
 }
 
 /// After a library was unloaded: a pending breakpoint the library took out
 /// with it (it waits again, deferred, and so do its other locations) waits
-/// to be placed again when a library loads.
+/// to be placed again when a library loads; a location added in the library
+/// to a breakpoint of another module is forgotten with the library's code.
 pub fn wait_again(trace: &mut Trace, shared: &std::rc::Rc<std::cell::RefCell<crate::session::Shared>>) {
     let ids: Vec<u32> = shared.borrow().from_pending.iter().copied().collect();
     for id in ids {
@@ -168,6 +190,63 @@ pub fn wait_again(trace: &mut Trace, shared: &std::rc::Rc<std::cell::RefCell<cra
             None => drop(shared.borrow_mut().from_pending.remove(&id)),
             Some(bp) if !bp.resolved => drop(shared.borrow_mut().waiting.insert(id)),
             Some(_) => {}
+        }
+    }
+    let locations = shared.borrow().locations.clone();
+    for (id, ids) in locations {
+        if shared.borrow().from_pending.contains(&id) {
+            continue;
+        }
+        for lid in ids.into_iter().filter(|&lid| lid != id) {
+            let Some(bp) = trace.breakpoint(lid).cloned() else { continue };
+            if bp.resolved && trace.symbols().is_ok_and(|s| s.module_by_addr(bp.addr).is_none()) {
+                let _ = trace.unplace_breakpoint(lid);
+            }
+        }
+    }
+}
+
+/// After library `module` loaded: a breakpoint on a function gets a location in
+/// it too when it defines the function (every module that defines a name
+/// is a location, as gdb re-sets its breakpoints at each load).
+fn add_new_locations(
+    trace: &mut Trace,
+    shared: &std::rc::Rc<std::cell::RefCell<crate::session::Shared>>,
+    module: &str,
+) {
+    let specs: Vec<(u32, String)> = {
+        let state = shared.borrow();
+        state
+            .specs
+            .iter()
+            .filter(|(id, (_, once))| !once && !state.waiting.contains(id))
+            .map(|(id, (text, _))| (*id, text.clone()))
+            .collect()
+    };
+    for (id, text) in specs {
+        if !trace.breakpoint(id).is_some_and(|b| b.resolved) {
+            continue;
+        }
+        // Only the new module is looked at: the others were when the breakpoint was set.
+        let Some(location) = Location::parse(&text).ok().and_then(|l| in_module(&l, module)) else { continue };
+        let Ok(addrs) = trace.location_addresses(&location, None) else { continue };
+        let mut ids = shared.borrow().locations.get(&id).cloned().unwrap_or_else(|| vec![id]);
+        let placed = |trace: &Trace, lid: u32| trace.breakpoint(lid).filter(|b| b.resolved).map(|b| b.addr);
+        let known: Vec<u64> = ids.iter().filter_map(|&lid| placed(trace, lid)).collect();
+        // Locations whose library went away are placed again first, with their numbers and hits.
+        let mut idle: Vec<u32> = ids.iter().copied().filter(|&lid| lid != id && placed(trace, lid).is_none()).collect();
+        let mut changed = false;
+        for addr in addrs.into_iter().filter(|a| !known.contains(a)) {
+            match idle.first().copied() {
+                Some(lid) if trace.move_breakpoint(lid, addr).is_ok() => drop(idle.remove(0)),
+                _ => ids.extend(trace.add_breakpoint_like(id, addr).ok()),
+            }
+            changed = true;
+        }
+        if changed && ids.len() > 1 {
+            let mut state = shared.borrow_mut();
+            state.user_ids.extend(ids.iter().copied());
+            state.locations.insert(id, ids);
         }
     }
 }
@@ -235,7 +314,10 @@ pub fn sub_lines(session: &mut Session, id: u32) -> Option<(Vec<String>, u64)> {
         let Some(bp) = trace.breakpoint(*lid).cloned() else { continue };
         hits += bp.hits;
         let place = match (live, bp.resolved) {
-            (_, false) => format!("pending on {:?}", bp.expr.clone().unwrap_or_default()),
+            (_, false) => match &bp.expr {
+                Some(expr) => format!("pending on {expr:?}"),
+                None => "pending (its library is not loaded)".to_owned(),
+            },
             (true, true) => place_text(trace, bp.addr),
             (false, true) => format!("0x{:016x}", bp.addr),
         };

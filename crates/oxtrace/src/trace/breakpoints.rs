@@ -255,6 +255,29 @@ impl Trace {
         Err(error)
     }
 
+    /// Makes placed breakpoint `id` wait, deferred and unresolved, without
+    /// touching memory: for a breakpoint whose code is gone (its library was
+    /// unloaded), where writing its original bytes back could land in
+    /// whatever is mapped there now. [`Trace::move_breakpoint`] places it
+    /// again; it keeps its id, state and hits meanwhile.
+    pub fn unplace_breakpoint(&mut self, id: u32) -> Result<()> {
+        match self.breakpoints.by_id.get(&id) {
+            Some(entry) if !entry.internal => {
+                let mut entry = self.breakpoints.by_id.remove(&id).expect("just seen");
+                self.breakpoints.by_addr.remove(&entry.info.addr);
+                entry.saved = None;
+                entry.lifted = None;
+                entry.emulation = None;
+                entry.info.addr = 0;
+                entry.info.resolved = false;
+                self.breakpoints.deferred.insert(id, entry);
+                Ok(())
+            }
+            _ if self.breakpoints.deferred.contains_key(&id) => Ok(()),
+            _ => Err(Error::NoSuchBreakpoint(id)),
+        }
+    }
+
     /// Takes breakpoint `id` out of memory and out of the table, for a run
     /// that needs its address (see [`Trace::put_breakpoint_back`]).
     pub(super) fn take_breakpoint_out(&mut self, id: u32) -> Result<Entry> {
