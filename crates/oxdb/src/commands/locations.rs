@@ -66,9 +66,14 @@ pub fn place(session: &mut Session, text: &str, once: bool) -> Result<Placed, Cm
             Err(e) => return pend(trace, &location, pending, e),
         },
     };
-    let mut ids = Vec::new();
+    let mut ids: Vec<u32> = Vec::new();
     for addr in &addrs {
-        match trace.add_breakpoint(*addr, kind, None) {
+        // The first location has the breakpoint's number; the others none of their own.
+        let added = match ids.first() {
+            None => trace.add_breakpoint(*addr, kind, None),
+            Some(&first) => trace.add_breakpoint_like(first, *addr),
+        };
+        match added {
             Ok(id) => ids.push(id),
             Err(e) => {
                 for id in ids {

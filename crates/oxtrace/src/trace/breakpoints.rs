@@ -91,10 +91,11 @@ impl Entry {
     }
 }
 
-/// The lowest id of the trace's own short-lived breakpoints (a step's, a
-/// `run_until`'s, the library hook's), which count down from `u32::MAX` so
-/// that they take no number from the user's breakpoints (a debugger shows
-/// those numbers, as gdb numbers its breakpoints one after the other).
+/// The lowest id of the breakpoints that take no number of the user's: the
+/// trace's own (a step's, a `run_until`'s, the library hook's) and the other
+/// locations of a breakpoint ([`Trace::add_breakpoint_like`]). Their ids
+/// count down from `u32::MAX`, so that a debugger can show the others' ids
+/// as numbers one after the other, as gdb numbers its breakpoints.
 pub(super) const TEMPORARY_IDS: u32 = u32::MAX / 2;
 
 /// Every breakpoint, by id and by address.
@@ -308,7 +309,8 @@ impl Trace {
     /// enabled state, condition and callback shared with it, no hits yet):
     /// another location of the same breakpoint. It has the same expression,
     /// so that it waits (deferred) when its library is unloaded, as the
-    /// original does. Returns its id.
+    /// original does. Its id takes no number from the user's (see
+    /// `TEMPORARY_IDS`). Returns its id.
     pub fn add_breakpoint_like(&mut self, id: u32, addr: u64) -> Result<u32> {
         self.require_stopped()?;
         if let Some(&other) = self.breakpoints.by_addr.get(&addr) {
@@ -317,7 +319,7 @@ impl Trace {
         let model = self.breakpoints.entry_mut(id)?;
         let (kind, enabled) = (model.info.kind, model.info.enabled);
         let (callback, condition, expr) = (model.callback.clone(), model.condition.clone(), model.info.expr.clone());
-        let new_id = self.breakpoints.allocate_id();
+        let new_id = self.breakpoints.allocate_temporary_id();
         let info = Breakpoint { id: new_id, addr, kind, enabled, hits: 0, expr, resolved: true };
         let entry = Entry { callback, condition, ..Entry::new(info, None) };
         self.place_breakpoint(entry)?;
