@@ -16,8 +16,13 @@ use crate::commands::catch::{signal_matches, syscall_matches, CatchKind};
 use crate::events;
 use crate::session::Shared;
 
-/// Registers the notifier on `trace` and sets the auto-continue list it needs.
+/// Registers the notifier on `trace` and sets the auto-continue list it
+/// needs; a new trace's breakpoint numbers start at 1.
 pub fn install(trace: &mut Trace, shared: &Rc<RefCell<Shared>>) {
+    // Breakpoints are numbered from 1, as gdb's.
+    if trace.next_breakpoint_id() == 0 {
+        trace.reserve_breakpoint_id();
+    }
     let notified = Rc::clone(shared);
     trace.register_notifier_all(move |trace, event| on_event(trace, event, &notified));
     trace.disable_auto_continue(EventType::Forked);
@@ -33,6 +38,11 @@ pub fn apply(trace: &mut Trace, shared: &Shared) {
 }
 
 fn on_event(trace: &mut Trace, event: &Event, shared: &Rc<RefCell<Shared>>) {
+    match &event.kind {
+        EventKind::LibraryLoaded { name, .. } => crate::commands::locations::resolve_waiting(trace, shared, name),
+        EventKind::LibraryUnloaded { .. } => crate::commands::locations::wait_again(trace, shared),
+        _ => {}
+    }
     let mut state = shared.borrow_mut();
     let (show, go_on, catch) = match &event.kind {
         EventKind::Breakpoint { id, .. } => {

@@ -92,6 +92,10 @@ pub struct Shared {
     pub at_next_run: Vec<(String, bool)>,
     /// Each breakpoint's location as typed, and whether it is one-time (to set it again at `run`).
     pub specs: BTreeMap<u32, (String, bool)>,
+    /// Pending breakpoints not given their locations yet, by number.
+    pub waiting: BTreeSet<u32>,
+    /// Every breakpoint made pending (placed or waiting), by number.
+    pub from_pending: BTreeSet<u32>,
 }
 
 /// One debugging session.

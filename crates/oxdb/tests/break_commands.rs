@@ -69,3 +69,27 @@ fn step_goes_through_a_plt_stub_where_gdb_does() {
         .map(str::to_owned);
     assert!(ours.is_some() && ours == theirs, "oxdb:\n{run}\ngdb:\n{gdb_text}");
 }
+
+#[test]
+fn enable_disable_and_delete_without_ids_take_every_breakpoint_and_catchpoint() {
+    let commands = [
+        "break work",
+        "break report",
+        "catch fork",
+        "disable",
+        "info breakpoints",
+        "enable",
+        "info breakpoints",
+        "continue",
+        "delete",
+        "info breakpoints",
+        "continue",
+    ];
+    let run = batch("forks", &commands, &[]);
+    assert_eq!(run.code, Some(7), "{run}");
+    let rows = |state: &str| run.stdout.lines().filter(|l| l.split_whitespace().nth(2) == Some(state)).count();
+    assert_eq!((rows("n"), rows("y")), (3, 3), "each of the three disabled, then enabled:\n{run}");
+    assert_eq!(run.lines_with("breakpoint 1 hit at ").len(), 1, "{run}");
+    assert!(run.stdout.contains("no breakpoints or watchpoints\n"), "{run}");
+    assert!(run.lines_with("(catchpoint 3)").is_empty(), "deleted before the fork:\n{run}");
+}

@@ -60,7 +60,7 @@ fn a_32_bit_program_under_the_usual_commands() {
     // finish returns d's result (4 * 3) in eax.
     assert!(run.stdout.lines().any(|l| l.starts_with("eax       0x0000000c")), "{run}");
     // A word of the 32-bit program by default; tick(0) writes counter's value again.
-    assert!(run.stdout.lines().any(|l| l == "Hardware watchpoint 4: counter"), "{run}");
+    assert!(run.stdout.lines().any(|l| l == "Hardware watchpoint 2: counter"), "{run}");
     assert!(run.stdout.contains("Old value = 4\nNew value = 5"), "{run}");
     assert!(run.lines_with("hit at ").iter().any(|l| l.contains(" in tick ")), "{run}");
     assert!(run.stdout.lines().any(|l| l == "0x3 (3)"), "the condition held:\n{run}");

@@ -117,7 +117,8 @@ fn kept_children_are_inferiors_that_run_one_at_a_time() {
     // The child ran alone, into the breakpoint it inherited, and exited.
     assert!(run.stdout.contains("[current inferior is 2 (process "), "{run}");
     assert!(run.lines_with("] exited with code 11").len() == 1, "{run}");
-    assert_eq!(run.lines_with("breakpoint 1 hit at ").len(), 2, "{run}");
+    // Breakpoint 2: catchpoint 1 took the first number, as in gdb.
+    assert_eq!(run.lines_with("breakpoint 2 hit at ").len(), 2, "{run}");
     let table: Vec<&str> =
         run.stdout.lines().filter(|l| l.contains("exited with code") && !l.starts_with('[')).collect();
     assert!(table.iter().any(|l| l.starts_with("* 1 ") && l.contains("exited with code 7")), "{run}");
@@ -143,7 +144,10 @@ fn catch_vfork_and_exec_stop_only_when_asked() {
     assert_eq!(caught.len(), 1, "{run}");
     assert!(caught[0].contains("] vfork: child process "), "{run}");
     assert!(
-        run.stdout.lines().any(|l| l.starts_with("catch 1 ") && l.contains("vfork") && l.ends_with("hits 1")),
+        run.stdout.lines().any(|l| l.starts_with("1 ")
+            && l.contains(" catchpoint ")
+            && l.contains(" vfork ")
+            && l.ends_with("hits 1")),
         "{run}"
     );
 
@@ -162,6 +166,60 @@ fn catch_vfork_and_exec_stop_only_when_asked() {
         run.stdout.lines().any(|l| l.starts_with("* 1 ") && l.contains(" stopped ") && l.ends_with("true")),
         "{run}"
     );
+}
+
+/// `(number, type)` of each row of an `info breakpoints` table (gdb's or oxdb's).
+fn table_rows(text: &str) -> Vec<(u32, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let num = words.next()?.parse().ok()?;
+            let kind = words.next().filter(|k| ["breakpoint", "catchpoint", "watchpoint"].contains(k))?;
+            Some((num, kind.to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn catchpoints_are_numbered_among_breakpoints_as_in_gdb() {
+    let program = fixture("forks");
+    let commands =
+        ["break work", "catch fork", "catch syscall wait4", "info breakpoints", "delete 2", "info breakpoints"];
+    let gdb_text =
+        crate::support::gdb(&[&crate::support::gdb_args(&commands)[..], &[program.to_str().unwrap()]].concat());
+    let run = batch("forks", &commands, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let (ours, theirs) = (table_rows(&run.stdout), table_rows(&gdb_text));
+    assert_eq!(ours, theirs, "{run}\n{gdb_text}");
+    let kinds = |n: u32| ours.iter().filter(|(k, _)| *k == n).map(|(_, t)| t.as_str()).collect::<Vec<_>>();
+    assert_eq!((kinds(1), kinds(2), kinds(3)), (vec!["breakpoint"; 2], vec!["catchpoint"], vec!["catchpoint"; 2]));
+    // The catchpoint stops as number 2, disabled it does not, and numbers go on after it across a restart.
+    let run = batch(
+        "forks",
+        &[
+            "break work",
+            "catch fork",
+            "continue",
+            "continue",
+            "info breakpoints",
+            "disable 2",
+            "run",
+            "continue",
+            "break report",
+            "enable",
+            "delete 1",
+            "run",
+            "info breakpoints",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.lines_with("] fork: child process ")[0].ends_with("(catchpoint 2)"), "{run}");
+    assert!(run.stdout.lines().any(|l| l.starts_with("2 ") && l.contains(" catchpoint  y fork  hits 1")), "{run}");
+    assert_eq!(run.lines_with("(catchpoint 2)").len(), 2, "one stop before the disable, one after the enable:\n{run}");
+    assert!(run.stdout.lines().any(|l| l.starts_with("breakpoint 3 at ")), "{run}");
+    let last: Vec<(u32, String)> = table_rows(run.stdout.rsplit("] started ").next().unwrap_or(""));
+    assert_eq!(last, [(2, "catchpoint".into()), (3, "breakpoint".into())], "{run}");
 }
 
 #[test]

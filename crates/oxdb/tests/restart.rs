@@ -89,3 +89,22 @@ fn breakpoints_set_after_the_program_ended_are_set_by_the_next_run() {
     assert_eq!(run.lines_with("breakpoint 1 hit at ").len(), 1, "{run}");
     assert!(run.stdout.lines().any(|l| l.starts_with("1 ") && l.ends_with("hits 1  if 1")), "{run}");
 }
+
+#[test]
+fn run_and_kill_then_run_keep_watchpoints_as_gdb() {
+    let program = crate::support::fixture("values");
+    // A watchpoint on a global: hit in the first run, then armed again and
+    // hit in a restarted run and in a run after `kill`, as gdb does.
+    let commands = ["break watched", "run", "watch counter", "continue", "run", "continue", "kill", "run", "continue"];
+    let ours = crate::support::batch("values", &commands, &[]);
+    assert_eq!(ours.code, Some(0), "{ours}");
+    let theirs =
+        crate::support::gdb(&[&crate::support::gdb_args(&commands)[..], &[program.to_str().unwrap()]].concat());
+    let lines = crate::values::watch_lines(&ours.stdout);
+    assert_eq!(lines, crate::values::watch_lines(&theirs), "{ours}\n--- gdb\n{theirs}");
+    assert_eq!(lines.iter().filter(|l| *l == "New value = 19").count(), 3, "{ours}");
+    // A watchpoint on raw bytes too, with its number.
+    let run = batch("values", &["break watched", "run", "watch -s 4 &counter", "continue", "run", "continue"], &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.lines_with("] watchpoint 2 (write) at ").len(), 2, "{run}");
+}

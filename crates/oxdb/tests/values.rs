@@ -350,7 +350,7 @@ fn display_printf_and_echo_equal_gdb() {
 }
 
 /// The lines that tell what a watchpoint did, without gdb's `Thread 1 "values" hit ` prefix.
-fn watch_lines(text: &str) -> Vec<String> {
+pub fn watch_lines(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| l.split_once("hit Hardware").map_or(l.to_owned(), |(_, rest)| format!("Hardware{rest}")))
         .filter(|l| {

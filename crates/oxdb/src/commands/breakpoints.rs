@@ -59,6 +59,10 @@ fn set_breakpoint(session: &mut Session, text: &str, once: bool, out: &mut dyn W
     }
     session.last_break = Some(id);
     session.shared.borrow_mut().specs.insert(id, (expr.to_owned(), once));
+    if placed.pending {
+        session.shared.borrow_mut().waiting.insert(id);
+        session.shared.borrow_mut().from_pending.insert(id);
+    }
     if placed.ids.len() > 1 {
         session.shared.borrow_mut().locations.insert(id, placed.ids);
     }
@@ -322,12 +326,12 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
         let place = if live { describe_addr(trace, w.addr) } else { format!("0x{:016x}", w.addr) };
         lines.push((w.id, format!("{:<3} {kind:<11} y {place} ({} bytes)  hits {}", w.id, w.size, w.hits)));
     }
+    lines.extend(super::catch::list_lines(session));
     lines.sort();
-    let catches = super::catch::list_lines(session);
-    if lines.is_empty() && catches.is_empty() {
+    if lines.is_empty() {
         writeln!(out, "no breakpoints or watchpoints")?;
     }
-    for line in lines.into_iter().map(|(_, line)| line).chain(catches) {
+    for (_, line) in lines {
         writeln!(out, "{line}")?;
     }
     Ok(())
@@ -340,8 +344,14 @@ fn set_enabled(session: &mut Session, args: Args<'_>, enabled: bool, out: &mut d
         let locations = session.shared.borrow().locations.clone();
         ids = session.any_trace()?.breakpoints().iter().map(|b| b.id).collect();
         ids.retain(|id| super::locations::owner_of(&locations, *id) == *id);
+        ids.extend(session.shared.borrow().catches.list.iter().map(|c| c.num));
     }
     for id in ids {
+        if session.shared.borrow_mut().catches.set_enabled(id, enabled) {
+            session.apply_signal_policy();
+            writeln!(out, "catchpoint {id} {}", if enabled { "enabled" } else { "disabled" })?;
+            continue;
+        }
         let lids = super::locations::location_ids(session, id);
         let trace = session.trace()?;
         if trace.watchpoints().iter().any(|w| w.id == id) {
@@ -375,6 +385,19 @@ pub fn delete(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> Cmd
         session.apply_signal_policy();
     }
     let mut ids = args.words().iter().map(|w| id_arg(w)).collect::<Result<Vec<_>, _>>()?;
+    // Catchpoints share the numbers.
+    let catches: Vec<u32> = ids.iter().copied().filter(|id| session.shared.borrow().catches.has(*id)).collect();
+    if !catches.is_empty() {
+        session.shared.borrow_mut().catches.list.retain(|c| !catches.contains(&c.num));
+        session.apply_signal_policy();
+        for id in &catches {
+            writeln!(out, "deleted {id}")?;
+        }
+        ids.retain(|id| !catches.contains(id));
+        if ids.is_empty() {
+            return Ok(());
+        }
+    }
     let locations = std::mem::take(&mut session.shared.borrow_mut().locations);
     let mut kept = locations.clone();
     let mut expanded = Vec::new();

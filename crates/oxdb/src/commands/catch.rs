@@ -5,8 +5,10 @@
 //! by default; a catchpoint makes the matching event stop the program. A C++
 //! exception catchpoint is a breakpoint on the C++ runtime's throw or catch
 //! entry (`__cxa_throw`, `__cxa_begin_catch`), pending until it loads.
-//! Catchpoints have numbers of their own (`catch 1`), listed by
-//! `info breakpoints` and removed by `delete catch N` or `delete`.
+//! Catchpoints are numbered among the breakpoints (`break main` then
+//! `catch fork` makes catchpoint 2), listed by `info breakpoints` with them,
+//! enabled, disabled and removed by `enable N`, `disable N`, `delete N` (or
+//! `delete catch N`) and `delete`, as gdb's.
 
 use std::io::Write;
 
@@ -49,14 +51,21 @@ pub struct Catchpoint {
 pub struct Catches {
     /// The catchpoints, by number.
     pub list: Vec<Catchpoint>,
-    next: u32,
 }
 
 impl Catches {
-    fn add(&mut self, kind: CatchKind) -> u32 {
-        self.next += 1;
-        self.list.push(Catchpoint { num: self.next, kind, enabled: true, hits: 0 });
-        self.next
+    fn add(&mut self, num: u32, kind: CatchKind) {
+        self.list.push(Catchpoint { num, kind, enabled: true, hits: 0 });
+    }
+
+    /// Whether `num` is a catchpoint's number.
+    pub fn has(&self, num: u32) -> bool {
+        self.list.iter().any(|c| c.num == num)
+    }
+
+    /// Enables or disables catchpoint `num`; whether there is one.
+    pub fn set_enabled(&mut self, num: u32, enabled: bool) -> bool {
+        self.list.iter_mut().filter(|c| c.num == num).map(|c| c.enabled = enabled).count() > 0
     }
 
     /// The first enabled catchpoint that matches, counted as hit.
@@ -143,7 +152,8 @@ pub fn catch(session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdR
         }
     };
     let text = describe(&kind);
-    let num = session.shared.borrow_mut().catches.add(kind);
+    let num = session.any_trace()?.reserve_breakpoint_id();
+    session.shared.borrow_mut().catches.add(num, kind);
     session.apply_signal_policy();
     writeln!(out, "catchpoint {num}: {text}")?;
     Ok(())
@@ -171,8 +181,8 @@ fn parse_syscall(word: &str) -> Result<u64, CmdError> {
     syscall_number(word).ok_or_else(|| CmdError(format!("no system call named {word:?}")))
 }
 
-/// The catchpoints, one a line, for `info breakpoints`.
-pub fn list_lines(session: &Session) -> Vec<String> {
+/// The catchpoints, one a line with its number, for `info breakpoints`.
+pub fn list_lines(session: &Session) -> Vec<(u32, String)> {
     let shared = session.shared.borrow();
     shared
         .catches
@@ -180,7 +190,7 @@ pub fn list_lines(session: &Session) -> Vec<String> {
         .iter()
         .map(|c| {
             let enabled = if c.enabled { "y" } else { "n" };
-            format!("catch {:<3} {:<11} {enabled} {}  hits {}", c.num, "catchpoint", describe(&c.kind), c.hits)
+            (c.num, format!("{:<3} {:<11} {enabled} {}  hits {}", c.num, "catchpoint", describe(&c.kind), c.hits))
         })
         .collect()
 }
@@ -220,7 +230,7 @@ mod tests {
         assert_eq!(parse_syscall("write"), Ok(1));
         assert!(parse_syscall("nosuchcall").is_err());
         let mut catches = Catches::default();
-        catches.add(CatchKind::Fork);
+        catches.add(1, CatchKind::Fork);
         assert_eq!(catches.hit(|k| *k == CatchKind::Fork), Some(1));
         assert_eq!(catches.hit(|k| *k == CatchKind::Vfork), None);
     }

@@ -74,9 +74,15 @@ pub fn frames(trace: &mut Trace, tid: Tid) -> Result<Vec<FrameLine>, CmdError> {
         .backtrace(tid)?
         .into_iter()
         .map(|frame| {
-            // An inlined function has no symbol of its own: show its DWARF name.
-            let (symbol, offset) =
-                if frame.inlined { (frame.function.clone(), 0) } else { (frame.symbol.clone(), frame.offset) };
+            // A function is shown by its DWARF name, as gdb's `bt` shows it
+            // (`__GI_raise`, not the symbol alias `gsignal`; the symbol
+            // without debug information), the offset still from its symbol.
+            // An inlined function has no symbol of its own: no offset.
+            let (symbol, offset) = if frame.inlined {
+                (frame.function.clone(), 0)
+            } else {
+                (frame.function.clone().or_else(|| frame.symbol.clone()), frame.offset)
+            };
             FrameLine {
                 index: frame.level,
                 pc: frame.pc,

@@ -148,6 +148,19 @@ fn set(session: &mut Session, access: Access, text: &str, out: &mut dyn Write) -
     Ok(())
 }
 
+/// Sets a watchpoint over globals again in a restarted program: its
+/// expression evaluated there, the value there now as the last seen. Returns its id.
+pub fn set_again(session: &mut Session, watch: CWatch) -> Result<u32, CmdError> {
+    let value = super::values::evaluate(session, &watch.expr)?;
+    let Place::Memory(addr) = value.place else {
+        return Err(CmdError(format!("`{}' is no longer in memory", watch.expr)));
+    };
+    let kind = if watch.access == Access::Write { WatchKind::Write } else { WatchKind::ReadWrite };
+    let id = session.trace()?.add_watchpoint(addr, watch.last.len(), kind)?;
+    session.watches.insert(id, CWatch { addr, last: value.bytes, ..watch });
+    Ok(id)
+}
+
 /// The frame whose locals `expr` uses, as its CFA and return address; `None` for globals only.
 fn local_scope(session: &mut Session, expr: &str) -> Result<Option<(u64, u64)>, CmdError> {
     let frame = session.selected_frame;

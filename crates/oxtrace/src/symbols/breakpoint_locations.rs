@@ -12,6 +12,7 @@
 use gimli::Reader as _;
 
 use super::lines::{path_matches, LineInfo};
+use super::qualified_names::qualified_name_matches;
 use super::{Module, SymbolKind, SymbolResolver};
 use crate::error::{Error, Result};
 
@@ -149,14 +150,24 @@ impl SymbolResolver {
                 .all_by_name(bare)
                 .filter(|s| matches!(s.kind, SymbolKind::Function | SymbolKind::IndirectFunction))
                 .collect();
-            if named.is_empty() && bare.contains("::") {
-                // A C++ template function's demangled name starts with its
-                // return type (`int ns::twice<int>(int)`): match without it.
-                named = table
-                    .symbols()
-                    .iter()
-                    .filter(|s| s.kind == SymbolKind::Function && without_return_type(&s.name) == Some(bare))
-                    .collect();
+            if bare.contains("::") {
+                // A qualified name also names what it is the trailing part
+                // of (`Square::area`), a Rust trait impl's method by its self
+                // type, and a C++ template function, whose demangled name
+                // starts with its return type (`int ns::twice<int>(int)`).
+                let last = super::qualified_names::last_component(bare);
+                for s in table.symbols() {
+                    if s.kind != SymbolKind::Function || !s.name.contains(last) || named.contains(&s) {
+                        continue;
+                    }
+                    let short = super::without_parameters(&s.name).unwrap_or(&s.name);
+                    // A clone's demangled name ends in `[clone .isra.0]`: matched without it.
+                    let unclone = s.name.split(" [clone ").next().unwrap_or(&s.name);
+                    let forms = [Some(s.name.as_str()), Some(unclone), Some(short), without_return_type(&s.name)];
+                    if forms.into_iter().flatten().any(|form| qualified_name_matches(form, bare)) {
+                        named.push(s);
+                    }
+                }
             }
             let has_default = named.iter().any(|s| !table.is_compat_version(s));
             for s in named {
@@ -399,7 +410,9 @@ fn origin_named(unit: &gimli::UnitRef<'_, super::lines::Reader>, origin: gimli::
                 let raw = raw.to_string_lossy().unwrap_or_default().into_owned();
                 let demangled = super::demangle(&raw).unwrap_or_else(|| raw.clone());
                 let short = super::without_parameters(&demangled).unwrap_or(&demangled);
-                if raw == name || demangled == name || short == name {
+                let qualified = name.contains("::")
+                    && (qualified_name_matches(&demangled, name) || qualified_name_matches(short, name));
+                if raw == name || demangled == name || short == name || qualified {
                     return true;
                 }
             }
@@ -445,7 +458,35 @@ impl LineInfo {
     }
 }
 
+impl LineInfo {
+    /// The first row in `[low, high)` (file addresses) that the line table
+    /// marks as the end of a prologue (`DW_LNS_set_prologue_end`, which
+    /// LLVM emits and gdb honours before any other rule).
+    pub fn prologue_end_in(&self, low: u64, high: u64) -> Option<u64> {
+        let unit = self.unit_at(low)?;
+        let program = unit.line_program.clone()?;
+        let mut rows = program.rows();
+        let mut first: Option<u64> = None;
+        while let Ok(Some((_, row))) = rows.next_row() {
+            let addr = row.address();
+            if row.prologue_end() && !row.end_sequence() && (low..high).contains(&addr) {
+                first = Some(first.map_or(addr, |f| f.min(addr)));
+            }
+        }
+        first
+    }
+}
+
 impl SymbolResolver {
+    /// The first row in `[start, end)` marked as a prologue's end (see
+    /// [`LineInfo::prologue_end_in`]), at runtime addresses.
+    pub fn prologue_end_in(&self, start: u64, end: u64) -> Option<u64> {
+        let module = self.module_by_addr(start)?;
+        let bias = module.bias;
+        let found = module.image.lines()?.prologue_end_in(start.wrapping_sub(bias), end.wrapping_sub(bias))?;
+        Some(found.wrapping_add(bias))
+    }
+
     /// Whether the code at a runtime address was compiled by an LLVM compiler
     /// (see [`LineInfo::compiled_by_llvm`]).
     pub fn compiled_by_llvm(&self, addr: u64) -> bool {

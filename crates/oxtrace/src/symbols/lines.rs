@@ -33,6 +33,9 @@ pub struct LineInfo {
     /// Call sites by unit, indexed on first use (see `call_sites.rs`).
     pub(super) call_sites:
         std::sync::Mutex<std::collections::HashMap<gimli::UnitSectionOffset, Arc<super::call_sites::CallSiteIndex>>>,
+    /// Line-table rows by unit, read on first use (see `statements.rs`).
+    pub(super) statements:
+        std::sync::Mutex<std::collections::HashMap<gimli::UnitSectionOffset, Arc<super::statements::UnitRows>>>,
 }
 
 impl fmt::Debug for LineInfo {
@@ -54,7 +57,7 @@ impl LineInfo {
         };
         let dwarf = Arc::new(gimli::Dwarf::load(load).ok()?);
         let context = addr2line::Context::from_arc_dwarf(dwarf.clone()).ok()?;
-        Some(LineInfo { context, dwarf, call_sites: Default::default() })
+        Some(LineInfo { context, dwarf, call_sites: Default::default(), statements: Default::default() })
     }
 
     /// The functions at a file address, innermost (inlined) first, with

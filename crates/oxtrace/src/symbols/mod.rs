@@ -29,7 +29,9 @@ mod parameters;
 mod pdb_file;
 mod pe_symbols;
 mod plt;
+mod qualified_names;
 mod resolver;
+mod statements;
 mod types;
 mod variables;
 

@@ -259,10 +259,19 @@ impl SymbolResolver {
         dwarf.or_else(|| pdb_location(module, addr))
     }
 
-    /// Whether a statement starts exactly at `addr` (see [`LineInfo::is_row_start`](super::LineInfo::is_row_start)).
+    /// Whether a statement with a line starts exactly at runtime address
+    /// `addr` (see [`LineInfo::is_statement_row`](super::LineInfo::is_statement_row)).
     pub fn is_statement_start(&self, addr: u64) -> bool {
         self.module_by_addr(addr)
-            .and_then(|m| Some(m.image.lines()?.is_row_start(addr.wrapping_sub(m.bias))))
+            .and_then(|m| Some(m.image.lines()?.is_statement_row(addr.wrapping_sub(m.bias))))
+            .unwrap_or(false)
+    }
+
+    /// Whether runtime address `addr` is code of no line (line 0) in a line
+    /// table (see [`LineInfo::is_lineless`](super::LineInfo::is_lineless)).
+    pub fn is_lineless(&self, addr: u64) -> bool {
+        self.module_by_addr(addr)
+            .and_then(|m| Some(m.image.lines()?.is_lineless(addr.wrapping_sub(m.bias))))
             .unwrap_or(false)
     }
 

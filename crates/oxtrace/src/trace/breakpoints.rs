@@ -91,10 +91,19 @@ impl Entry {
     }
 }
 
+/// The lowest id of the breakpoints that take no number of the user's: the
+/// trace's own (a step's, a `run_until`'s, the library hook's) and the other
+/// locations of a breakpoint ([`Trace::add_breakpoint_like`]). Their ids
+/// count down from `u32::MAX`, so that a debugger can show the others' ids
+/// as numbers one after the other, as gdb numbers its breakpoints.
+pub(super) const TEMPORARY_IDS: u32 = u32::MAX / 2;
+
 /// Every breakpoint, by id and by address.
 #[derive(Default, Clone)]
 pub(super) struct Breakpoints {
     next_id: u32,
+    /// How many temporary ids were given (see [`TEMPORARY_IDS`]).
+    temporaries: u32,
     pub by_id: BTreeMap<u32, Entry>,
     pub by_addr: BTreeMap<u64, u32>,
     /// Breakpoints whose expression does not resolve yet, by id.
@@ -106,6 +115,12 @@ impl Breakpoints {
     pub fn allocate_id(&mut self) -> u32 {
         self.next_id += 1;
         self.next_id - 1
+    }
+
+    /// A new id for a breakpoint of the trace's own (see [`TEMPORARY_IDS`]).
+    pub fn allocate_temporary_id(&mut self) -> u32 {
+        self.temporaries = (self.temporaries + 1) % (u32::MAX - TEMPORARY_IDS);
+        u32::MAX - self.temporaries
     }
 
     pub fn len(&self) -> usize {
@@ -141,11 +156,27 @@ impl Trace {
 
     /// Sets a breakpoint of any kind, with an optional callback.
     pub fn add_breakpoint(&mut self, addr: u64, kind: BreakpointKind, callback: Option<BreakCallback>) -> Result<u32> {
+        self.add_breakpoint_numbered(addr, kind, callback, false)
+    }
+
+    /// A short-lived breakpoint of the trace's own (a step's, `run_until`'s):
+    /// its id is not one of the user's numbers (see [`TEMPORARY_IDS`]).
+    pub(super) fn add_temporary_breakpoint(&mut self, addr: u64, kind: BreakpointKind) -> Result<u32> {
+        self.add_breakpoint_numbered(addr, kind, None, true)
+    }
+
+    fn add_breakpoint_numbered(
+        &mut self,
+        addr: u64,
+        kind: BreakpointKind,
+        callback: Option<BreakCallback>,
+        temporary: bool,
+    ) -> Result<u32> {
         self.require_stopped()?;
         if let Some(&id) = self.breakpoints.by_addr.get(&addr) {
             return Err(Error::DuplicateBreakpoint { id, addr });
         }
-        let id = self.breakpoints.allocate_id();
+        let id = if temporary { self.breakpoints.allocate_temporary_id() } else { self.breakpoints.allocate_id() };
         let info = Breakpoint { id, addr, kind, enabled: true, hits: 0, expr: None, resolved: true };
         self.place_breakpoint(Entry::new(info, callback))?;
         Ok(id)
@@ -159,7 +190,7 @@ impl Trace {
         expr: Option<String>,
         callback: BreakCallback,
     ) -> Result<u32> {
-        let id = self.breakpoints.allocate_id();
+        let id = self.breakpoints.allocate_temporary_id();
         let info = Breakpoint { id, addr, kind: BreakpointKind::Fast, enabled: true, hits: 0, expr, resolved: true };
         let mut entry = Entry::new(info, Some(callback));
         entry.internal = true;
@@ -184,6 +215,115 @@ impl Trace {
         self.breakpoints.by_addr.insert(addr, id);
         self.breakpoints.by_id.insert(id, entry);
         Ok(())
+    }
+
+    /// Moves breakpoint `id`, placed or deferred, to `addr`, keeping its id,
+    /// kind, state, hits, condition and callback: a debugger placing a pending
+    /// breakpoint where its location resolved (after the prologue, say), not
+    /// where its expression did. On an error the breakpoint is where it was.
+    pub fn move_breakpoint(&mut self, id: u32, addr: u64) -> Result<()> {
+        self.require_stopped()?;
+        match self.breakpoints.by_addr.get(&addr) {
+            Some(&other) if other == id => return Ok(()),
+            Some(&other) => return Err(Error::DuplicateBreakpoint { id: other, addr }),
+            None => {}
+        }
+        let (mut entry, was_deferred) = match self.breakpoints.deferred.remove(&id) {
+            Some(entry) => (entry, true),
+            None => {
+                let entry = self.breakpoints.by_id.get_mut(&id).filter(|e| !e.internal);
+                let mut entry = entry.ok_or(Error::NoSuchBreakpoint(id))?.clone();
+                self.remove_break_bytes(&mut entry)?;
+                self.breakpoints.by_addr.remove(&entry.info.addr);
+                self.breakpoints.by_id.remove(&id);
+                (entry, false)
+            }
+        };
+        let old = (entry.info.addr, entry.info.resolved);
+        entry.info.addr = addr;
+        entry.info.resolved = true;
+        entry.lifted = None;
+        entry.emulation = None;
+        let Err(failed) = self.try_place_breakpoint(entry) else { return Ok(()) };
+        let (error, mut entry) = *failed;
+        (entry.info.addr, entry.info.resolved) = old;
+        if was_deferred {
+            self.breakpoints.deferred.insert(id, entry);
+        } else {
+            // Back where it was (its bytes were there a moment ago).
+            self.place_breakpoint(entry)?;
+        }
+        Err(error)
+    }
+
+    /// Makes placed breakpoint `id` wait, deferred and unresolved, without
+    /// touching memory: for a breakpoint whose code is gone (its library was
+    /// unloaded), where writing its original bytes back could land in
+    /// whatever is mapped there now. [`Trace::move_breakpoint`] places it
+    /// again; it keeps its id, state and hits meanwhile.
+    pub fn unplace_breakpoint(&mut self, id: u32) -> Result<()> {
+        match self.breakpoints.by_id.get(&id) {
+            Some(entry) if !entry.internal => {
+                let mut entry = self.breakpoints.by_id.remove(&id).expect("just seen");
+                self.breakpoints.by_addr.remove(&entry.info.addr);
+                entry.saved = None;
+                entry.lifted = None;
+                entry.emulation = None;
+                entry.info.addr = 0;
+                entry.info.resolved = false;
+                self.breakpoints.deferred.insert(id, entry);
+                Ok(())
+            }
+            _ if self.breakpoints.deferred.contains_key(&id) => Ok(()),
+            _ => Err(Error::NoSuchBreakpoint(id)),
+        }
+    }
+
+    /// Takes breakpoint `id` out of memory and out of the table, for a run
+    /// that needs its address (see [`Trace::put_breakpoint_back`]).
+    pub(super) fn take_breakpoint_out(&mut self, id: u32) -> Result<Entry> {
+        let mut entry = self.breakpoints.by_id.get(&id).ok_or(Error::NoSuchBreakpoint(id))?.clone();
+        self.remove_break_bytes(&mut entry)?;
+        self.breakpoints.by_id.remove(&id);
+        self.breakpoints.by_addr.remove(&entry.info.addr);
+        Ok(entry)
+    }
+
+    /// Puts an entry [`Trace::take_breakpoint_out`] took back: into memory
+    /// if the process is stopped, else only into the table (a process that
+    /// ended meanwhile has no memory to patch).
+    pub(super) fn put_breakpoint_back(&mut self, mut entry: Entry) -> Result<()> {
+        entry.lifted = None;
+        if self.breakpoints.by_addr.contains_key(&entry.info.addr) {
+            return Ok(()); // something else took the address meanwhile: the entry is dropped
+        }
+        if self.is_attached() && !self.is_running() {
+            return self.place_breakpoint(entry);
+        }
+        self.breakpoints.by_addr.insert(entry.info.addr, entry.info.id);
+        self.breakpoints.by_id.insert(entry.info.id, entry);
+        Ok(())
+    }
+
+    /// Sets a breakpoint at `addr` that is a copy of breakpoint `id` (kind,
+    /// enabled state, condition and callback shared with it, no hits yet):
+    /// another location of the same breakpoint. It has the same expression,
+    /// so that it waits (deferred) when its library is unloaded, as the
+    /// original does. Its id takes no number from the user's (see
+    /// `TEMPORARY_IDS`). Returns its id.
+    pub fn add_breakpoint_like(&mut self, id: u32, addr: u64) -> Result<u32> {
+        self.require_stopped()?;
+        if let Some(&other) = self.breakpoints.by_addr.get(&addr) {
+            return Err(Error::DuplicateBreakpoint { id: other, addr });
+        }
+        let model = self.breakpoints.entry_mut(id)?;
+        let (kind, enabled) = (model.info.kind, model.info.enabled);
+        let (callback, condition, expr) = (model.callback.clone(), model.condition.clone(), model.info.expr.clone());
+        let new_id = self.breakpoints.allocate_temporary_id();
+        let info = Breakpoint { id: new_id, addr, kind, enabled, hits: 0, expr, resolved: true };
+        let entry = Entry { callback, condition, ..Entry::new(info, None) };
+        self.place_breakpoint(entry)?;
+        Ok(new_id)
     }
 
     /// Sets a breakpoint that counts, stops and notifies only when `condition` is true at the hit.
@@ -247,11 +387,12 @@ impl Trace {
     /// nothing changes and the answer is false.
     pub fn set_next_breakpoint_id(&mut self, id: u32) -> bool {
         let b = &self.breakpoints;
+        // The trace's own temporary ids are apart (see TEMPORARY_IDS).
         let highest = [
-            b.by_id.keys().next_back(),
-            b.deferred.keys().next_back(),
-            self.watchpoints.keys().next_back(),
-            self.page_watches.keys().next_back(),
+            b.by_id.range(..TEMPORARY_IDS).next_back().map(|(id, _)| id),
+            b.deferred.range(..TEMPORARY_IDS).next_back().map(|(id, _)| id),
+            self.watchpoints.range(..TEMPORARY_IDS).next_back().map(|(id, _)| id),
+            self.page_watches.range(..TEMPORARY_IDS).next_back().map(|(id, _)| id),
         ]
         .into_iter()
         .flatten()
@@ -262,6 +403,18 @@ impl Trace {
         }
         self.breakpoints.next_id = id;
         true
+    }
+
+    /// The id the next breakpoint, watchpoint or page watch will get.
+    pub fn next_breakpoint_id(&self) -> u32 {
+        self.breakpoints.next_id
+    }
+
+    /// Takes the next id of the numbering breakpoints, watchpoints and page
+    /// watches share, without making anything: for a debugger's own
+    /// numbered items (gdb numbers its catchpoints among its breakpoints).
+    pub fn reserve_breakpoint_id(&mut self) -> u32 {
+        self.breakpoints.allocate_id()
     }
 
     /// One breakpoint, placed or deferred.

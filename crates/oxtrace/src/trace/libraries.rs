@@ -157,13 +157,28 @@ impl Trace {
     /// already resolve, in the dynamic linker's private copy, before the
     /// library the program calls is loaded).
     pub fn add_deferred_break_by_expr(&mut self, expr: &str) -> Result<u32> {
+        crate::expression::parse(expr)?;
         self.add_break_by_expr_when(expr, true)
+    }
+
+    /// A deferred breakpoint for its caller to place with
+    /// [`Trace::move_breakpoint`] once it knows where (a debugger's pending
+    /// breakpoint on a name its own rules resolve, such as a Rust
+    /// `<Type as Trait>::method`). `label` is listed as its expression; if it
+    /// is one that resolves when a library loads, the trace places it there itself.
+    pub fn add_pending_breakpoint(&mut self, label: &str) -> Result<u32> {
+        if label.trim().is_empty() {
+            return Err(crate::error::Error::InvalidArgument("a pending breakpoint needs a label".into()));
+        }
+        self.add_break_by_expr_when(label, true)
     }
 
     fn add_break_by_expr_when(&mut self, expr: &str, defer: bool) -> Result<u32> {
         self.require_stopped()?;
-        // Malformed expressions are refused now, deferred or not.
-        crate::expression::parse(expr)?;
+        // Malformed expressions are refused now, unless deferred (then the caller places it).
+        if !defer {
+            crate::expression::parse(expr)?;
+        }
         let expr = expr.trim();
         let id = self.breakpoints.allocate_id();
         let info = Breakpoint {

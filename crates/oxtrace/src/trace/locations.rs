@@ -10,6 +10,8 @@
 //! statement); a function without a frame pointer (optimized code) is
 //! stopped at its entry. Code from LLVM compilers (clang, rustc) is stopped
 //! at the second row of its line table, where they mark the prologue's end.
+//! A line table that marks a row as the end of the prologue
+//! (`prologue_end`) is believed first, as gdb 13 does.
 //! `*FUNCTION` always means the entry.
 
 use super::Trace;
@@ -91,13 +93,17 @@ impl Trace {
         if self.arch.name != "x86_64" {
             return Ok(entry);
         }
-        // LLVM's line tables say where the prologue ends: at the second row.
         let symbols = self.symbols()?;
+        let end = match symbols.sym_by_addr(entry) {
+            Some(hit) if hit.offset == 0 && hit.symbol.size > 0 => entry + hit.symbol.size,
+            _ => entry + 4096,
+        };
+        // A row marked as the prologue's end is where it ends, as gdb takes it.
+        if let Some(at) = symbols.prologue_end_in(entry, end) {
+            return Ok(at);
+        }
+        // LLVM's line tables without that mark: at the second row.
         if symbols.compiled_by_llvm(entry) {
-            let end = match symbols.sym_by_addr(entry) {
-                Some(hit) if hit.offset == 0 && hit.symbol.size > 0 => entry + hit.symbol.size,
-                _ => entry + 4096,
-            };
             let statements = symbols.statements_in(entry, end);
             return Ok(statements.iter().map(|(addr, _)| *addr).find(|&addr| addr > entry).unwrap_or(entry));
         }

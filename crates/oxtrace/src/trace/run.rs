@@ -34,7 +34,7 @@ impl Trace {
     pub fn run_until(&mut self, addr: u64) -> Result<Event> {
         let temporary = match self.breakpoints.by_addr.get(&addr) {
             Some(_) => None,
-            None => Some(self.add_breakpoint(addr, BreakpointKind::StopAndRemove, None)?),
+            None => Some(self.add_temporary_breakpoint(addr, BreakpointKind::StopAndRemove)?),
         };
         let result = self.run();
         if let Some(id) = temporary {

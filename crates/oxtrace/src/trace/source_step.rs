@@ -1,8 +1,9 @@
 //! Stepping by source lines (gdb's `step` and `next`), with the DWARF line table.
 //!
 //! The thread is stepped an instruction at a time (calls run to their return
-//! for `next`) until it reaches the first instruction of a statement on
-//! another line (line 0, code the compiler made up, is stepped through).
+//! for `next`) until it reaches the first instruction of a statement
+//! (`is_stmt`) on another line; line 0, code the compiler made up or merged,
+//! and rows that do not begin a statement are stepped through, as gdb does.
 //! Code without line information (a library without debug information) is
 //! not stopped in: the thread runs back out of it to its caller and stepping
 //! goes on there. `step` follows a call through its PLT stub into the
@@ -16,7 +17,7 @@
 //! the handler stops it there). Any other event (a breakpoint, another
 //! signal, the end) ends the step early and is returned.
 
-use super::{BreakpointKind, Trace};
+use super::Trace;
 use crate::error::Result;
 use crate::event::{Event, EventKind};
 
@@ -71,22 +72,16 @@ impl Trace {
     /// in this frame. Reports `Step` when it is.
     fn run_handler_and_come_back(&mut self) -> Result<Event> {
         let (pc, sp) = (self.pc()?, self.sp()?);
-        // A breakpoint at this pc would stop the thread as it comes back,
-        // before the instruction the step has not run yet: lift it meanwhile.
-        let lifted = self.breakpoints.by_addr.get(&pc).copied().filter(|id| {
-            self.breakpoints
-                .by_id
-                .get(id)
-                .is_some_and(|e| e.info.enabled && e.info.kind != BreakpointKind::StopAndRemove)
-        });
-        if let Some(id) = lifted {
-            self.set_breakpoint_enabled(id, false)?;
-        }
+        // A breakpoint at this pc (enabled or not) would stop the thread as
+        // it comes back, before the instruction the step has not run yet,
+        // and holds the address the run back needs: out of the table meanwhile.
+        let taken = match self.breakpoints.by_addr.get(&pc).copied() {
+            Some(id) if !self.breakpoints.by_id[&id].internal => Some(self.take_breakpoint_out(id)?),
+            _ => None,
+        };
         let event = self.run_to_frame_lifted(pc, sp);
-        if let Some(id) = lifted {
-            if self.is_attached() && !self.is_running() && self.breakpoints.by_id.contains_key(&id) {
-                self.set_breakpoint_enabled(id, true)?;
-            }
+        if let Some(entry) = taken {
+            self.put_breakpoint_back(entry)?;
         }
         event
     }
@@ -94,7 +89,7 @@ impl Trace {
     fn source_step(&mut self, over_calls: bool) -> Result<Event> {
         let step = |trace: &mut Trace| if over_calls { trace.step_over() } else { trace.stepi_through_signals() };
         let pc = self.pc()?;
-        let Some(start) = self.line_for_addr(pc)? else {
+        let Some(start) = self.source_line(pc)? else {
             return step(self);
         };
         let start_sp = self.sp()?;
@@ -111,7 +106,7 @@ impl Trace {
                 continue;
             }
             let in_plt = symbol.ends_with("@plt");
-            let line = self.line_for_addr(pc)?;
+            let line = self.source_line(pc)?;
             match line {
                 _ if in_plt && !over_calls => event = self.step_through_plt(&symbol)?,
                 // No lines here (or a PLT stub on the way to a library): back out to the caller.
@@ -126,6 +121,15 @@ impl Trace {
             }
         }
         Ok(event)
+    }
+
+    /// The source line of a pc for stepping: line 0 (`("", 0)`) for code of
+    /// no line inside a line table, `None` where no line table covers it.
+    fn source_line(&mut self, pc: u64) -> Result<Option<(String, u32)>> {
+        Ok(match self.line_for_addr(pc)? {
+            None if self.symbols()?.is_lineless(pc) => Some((String::new(), 0)),
+            line => line,
+        })
     }
 
     /// `step` at a PLT stub (`name@plt`): runs to the function it leads to

@@ -86,7 +86,7 @@ impl Trace {
     /// (one there was disabled by the caller).
     pub(super) fn run_to_frame_lifted(&mut self, addr: u64, sp: u64) -> Result<Event> {
         let tid = self.current_tid;
-        let id = self.add_breakpoint(addr, BreakpointKind::StopAndRemove, None)?;
+        let id = self.add_temporary_breakpoint(addr, BreakpointKind::StopAndRemove)?;
         self.set_breakpoint_condition(
             id,
             Some(Box::new(move |t: &mut Trace| t.current_thread() == tid && t.sp().is_ok_and(|s| s >= sp))),
@@ -128,12 +128,12 @@ impl Trace {
         let (back, sp) = frame;
         let mut temporary = Vec::new();
         if !self.breakpoints.by_addr.contains_key(&addr) {
-            let id = self.add_breakpoint(addr, BreakpointKind::StopAndRemove, None)?;
+            let id = self.add_temporary_breakpoint(addr, BreakpointKind::StopAndRemove)?;
             self.set_breakpoint_condition(id, Some(Box::new(move |t: &mut Trace| t.current_thread() == tid)))?;
             temporary.push(id);
         }
         if !self.breakpoints.by_addr.contains_key(&back) {
-            let id = self.add_breakpoint(back, BreakpointKind::StopAndRemove, None)?;
+            let id = self.add_temporary_breakpoint(back, BreakpointKind::StopAndRemove)?;
             self.set_breakpoint_condition(
                 id,
                 Some(Box::new(move |t: &mut Trace| t.current_thread() == tid && t.sp().is_ok_and(|s| s >= sp))),

@@ -105,3 +105,64 @@ fn the_linkers_list_names_what_is_loaded() {
     let names: Vec<String> = trace.libraries().unwrap().into_iter().map(|l| l.name).collect();
     assert!(names.contains(&"libc".to_string()) && names.contains(&"ld".to_string()), "{names:?}");
 }
+
+/// A pending breakpoint a caller places itself: reachable by its id before
+/// its library loads (condition, enabled state), moved where the caller's
+/// rules resolve it (after the prologue), copied to another location that
+/// shares its condition, both made to wait without writing when the library
+/// goes, and placed again when it comes back.
+#[test]
+fn a_pending_breakpoint_is_placed_moved_copied_and_unplaced_by_its_caller() {
+    let mut trace = spawn_dlopen(Opt::O0);
+    let id = trace.add_pending_breakpoint("<the caller's own name>").unwrap();
+    assert!(trace.breakpoint(id).is_some_and(|b| !b.resolved));
+    trace.set_breakpoint_condition(id, Some(Box::new(|t: &mut Trace| t.register_u64("rdi").unwrap() != 2))).unwrap();
+    trace.set_breakpoint_enabled(id, true).unwrap();
+    let copies = Rc::new(RefCell::new(Vec::new()));
+    let seen = copies.clone();
+    // At each load, as a debugger would: the first at dl_marker after its prologue, a copy at its entry.
+    trace.register_notifier(EventType::LibraryLoaded, move |trace, event| {
+        let EventKind::LibraryLoaded { name, .. } = &event.kind else { return };
+        if name != "libdlfix" {
+            return;
+        }
+        let entry = trace.sym_by_name("libdlfix.dl_marker").unwrap();
+        let body = trace.after_prologue(entry).unwrap();
+        assert!(body > entry, "a frame-pointer prologue at -O0");
+        trace.move_breakpoint(id, body).unwrap();
+        let known = seen.borrow().first().copied();
+        let copy = match known {
+            Some(copy) => {
+                trace.move_breakpoint(copy, entry).unwrap();
+                copy
+            }
+            None => trace.add_breakpoint_like(id, entry).unwrap(),
+        };
+        seen.borrow_mut().push(copy);
+    });
+    trace.register_notifier(EventType::LibraryUnloaded, move |trace, _| {
+        let copy = trace.breakpoints().into_iter().find(|b| b.id != id && b.resolved).map(|b| b.id);
+        if let Some(copy) = copy {
+            trace.unplace_breakpoint(copy).unwrap();
+        }
+    });
+    let mut hits = Vec::new();
+    loop {
+        let event = trace.run().unwrap();
+        match event.kind {
+            EventKind::Breakpoint { id: hit, .. } => hits.push((hit, trace.register_u64("rdi").unwrap())),
+            EventKind::Exited(status) => {
+                assert_eq!(status, ExitStatus::Code(0));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let copies = copies.borrow();
+    assert!(copies.len() == 2 && copies[0] == copies[1], "the copy is placed again, not made again: {copies:?}");
+    let copy = copies[0];
+    // Each call: the copy at the entry, then the breakpoint after the prologue; never for x == 2.
+    let round = [(copy, 1), (id, 1), (copy, 3), (id, 3)];
+    assert_eq!(hits, [round, round].concat());
+    assert_eq!(trace.breakpoint(copy).unwrap().hits, 4);
+}
