@@ -375,3 +375,41 @@ fn detaching_with_threads_inside_pads_leaves_the_program_running_correctly() {
         assert_eq!(read_all(output), expected);
     }
 }
+
+/// The output and exit status of `forks ARGS` run untraced.
+fn forks_untraced(opt: Opt, args: &[&str]) -> (String, i32) {
+    let out = Command::new(fixture("forks", opt)).args(args).stderr(Stdio::null()).output().unwrap();
+    (String::from_utf8(out.stdout).unwrap(), out.status.code().unwrap())
+}
+
+#[test]
+fn fork_children_are_let_go_with_their_original_code() {
+    for opt in [Opt::O0, Opt::O2] {
+        let expected = forks_untraced(opt, &[]);
+        let (mut trace, output) = spawn_with_output("forks", opt, &[]);
+        let work = sym(&mut trace, "work");
+        // True in the children too (work(1) after fork, work(2) after vfork):
+        // a child left with the pad would die of its int3, untraced.
+        let options = InProcessOptions { condition: Some("rdi >= 1".into()), stop: true, ..Default::default() };
+        let id = trace.add_in_process_breakpoint(work, options).unwrap();
+        trace.ignore_signal(libc::SIGCHLD);
+        let event = trace.run().unwrap();
+        assert_eq!(event.kind, EventKind::Breakpoint { id, addr: work }, "{opt:?}");
+        assert_eq!(trace.register_u64("rdi").unwrap(), 3, "only the parent's work(3) stops");
+        assert_eq!(trace.in_process_hits(id).unwrap(), 1);
+        let status = run_to_exit(&mut trace);
+        assert_eq!((read_all(output), status), (expected.0, ExitStatus::Code(expected.1)), "{opt:?}");
+    }
+}
+
+#[test]
+fn a_child_per_iteration_with_a_pad_in_its_code() {
+    let args = ["server", "50"];
+    let expected = forks_untraced(Opt::O2, &args);
+    let (mut trace, output) = spawn_with_output("forks", Opt::O2, &args);
+    let work = sym(&mut trace, "work");
+    let id = trace.add_in_process_breakpoint(work, InProcessOptions { args: 1, ..Default::default() }).unwrap();
+    assert_eq!(trace.in_process_fallback(id), None);
+    let status = run_to_exit(&mut trace);
+    assert_eq!((read_all(output), status), (expected.0, ExitStatus::Code(expected.1)));
+}
