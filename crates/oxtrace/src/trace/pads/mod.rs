@@ -22,6 +22,7 @@
 
 mod arena;
 mod assemble;
+mod blocks;
 mod condition;
 mod frame;
 mod patch;
@@ -155,6 +156,12 @@ pub(super) struct Pads {
     fallbacks: BTreeMap<u32, String>,
     /// Records of fallen-back breakpoints, collected by the tracer, and the next index.
     fallback_records: BTreeMap<u32, (Vec<InProcessRecord>, u64)>,
+    /// The sites by address.
+    by_addr: BTreeMap<u64, u32>,
+    /// The sites by the address of their pad's `int3`.
+    traps: rustc_hash::FxHashMap<u64, u32>,
+    /// The last function decoded, and the stop count then (its code may change when the program runs).
+    function: Option<(u64, Rc<site::Function>)>,
     /// The chunks of pad memory.
     chunks: Vec<arena::Chunk>,
     /// Pad memory is not this trace's to unmap (the parent of a followed
@@ -165,12 +172,39 @@ pub(super) struct Pads {
 impl Pads {
     /// The site whose `int3` is at `addr`: its id and address.
     pub fn trap_at(&self, addr: u64) -> Option<(u32, u64)> {
-        self.sites.iter().find(|(_, s)| s.trap == Some(addr)).map(|(&id, s)| (id, s.addr))
+        let id = *self.traps.get(&addr)?;
+        Some((id, self.sites[&id].addr))
     }
 
     /// Where a thread that reported the trap of the pad of the site at `addr` resumes.
     pub fn resume_at(&self, addr: u64) -> Option<u64> {
-        self.sites.values().find(|s| s.addr == addr && s.trap.is_some()).map(|s| s.resume)
+        let site = &self.sites[self.by_addr.get(&addr)?];
+        site.trap.map(|_| site.resume)
+    }
+
+    /// Adds a site to the table and its indexes.
+    fn insert_site(&mut self, id: u32, site: Site) {
+        self.by_addr.insert(site.addr, id);
+        if let Some(trap) = site.trap {
+            self.traps.insert(trap, id);
+        }
+        self.sites.insert(id, site);
+    }
+
+    /// Takes a site out of the table and its indexes.
+    fn remove_site(&mut self, id: u32) -> Option<Site> {
+        let site = self.sites.remove(&id)?;
+        self.by_addr.remove(&site.addr);
+        if let Some(trap) = site.trap {
+            self.traps.remove(&trap);
+        }
+        Some(site)
+    }
+
+    /// The sites whose covered bytes may meet `[addr, addr + len)` (a jump covers at most 19 bytes).
+    fn near(&self, addr: u64, len: u64) -> impl Iterator<Item = (u32, &Site)> {
+        let end = addr.saturating_add(len);
+        self.by_addr.range(addr.saturating_sub(20)..end).map(|(_, &id)| (id, &self.sites[&id]))
     }
 
     /// Whether a hit of breakpoint `id` stops.
@@ -181,7 +215,7 @@ impl Pads {
     /// The patched site whose covered bytes hold `addr`.
     pub fn covering(&self, addr: u64, len: u64) -> Option<(u32, &Site)> {
         let end = addr.saturating_add(len);
-        self.sites.iter().find(|(_, s)| s.patched && s.addr < end && addr < s.addr + s.len).map(|(&id, s)| (id, s))
+        self.near(addr, len).find(|(_, s)| s.patched && s.addr < end && addr < s.addr + s.len)
     }
 
     /// Forgets every pad (the process executed a new program: its memory is gone).
@@ -189,6 +223,9 @@ impl Pads {
         for id in std::mem::take(&mut self.sites).into_keys() {
             self.fallbacks.insert(id, "the process executed a new program".into());
         }
+        self.by_addr.clear();
+        self.traps.clear();
+        self.function = None;
         self.chunks.clear();
     }
 
@@ -246,7 +283,7 @@ impl Trace {
         };
         let placed = match built {
             Ok(site) => {
-                self.pads.sites.insert(id, site);
+                self.pads.insert_site(id, site);
                 let placed = self.place_breakpoint(Entry::new(info, None));
                 if placed.is_err() {
                     self.release_site(id)?;
@@ -360,9 +397,9 @@ impl Trace {
         options: &InProcessOptions,
         condition: Option<&Expr>,
     ) -> std::result::Result<Site, String> {
-        let (start, size) = self.function_extent(addr)?;
-        let code = self.read_memory(start, size as usize).map_err(|e| format!("cannot read the function: {e}"))?;
-        let covered = site::analyse(start, &code, addr)?;
+        let function = self.decoded_function(addr)?;
+        let covered = function.covered(addr)?;
+        let (start, code) = (function.start, &function.code);
         if let Some(other) = self.breakpoints.by_addr.range(addr + 1..addr + covered.len).next() {
             return Err(format!(
                 "breakpoint {} at {:#x} is inside the {} bytes the jump would cover",
@@ -403,6 +440,21 @@ impl Trace {
                 Err(why)
             }
         }
+    }
+
+    /// The function holding `addr`, decoded (kept while the program does not run: coverage
+    /// asks for every block of a function in turn).
+    fn decoded_function(&mut self, addr: u64) -> std::result::Result<Rc<site::Function>, String> {
+        let (start, size) = self.function_extent(addr)?;
+        if let Some((stops, function)) = &self.pads.function {
+            if *stops == self.stops && function.start == start && function.code.len() as u64 == size {
+                return Ok(function.clone());
+            }
+        }
+        let code = self.read_memory(start, size as usize).map_err(|e| format!("cannot read the function: {e}"))?;
+        let function = Rc::new(site::Function::decode(start, code)?);
+        self.pads.function = Some((self.stops, function.clone()));
+        Ok(function)
     }
 
     /// The start and size of the function holding `addr`, from its symbol.

@@ -219,7 +219,7 @@ impl Trace {
                 self.leave_pad(tid, id)?;
             }
         }
-        let Some(site) = self.pads.sites.remove(&id) else { return Ok(()) };
+        let Some(site) = self.pads.remove_site(id) else { return Ok(()) };
         if let Some((layout, _)) = site.ring {
             if !keep {
                 let _ = self.free_memory(layout.base, layout.mapping_size());
@@ -321,7 +321,7 @@ impl Trace {
     /// Takes the jump at `pc` out for a single step of a thread standing on a
     /// patched site; returns the site to patch again after the step.
     pub(in crate::trace) fn lift_pad_for_step(&mut self, pc: u64) -> Result<Option<u32>> {
-        let Some(id) = self.pads.sites.iter().find(|(_, s)| s.patched && s.addr == pc).map(|(&id, _)| id) else {
+        let Some(&id) = self.pads.by_addr.get(&pc).filter(|id| self.pads.sites[id].patched) else {
             return Ok(None);
         };
         self.unpatch_site(id)?;
@@ -331,7 +331,9 @@ impl Trace {
     /// Shows the original bytes under the jumps in `buf` (read at `addr`).
     pub(in crate::trace) fn hide_pad_bytes(&self, addr: u64, buf: &mut [u8]) {
         let end = addr.saturating_add(buf.len() as u64);
-        for site in self.pads.sites.values().filter(|s| s.patched && s.addr < end && addr < s.addr + s.len) {
+        for (_, site) in
+            self.pads.near(addr, buf.len() as u64).filter(|(_, s)| s.patched && s.addr < end && addr < s.addr + s.len)
+        {
             for (i, &byte) in site.original.iter().enumerate() {
                 let at = site.addr + i as u64;
                 if at >= addr && at < end {

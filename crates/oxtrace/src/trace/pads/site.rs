@@ -24,57 +24,90 @@ pub(super) struct Covered {
     pub len: u64,
 }
 
-/// Decodes the function `[start, start + code.len())` and says which
-/// instructions a jump at `site` covers, or why no jump may go there.
-pub(super) fn analyse(start: u64, code: &[u8], site: u64) -> Result<Covered, String> {
-    let end = start + code.len() as u64;
-    let mut decoder = Decoder::with_ip(64, code, start, DecoderOptions::NONE);
-    let mut all = Vec::new();
-    while decoder.can_decode() {
-        let insn = decoder.decode();
-        if insn.is_invalid() {
-            return Err(format!("the function holds bytes that do not decode at {:#x}", insn.ip()));
-        }
-        all.push(insn);
-    }
-    let first = all
-        .iter()
-        .position(|i| i.ip() == site)
-        .ok_or_else(|| format!("{site:#x} is not the start of an instruction of its function"))?;
-    let mut covered = Vec::new();
-    let mut len = 0;
-    for insn in &all[first..] {
-        if len >= JUMP_LEN {
-            break;
-        }
-        covered.push(*insn);
-        len += insn.len() as u64;
-    }
-    if len < JUMP_LEN {
-        return Err(format!("the function ends {} bytes after the site, fewer than the jump's 5", end - site));
-    }
-    for (n, insn) in covered.iter().enumerate() {
-        relocatable(insn, n + 1 == covered.len())?;
-    }
-    let inside = |target: u64| target > site && target < site + len;
-    for insn in &all {
-        if let Some(target) = direct_target(insn) {
-            if inside(target) {
-                return Err(format!(
-                    "the {} at {:#x} branches to {target:#x}, inside the {len} bytes the jump would cover",
-                    mnemonic(insn),
-                    insn.ip()
-                ));
+/// A function decoded whole: its instructions, the targets of its direct
+/// branches, and whether it has a jump whose targets cannot be known.
+#[derive(Debug, Clone)]
+pub(super) struct Function {
+    /// Where it starts.
+    pub start: u64,
+    /// Its bytes (the original ones).
+    pub code: Vec<u8>,
+    instructions: Vec<Instruction>,
+    /// Every direct branch target, sorted, with the branch's address.
+    targets: Vec<(u64, u64)>,
+    /// The first indirect jump through a register or non-RIP memory.
+    table_jump: Option<u64>,
+}
+
+impl Function {
+    /// Decodes `code`, the bytes of the function at `start`.
+    pub fn decode(start: u64, code: Vec<u8>) -> Result<Function, String> {
+        let mut decoder = Decoder::with_ip(64, &code, start, DecoderOptions::NONE);
+        let mut instructions = Vec::new();
+        let mut targets = Vec::new();
+        let mut table_jump = None;
+        while decoder.can_decode() {
+            let insn = decoder.decode();
+            if insn.is_invalid() {
+                return Err(format!("the function holds bytes that do not decode at {:#x}", insn.ip()));
             }
+            if let Some(target) = direct_target(&insn) {
+                targets.push((target, insn.ip()));
+            }
+            if table_jump.is_none() && is_table_jump(&insn) {
+                table_jump = Some(insn.ip());
+            }
+            instructions.push(insn);
         }
-        if covered.len() > 1 && is_table_jump(insn) {
+        targets.sort_unstable();
+        Ok(Function { start, code, instructions, targets, table_jump })
+    }
+
+    /// Which instructions a jump at `site` covers, or why no jump may go there.
+    pub fn covered(&self, site: u64) -> Result<Covered, String> {
+        let end = self.start + self.code.len() as u64;
+        let first = self
+            .instructions
+            .binary_search_by_key(&site, Instruction::ip)
+            .map_err(|_| format!("{site:#x} is not the start of an instruction of its function"))?;
+        let mut covered = Vec::new();
+        let mut len = 0;
+        for insn in &self.instructions[first..] {
+            if len >= JUMP_LEN {
+                break;
+            }
+            covered.push(*insn);
+            len += insn.len() as u64;
+        }
+        if len < JUMP_LEN {
+            return Err(format!("the function ends {} bytes after the site, fewer than the jump's 5", end - site));
+        }
+        for (n, insn) in covered.iter().enumerate() {
+            relocatable(insn, n + 1 == covered.len())?;
+        }
+        let inside = self.targets.partition_point(|&(t, _)| t <= site);
+        if let Some(&(target, from)) = self.targets.get(inside).filter(|(t, _)| *t < site + len) {
+            let branch =
+                self.instructions.binary_search_by_key(&from, Instruction::ip).map(|i| mnemonic(&self.instructions[i]));
             return Err(format!(
-                "the function has an indirect jump at {:#x} (a jump table?) whose targets cannot be known",
-                insn.ip()
+                "the {} at {from:#x} branches to {target:#x}, inside the {len} bytes the jump would cover",
+                branch.unwrap_or_default()
             ));
         }
+        if let Some(at) = self.table_jump.filter(|_| covered.len() > 1) {
+            return Err(format!(
+                "the function has an indirect jump at {at:#x} (a jump table?) whose targets cannot be known"
+            ));
+        }
+        Ok(Covered { instructions: covered, len })
     }
-    Ok(Covered { instructions: covered, len })
+}
+
+/// Decodes the function `[start, start + code.len())` and says which
+/// instructions a jump at `site` covers, or why no jump may go there.
+#[cfg(test)]
+fn analyse(start: u64, code: &[u8], site: u64) -> Result<Covered, String> {
+    Function::decode(start, code.to_vec())?.covered(site)
 }
 
 /// Why an instruction under the jump cannot run in a pad, if it cannot.
