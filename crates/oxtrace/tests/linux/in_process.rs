@@ -413,3 +413,45 @@ fn a_child_per_iteration_with_a_pad_in_its_code() {
     let status = run_to_exit(&mut trace);
     assert_eq!((read_all(output), status), (expected.0, ExitStatus::Code(expected.1)));
 }
+
+#[test]
+fn a_stop_at_a_pad_steps_and_parks_like_an_int3_hit() {
+    for opt in [Opt::O0, Opt::O2] {
+        let (mut trace, output) = spawn_with_output("pads", opt, &ARGS);
+        // As oxdb runs: no byte of ours in the code while the caller has the process stopped.
+        trace.set_breakpoints_out_while_stopped(true).unwrap();
+        let work = sym(&mut trace, "work");
+        let original = trace.read_memory(work, 16).unwrap();
+        let options = InProcessOptions { condition: Some("rsi == 1000".into()), stop: true, ..Default::default() };
+        let id = trace.add_in_process_breakpoint(work, options).unwrap();
+        assert_eq!(trace.in_process_fallback(id), None);
+        let second = trace.disassemble(work, 2).unwrap()[1].addr;
+        let mut stops = 0;
+        loop {
+            let event = trace.run().unwrap();
+            match event.kind {
+                EventKind::Breakpoint { id: hit, addr } if hit == id => {
+                    assert_eq!(addr, work);
+                    stops += 1;
+                    // Parked: the code holds the original bytes, raw.
+                    let mem = std::fs::File::open(format!("/proc/{}/mem", trace.pid())).unwrap();
+                    let mut raw = vec![0; 16];
+                    mem.read_exact_at(&mut raw, work).unwrap();
+                    assert_eq!(raw, original, "{opt:?}: the jump is out while stopped");
+                    if stops == 1 {
+                        // The first instruction, stepped from the site: the thread is on the second.
+                        trace.stepi().unwrap();
+                        assert_eq!(trace.pc().unwrap(), second, "{opt:?}");
+                    }
+                }
+                EventKind::Exited(status) => {
+                    assert_eq!(status, ExitStatus::Code(0));
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(stops, THREADS * ROUNDS);
+        assert_eq!(read_all(output), untraced_output(opt, &ARGS));
+    }
+}

@@ -93,14 +93,10 @@ impl InProcessOptions {
 /// The canonical name of a register a record can collect.
 fn collectable(name: &str) -> Option<&'static str> {
     let name = name.strip_prefix('$').unwrap_or(name).to_ascii_lowercase();
-    let name = if name == "eflags" || name == "pc" {
-        if name == "pc" {
-            "rip"
-        } else {
-            "rflags"
-        }
-    } else {
-        &name
+    let name = match name.as_str() {
+        "pc" => "rip",
+        "eflags" => "rflags",
+        other => other,
     };
     COLLECTABLE.iter().copied().find(|c| *c == name)
 }
