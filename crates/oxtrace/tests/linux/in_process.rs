@@ -99,6 +99,9 @@ fn a_rip_relative_instruction_runs_relocated_in_the_pad() {
         assert_eq!(trace.in_process_hits(id).unwrap(), THREADS * CALLS * ROUNDS);
         assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
         assert_eq!(read_all(output), untraced_output(opt, &ARGS));
+        // After the exit the counter is gone with the process; the breakpoint can still be removed.
+        assert!(trace.in_process_hits(id).is_err());
+        trace.remove_breakpoint(id).unwrap();
     }
 }
 

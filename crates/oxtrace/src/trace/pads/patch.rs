@@ -212,7 +212,10 @@ impl Trace {
         if !self.pads.sites.contains_key(&id) {
             return Ok(());
         }
-        self.unpatch_site(id)?;
+        // A process that has ended keeps nothing to restore.
+        if self.is_attached() {
+            self.unpatch_site(id)?;
+        }
         let keep = self.pads.keep_memory || !self.is_attached();
         if !keep {
             for tid in self.platform.threads() {
