@@ -458,3 +458,19 @@ fn a_stop_at_a_pad_steps_and_parks_like_an_int3_hit() {
         assert_eq!(read_all(output), untraced_output(opt, &ARGS));
     }
 }
+
+#[test]
+fn an_overflowing_ring_keeps_the_newest_records_and_counts_the_lost() {
+    let (mut trace, output) = spawn_with_output("pads", Opt::O2, &["1", "1", "1000"]);
+    let work = sym(&mut trace, "work");
+    let options = InProcessOptions { args: 2, capacity: 16, ..Default::default() };
+    let id = trace.add_in_process_breakpoint(work, options).unwrap();
+    run_to_finished(&mut trace);
+    let got = trace.take_in_process_records(id).unwrap();
+    assert_eq!(got.lost, 1000 - 16);
+    let calls: Vec<u64> = got.records.iter().map(|r| r.values[1]).collect();
+    assert_eq!(calls, (1000 - 16..1000).collect::<Vec<u64>>(), "the newest 16, in order");
+    assert_eq!(trace.take_in_process_records(id).unwrap(), Default::default(), "nothing new");
+    assert_eq!(run_to_exit(&mut trace), ExitStatus::Code(0));
+    assert_eq!(read_all(output), untraced_output(Opt::O2, &["1", "1", "1000"]));
+}
