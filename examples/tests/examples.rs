@@ -89,6 +89,27 @@ fn coverage_counts_every_function() {
 }
 
 #[test]
+fn block_coverage_through_jump_pads_finds_the_blocks_int3_trackers_find() {
+    for opt in ["-O0", "-O2"] {
+        let program = fixture("calls", &[opt]);
+        let summary = |mode: &str| {
+            let out = example("coverage", &[mode, program.to_str().unwrap()]);
+            let last = out.lines().last().unwrap_or_default().to_owned();
+            assert!(last.contains("basic blocks ran ("), "{out}");
+            let (ran, rest) = last.split_once(" of ").unwrap();
+            let total = rest.split_whitespace().next().unwrap().to_owned();
+            let pads: usize = rest.split_once('(').unwrap().1.split_whitespace().next().unwrap().parse().unwrap();
+            (ran.to_owned(), total, pads)
+        };
+        let (ran, total, pads) = summary("--blocks");
+        let (ran_int3, total_int3, pads_int3) = summary("--blocks-int3");
+        assert_eq!((ran.as_str(), total.as_str()), (ran_int3.as_str(), total_int3.as_str()), "{opt}");
+        assert!(pads > 0 && pads_int3 == 0, "{opt}: {pads} blocks through jump pads");
+        assert!(ran.parse::<usize>().unwrap() > 10, "{opt}: {ran} blocks ran");
+    }
+}
+
+#[test]
 fn malloc_trace_finds_the_leak_and_where_it_was_made() {
     let program = fixture("leaky", &["-O0"]);
     let out = example("malloc_trace", &[program.to_str().unwrap()]);

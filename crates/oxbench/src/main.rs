@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod in_process_tools;
 mod programs;
 mod python_env;
 mod remote_tools;
@@ -69,10 +70,16 @@ pub enum Workload {
     /// The same, at most 2,000 alive at once.
     #[value(name = "thread-storm-2000")]
     Storm2000,
+    /// Hits per second counted by an in-process (jump pad) breakpoint, never stopping.
+    InProcessCount,
+    /// Hits per second of an in-process breakpoint whose compiled condition is false.
+    InProcessFalseCondition,
+    /// Hits per second of an in-process breakpoint whose compiled condition is true (a stop per hit).
+    InProcessTrueCondition,
 }
 
 impl Workload {
-    const ALL: [Workload; 17] = [
+    const ALL: [Workload; 20] = [
         Workload::Notifier,
         Workload::I386,
         Workload::Fast,
@@ -90,6 +97,9 @@ impl Workload {
         Workload::Storm1,
         Workload::Storm500,
         Workload::Storm2000,
+        Workload::InProcessCount,
+        Workload::InProcessFalseCondition,
+        Workload::InProcessTrueCondition,
     ];
 
     /// The threads alive at once of a thread-storm row.
@@ -100,6 +110,11 @@ impl Workload {
             Workload::Storm2000 => Some(2000),
             _ => None,
         }
+    }
+
+    /// The in-process breakpoint rows (oxtrace's jump pads against the raw loop).
+    fn is_in_process(self) -> bool {
+        matches!(self, Workload::InProcessCount | Workload::InProcessFalseCondition | Workload::InProcessTrueCondition)
     }
 
     /// The symbol and snapshot rows, compared with gdb rather than with the raw ptrace loop.
@@ -143,6 +158,9 @@ impl Workload {
             Workload::Storm1 => "thread-storm-1",
             Workload::Storm500 => "thread-storm-500",
             Workload::Storm2000 => "thread-storm-2000",
+            Workload::InProcessCount => "in-process-count",
+            Workload::InProcessFalseCondition => "in-process-false-condition",
+            Workload::InProcessTrueCondition => "in-process-true-condition",
         }
     }
 
@@ -166,6 +184,9 @@ impl Workload {
             Workload::Storm1 => "10k-thread storm, 1 alive, s",
             Workload::Storm500 => "10k-thread storm, 500 alive, s",
             Workload::Storm2000 => "10k-thread storm, 2000 alive, s",
+            Workload::InProcessCount => "hits/s, in-process count",
+            Workload::InProcessFalseCondition => "hits/s, in-process false cond",
+            Workload::InProcessTrueCondition => "hits/s, in-process true cond",
         }
     }
 
@@ -323,6 +344,11 @@ fn main() {
                     _ => Err("n/a".into()),
                 }
             }
+            _ if workload.is_in_process() => match tool {
+                Tool::RawPtrace => tools::raw_ptrace(workload, &programs, hits, steps, false),
+                Tool::Oxtrace => in_process_tools::oxtrace(workload, &programs, hits),
+                _ => Err("n/a".into()),
+            },
             _ if workload == Workload::Remote => match tool {
                 Tool::Oxtrace => remote_tools::measure(remote_tools::Server::Oxserve, &programs, hits),
                 Tool::Gdb => remote_tools::measure(remote_tools::Server::Gdbserver, &programs, hits),
@@ -450,5 +476,8 @@ fn workload_arg(workload: Workload) -> &'static str {
         Workload::Storm1 => "thread-storm-1",
         Workload::Storm500 => "thread-storm-500",
         Workload::Storm2000 => "thread-storm-2000",
+        Workload::InProcessCount => "in-process-count",
+        Workload::InProcessFalseCondition => "in-process-false-condition",
+        Workload::InProcessTrueCondition => "in-process-true-condition",
     }
 }

@@ -169,6 +169,12 @@ pub fn print_table(results: &[Figure], cli: &Cli) {
         crate::remote_tools::remote_hits(cli.hits)
     );
     println!(
+        "The in-process rows count hits in a jump pad inside the program ({}x the hits of a breakpoint figure), \
+         test a compiled condition that is false there, or one that is true at every hit (a stop each, to compare \
+         with the notifier row); ratios to the raw loop on the same program.",
+        crate::in_process_tools::CALLS_PER_HIT
+    );
+    println!(
         "The 32-bit row is the notifier row on the same debuggee built with gcc -m32 (an i386 process), \
          against the raw loop on that program."
     );

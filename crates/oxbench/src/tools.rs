@@ -55,7 +55,10 @@ pub fn oxtrace(workload: Workload, programs: &Programs, hits: u64, steps: u64) -
         | Workload::VtraceLayer
         | Workload::Storm1
         | Workload::Storm500
-        | Workload::Storm2000 => return Err("n/a".into()),
+        | Workload::Storm2000
+        | Workload::InProcessCount
+        | Workload::InProcessFalseCondition
+        | Workload::InProcessTrueCondition => return Err("n/a".into()),
         Workload::SingleStep => {
             trace.run_until(target).map_err(|e| e.to_string())?;
             trace.set_mode(Mode::FastStep, true);
@@ -213,7 +216,10 @@ pub fn gdb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> Ra
         | Workload::VtraceLayer
         | Workload::Storm1
         | Workload::Storm500
-        | Workload::Storm2000 => return Err("n/a".into()),
+        | Workload::Storm2000
+        | Workload::InProcessCount
+        | Workload::InProcessFalseCondition
+        | Workload::InProcessTrueCondition => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     if elapsed <= 0.0 {
@@ -289,7 +295,10 @@ pub fn lldb(workload: Workload, programs: &Programs, hits: u64, steps: u64) -> R
         | Workload::VtraceLayer
         | Workload::Storm1
         | Workload::Storm500
-        | Workload::Storm2000 => return Err("n/a".into()),
+        | Workload::Storm2000
+        | Workload::InProcessCount
+        | Workload::InProcessFalseCondition
+        | Workload::InProcessTrueCondition => return Err("n/a".into()),
     };
     let elapsed = session(&work)? - session(&baseline)?;
     let _ = std::fs::remove_file(&steps_file);

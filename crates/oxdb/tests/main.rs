@@ -21,4 +21,5 @@ mod snapshots;
 mod stepping;
 mod storm;
 mod support;
+mod tracepoints;
 mod values;

@@ -67,8 +67,9 @@ pub use platform::{FdKind, FileDescriptor, Interrupter, ProcessEntry, ProcessInf
 pub use registers::{RegValue, RegisterContext};
 pub use trace::{
     BacktraceFrame, BreakCallback, BreakCondition, Breakpoint, BreakpointKind, CTarget, CallArg, CallResult,
-    FollowFork, FrameContext, FrameVariable, HookCall, Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier,
-    NotifierId, PageAccess, PageWatch, PostHook, PreHook, Trace, TraceGroup, TraceState, WatchKind, Watchpoint,
+    FollowFork, FrameContext, FrameVariable, HookCall, InProcessOptions, InProcessRecord, InProcessRecords,
+    Instruction, Library, LinkMapEntry, MetaValue, Mode, Notifier, NotifierId, PageAccess, PageWatch, PostHook,
+    PreHook, Trace, TraceGroup, TraceState, WatchKind, Watchpoint,
 };
 
 /// The README's examples, compiled as doctests.

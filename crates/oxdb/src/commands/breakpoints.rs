@@ -284,10 +284,19 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
         if super::locations::owner_of(&locations, bp.id) != bp.id {
             continue;
         }
-        let kind = if bp.kind == BreakpointKind::OneTime { "once" } else { "breakpoint" };
+        let kind = match bp.kind {
+            BreakpointKind::OneTime => "once",
+            BreakpointKind::InProcess => "tracepoint",
+            _ => "breakpoint",
+        };
         let enabled = if bp.enabled { "y" } else { "n" };
         let subs = multi.iter().find(|(id, _)| *id == bp.id).map(|(_, subs)| subs.clone());
         let hits = subs.as_ref().map_or(bp.hits, |(_, hits)| *hits);
+        // A tracepoint's counter is in the program.
+        let hits = match bp.kind {
+            BreakpointKind::InProcess if live => trace.in_process_hits(bp.id).unwrap_or(hits),
+            _ => hits,
+        };
         let subs = subs.map(|(lines, _)| lines);
         let place = if let Some(subs) = &subs {
             format!("<{} locations>", subs.len())
@@ -306,6 +315,9 @@ pub fn list(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdR
             if !extra.commands.is_empty() {
                 line.push_str(&format!("  commands: {}", extra.commands.join("; ")));
             }
+        }
+        if bp.kind == BreakpointKind::InProcess {
+            line.push_str(&super::tracepoints::list_note(trace, bp.id));
         }
         if let Some(subs) = subs {
             line.extend(subs.iter().map(|s| format!("\n{s}")));

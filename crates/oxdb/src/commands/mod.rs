@@ -24,6 +24,7 @@ pub mod signals;
 pub mod snapshot;
 pub mod stack;
 pub mod symbols;
+pub mod tracepoints;
 pub mod values;
 pub mod watches;
 
@@ -142,6 +143,15 @@ pub static COMMANDS: &[Command] = &[
     cmd!("disable", ["bd"], "ID...", "disable breakpoints", false, Nothing, breakpoints::disable),
     cmd!("delete", ["d", "bc"], "[ID...]", "delete breakpoints and watchpoints (all without IDs)", false, Nothing,
         breakpoints::delete),
+    cmd!("trace", ["tp"], "LOCATION [if COND]",
+        "set a tracepoint: count the hits (where COND, an eval expression compiled into the program, holds) without stopping", false, Expr,
+        tracepoints::trace),
+    cmd!("collect", [], "[ID] REG... | $args", "make each hit of a tracepoint record registers (or the arguments)", false,
+        Registers, tracepoints::collect),
+    cmd!("tstatus", [], "", "tracepoints and their hits, read from the running program", false, Nothing,
+        tracepoints::status),
+    cmd!("tdump", [], "[ID]", "the records tracepoints collected since the last tdump", false, Nothing,
+        tracepoints::dump),
     cmd!("watch", ["wp"], "EXPR [if COND] | [-r|-x] [-s SIZE] ADDRESS",
         "stop when a C lvalue changes (its type gives the size; a local's watch ends with its frame), or watch SIZE bytes (1, 2, 4, 8) at an address for writes (-r: reads and writes, -x: execution)", false,
         Expr, breakpoints::watch),
@@ -240,6 +250,7 @@ pub static COMMANDS: &[Command] = &[
 pub const INFO_SUBJECTS: &[(&str, &str)] = &[
     ("breakpoints", "breakpoints"),
     ("watchpoints", "breakpoints"),
+    ("tracepoints", "tstatus"),
     ("registers", "regs"),
     ("all-registers", "regs all"),
     ("threads", "threads"),

@@ -14,6 +14,7 @@ mod lexer;
 mod parser;
 
 pub use eval::ExprContext;
+pub(crate) use parser::Node;
 pub use parser::{parse, Expr};
 
 /// A parse or evaluation error, with where in the text it is.

@@ -8,7 +8,7 @@ const MAX_DEPTH: usize = 256;
 
 /// A node of the tree; `pos` is a byte offset in the text, for errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Node {
+pub(crate) enum Node {
     Int(u64),
     Name { name: String, pos: usize },
     Str { value: String, pos: usize },
@@ -28,6 +28,11 @@ impl Expr {
     /// The text it was parsed from.
     pub fn source(&self) -> &str {
         &self.text
+    }
+
+    /// The tree (for the compiler of in-process conditions).
+    pub(crate) fn root(&self) -> &Node {
+        &self.root
     }
 }
 

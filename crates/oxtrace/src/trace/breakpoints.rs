@@ -41,6 +41,11 @@ pub enum BreakpointKind {
     Fast,
     /// Like `Normal`, marked for front ends not to announce it.
     Silent,
+    /// Runs inside the program, from a jump pad: counts, tests its condition
+    /// and records without a ptrace stop, and stops only if asked to when the
+    /// condition holds (see [`Trace::add_in_process_breakpoint`]). Set with
+    /// [`Trace::add_breakpoint`], it counts.
+    InProcess,
 }
 
 /// A breakpoint as the user sees it.
@@ -173,6 +178,13 @@ impl Trace {
         temporary: bool,
     ) -> Result<u32> {
         self.require_stopped()?;
+        if kind == BreakpointKind::InProcess {
+            let id = self.add_in_process_breakpoint(addr, super::InProcessOptions::default())?;
+            if let Some(callback) = callback {
+                self.breakpoints.entry_mut(id)?.callback = Some(Shared::new(callback.into()));
+            }
+            return Ok(id);
+        }
         if let Some(&id) = self.breakpoints.by_addr.get(&addr) {
             return Err(Error::DuplicateBreakpoint { id, addr });
         }
@@ -208,6 +220,9 @@ impl Trace {
         let (id, addr) = (entry.info.id, entry.info.addr);
         if let Some(&other) = self.breakpoints.by_addr.get(&addr) {
             return Err(Box::new((Error::DuplicateBreakpoint { id: other, addr }, entry)));
+        }
+        if let Err(error) = self.check_write_over_pads(addr, 1) {
+            return Err(Box::new((error, entry)));
         }
         if let Err(error) = self.insert_break_bytes(&mut entry) {
             return Err(Box::new((error, entry)));
@@ -363,6 +378,9 @@ impl Trace {
         if self.is_attached() {
             self.remove_break_bytes(&mut entry)?;
         }
+        if entry.info.kind == BreakpointKind::InProcess {
+            self.forget_in_process(id)?;
+        }
         Ok(())
     }
 
@@ -440,6 +458,9 @@ impl Trace {
         if entry.saved.is_some() || !entry.info.enabled {
             return Ok(());
         }
+        if self.pads.sites.contains_key(&entry.info.id) {
+            return self.patch_site(entry.info.id);
+        }
         // Other threads must not trap on a breakpoint half-way through a change.
         self.ensure_all_stopped()?;
         let insn = self.arch.break_instruction;
@@ -456,6 +477,9 @@ impl Trace {
     }
 
     fn remove_break_bytes(&mut self, entry: &mut Entry) -> Result<()> {
+        if self.pads.sites.contains_key(&entry.info.id) {
+            return self.unpatch_site(entry.info.id);
+        }
         if let Some(saved) = entry.saved.take() {
             // A thread that trapped on it meanwhile must be rewound while it is still ours.
             if let Err(e) = self.ensure_all_stopped() {
@@ -548,6 +572,7 @@ impl Trace {
 
     /// After exec the old image is gone, and with it every inserted byte.
     pub(super) fn forget_break_bytes(&mut self) {
+        self.pads.forget_memory();
         for entry in self.breakpoints.by_id.values_mut() {
             entry.saved = None;
             entry.lifted = None;
@@ -557,6 +582,7 @@ impl Trace {
 
     /// Replaces inserted break instructions in `buf` (read at `addr`) by the original bytes.
     pub(super) fn hide_break_bytes(&self, addr: u64, buf: &mut [u8]) {
+        self.hide_pad_bytes(addr, buf);
         let end = addr.saturating_add(buf.len() as u64);
         let first = addr.saturating_sub(self.arch.break_instruction.len() as u64 - 1);
         for (&bp_addr, id) in self.breakpoints.by_addr.range(first..end) {
@@ -569,6 +595,7 @@ impl Trace {
     /// Writes `data` at `addr`, keeping inserted break instructions in place and
     /// updating the bytes they will restore.
     pub(super) fn write_around_breaks(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        self.check_write_over_pads(addr, data.len() as u64)?;
         let end = addr.saturating_add(data.len() as u64);
         let first = addr.saturating_sub(self.arch.break_instruction.len() as u64 - 1);
         let hits: Vec<u32> = self.breakpoints.by_addr.range(first..end).map(|(_, &id)| id).collect();

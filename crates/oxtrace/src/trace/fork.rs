@@ -107,6 +107,7 @@ impl Trace {
             // now (to unmap the scratch page at its detach) would take the
             // place of the fork's return value. The page stays, unused.
             other.scratch.reset();
+            other.pads.keep_memory();
         }
         if let_go_vfork {
             self.take_out_break_bytes_for_vfork()?;
@@ -163,6 +164,8 @@ impl Trace {
             child.breakpoints = self.breakpoints.clone();
             child.scratch = self.scratch.clone();
             child.page_watches = self.page_watches.clone();
+            child.pads = self.pads.clone();
+            child.adopt_pads();
         }
         child.libraries = self.libraries.clone();
         child.modes = self.modes;

@@ -62,13 +62,14 @@ impl Trace {
             self.apply_watchpoints_everywhere()?;
         }
         // Not fatal: the process must not stay stopped for it (the page is only memory).
+        let pads = self.release_all_pads();
         let scratch = self.unmap_scratch_page();
         let signal = self.signals_for_detach();
         self.flush_registers()?;
         self.platform.detach(signal)?;
         self.state = TraceState::Detached;
         self.last_event = Some(event);
-        scratch
+        pads.and(scratch)
     }
 
     /// Whether the trace started the process (so that ending the trace kills

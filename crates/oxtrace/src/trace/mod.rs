@@ -31,6 +31,7 @@ mod memory;
 mod metadata;
 mod modes;
 mod notifiers;
+mod pads;
 mod page_watch;
 mod parking;
 mod registers;
@@ -62,6 +63,7 @@ pub use libraries::{Library, LinkMapEntry};
 pub use metadata::MetaValue;
 pub use modes::Mode;
 pub use notifiers::{Notifier, NotifierId};
+pub use pads::{InProcessOptions, InProcessRecord, InProcessRecords};
 pub use page_watch::{PageAccess, PageWatch};
 pub use stack::BacktraceFrame;
 pub use watchpoints::{WatchKind, Watchpoint};
@@ -106,6 +108,8 @@ pub struct Trace {
     page_watches: BTreeMap<u32, PageWatch>,
     /// Copies of breakpointed instructions, run out of line.
     scratch: displaced::Scratch,
+    /// In-process breakpoints: their jump pads, or why they fell back to int3.
+    pads: pads::Pads,
     /// Whether breakpoint bytes leave memory while the caller has the process stopped, and whether they are out.
     parking: parking::Parking,
     /// Debug registers were written at some point: a detach clears them.
@@ -194,6 +198,7 @@ impl Trace {
             watchpoints: BTreeMap::new(),
             page_watches: BTreeMap::new(),
             scratch: displaced::Scratch::default(),
+            pads: pads::Pads::default(),
             parking: parking::Parking::default(),
             debug_registers_used: false,
             page_steps: TidMap::default(),

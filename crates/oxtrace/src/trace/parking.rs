@@ -57,7 +57,7 @@ impl Trace {
         if !self.parking.wanted || self.parking.parked || self.state != TraceState::Stopped {
             return Ok(());
         }
-        if !self.breakpoints.by_id.values().any(|e| e.saved.is_some()) {
+        if !self.breakpoints.by_id.values().any(|e| e.saved.is_some()) && !self.pads.sites.values().any(|s| s.patched) {
             return Ok(());
         }
         self.take_back_unreported_hits()?;
@@ -71,7 +71,7 @@ impl Trace {
     pub(super) fn write_original_bytes(&mut self) -> Result<()> {
         let inserted: Vec<(u64, Vec<u8>)> =
             self.breakpoints.by_id.values().filter_map(|e| Some((e.info.addr, e.saved.clone()?))).collect();
-        let mut first_error = None;
+        let mut first_error = self.write_original_pad_bytes().err();
         for (addr, saved) in inserted {
             if let Err(e) = self.platform.remove_break(addr, &saved) {
                 first_error.get_or_insert(e);
@@ -90,6 +90,8 @@ impl Trace {
             .filter(|(_, e)| e.saved.is_some())
             .map(|(&id, e)| (id, e.info.addr))
             .collect();
+        // A jump that cannot go back leaves its site running the original code, which is correct.
+        let _ = self.write_pad_jumps();
         for (id, addr) in inserted {
             if self.platform.insert_break(addr, self.arch.break_instruction).is_err() {
                 if let Some(entry) = self.breakpoints.by_id.get_mut(&id) {

@@ -296,6 +296,11 @@ impl Trace {
             if !self.platform.has_thread(tid) || self.thread_pc(tid)? != addr {
                 continue;
             }
+            if let Some(resume) = self.pads.resume_at(addr) {
+                // Reported from a pad's int3 with the site's registers: on through the pad's copies.
+                self.context_with(tid, RegisterGroup::General)?.set_pc(resume)?;
+                continue;
+            }
             let Some(id) = self.breakpoints.inserted_at(addr) else { continue };
             // One stop per hit: resume the thread at a copy of the instruction run
             // out of line (one system call fewer than emulating a push, whose
@@ -349,16 +354,29 @@ impl Trace {
         if let Some(id) = lifted {
             self.lift_breakpoint(id)?;
         }
+        // A thread on a jump steps the original instruction, with the jump out for the step.
+        let pad_lifted = match self.pads.sites.is_empty() {
+            true => None,
+            false => {
+                let pc = self.thread_pc(tid)?;
+                self.lift_pad_for_step(pc)?
+            }
+        };
         self.on_breakpoint.remove(&tid);
         let stepped = self.flush_registers().and_then(|()| {
             self.platform.resume(&[ResumeAction { tid, kind: ResumeKind::Step, signal: None }])?;
             self.stepping = Some(tid);
             self.platform.wait(None)
         });
+        let exited = matches!(stepped, Ok(Some(Stop { reason: StopReason::Exited(_), .. })));
         if let Some(id) = lifted {
-            let exited = matches!(stepped, Ok(Some(Stop { reason: StopReason::Exited(_), .. })));
             if !exited {
                 self.restore_breakpoint(id)?;
+            }
+        }
+        if let Some(id) = pad_lifted {
+            if !exited {
+                self.patch_site(id)?;
             }
         }
         let stop = stepped?.ok_or(Error::ProcessExited { pid: self.pid })?;
@@ -467,13 +485,20 @@ impl Trace {
         }
         let pc = self.thread_pc(tid)?;
         let len = if self.arch.pc_after_break { self.arch.break_instruction.len() as u64 } else { 0 };
-        Ok(self.breakpoints.inserted_at(pc.wrapping_sub(len)).is_some())
+        let at = pc.wrapping_sub(len);
+        Ok(self.breakpoints.inserted_at(at).is_some() || self.pads.trap_at(at).is_some())
     }
 
     /// A breakpoint instruction trapped in `tid`: ours (pc moved back onto it) or the program's own.
     fn breakpoint_hit(&mut self, tid: Tid) -> Result<EventKind> {
         let pc = self.thread_pc(tid)?;
         let addr = if self.arch.pc_after_break { pc - self.arch.break_instruction.len() as u64 } else { pc };
+        if let Some((id, site)) = self.pads.trap_at(addr) {
+            // A pad's int3 comes after it restored the site's registers: the hit is at the site.
+            self.set_thread_pc(tid, site)?;
+            self.on_breakpoint.insert(tid, site);
+            return Ok(EventKind::Breakpoint { id, addr: site });
+        }
         let Some(id) = self.breakpoints.inserted_at(addr) else {
             return Ok(EventKind::Signal(SignalInfo {
                 signo: libc::SIGTRAP,
@@ -556,6 +581,8 @@ impl Trace {
         Ok(match kind {
             BreakpointKind::Normal | BreakpointKind::Silent => Reached::Normally,
             BreakpointKind::Tracker | BreakpointKind::Fast => Reached::Quietly,
+            BreakpointKind::InProcess if self.pads.stops(id) => Reached::Normally,
+            BreakpointKind::InProcess => Reached::Quietly,
             BreakpointKind::StopRunForever => {
                 self.modes.run_forever = false;
                 Reached::Stopping

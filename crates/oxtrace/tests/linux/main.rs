@@ -19,6 +19,7 @@ mod i386_backtraces;
 mod i386_calls;
 mod i386_remote;
 mod i386_snapshots;
+mod in_process;
 mod leaving;
 mod libraries;
 mod lifecycle;
