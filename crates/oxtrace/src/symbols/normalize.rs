@@ -4,14 +4,14 @@
 /// `-`, lower-cased: `/lib/x86_64-linux-gnu/libc.so.6` → `libc`,
 /// `ld-linux-x86-64.so.2` → `ld`. Pseudo names keep their brackets (`[vdso]`).
 pub fn normalize_module_name(path: &str) -> String {
-    let base = path.rsplit('/').next().unwrap_or(path);
+    let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
     if base.starts_with('[') {
         return base.to_owned();
     }
     let base = base.split('.').next().unwrap_or(base);
     let base = base.split('-').next().unwrap_or(base);
     if base.is_empty() {
-        return path.rsplit('/').next().unwrap_or(path).to_lowercase();
+        return path.rsplit(['/', '\\']).next().unwrap_or(path).to_lowercase();
     }
     base.to_lowercase()
 }

@@ -1,5 +1,7 @@
 //! Calling functions in the debuggee, by the System V AMD64 convention (or
-//! cdecl in a 32-bit i386 process).
+//! cdecl in a 32-bit i386 process), or by the backend's own (the Microsoft
+//! x64 convention on Windows: four register arguments, then the stack above
+//! a 32-byte shadow space).
 //!
 //! The current thread's registers are saved; arguments go into `rdi`, `rsi`,
 //! `rdx`, `rcx`, `r8`, `r9` and then onto the stack (on i386 all of them on
@@ -148,12 +150,14 @@ impl Trace {
                 }
             });
         }
-        let registers = self.arch.call_args;
+        let convention = self.platform.call_convention();
+        let registers = convention.map_or(self.arch.call_args, |c| c.args);
+        let shadow = convention.map_or(0, |c| c.shadow_space);
         let word = self.arch.pointer_size as u64;
         let on_stack = values.get(registers.len()..).unwrap_or_default();
-        sp = sp.wrapping_sub(word * on_stack.len() as u64) & !15;
+        sp = sp.wrapping_sub(shadow + word * on_stack.len() as u64) & !15;
         for (i, value) in on_stack.iter().enumerate() {
-            self.write_ptr(sp + word * i as u64, *value)?;
+            self.write_ptr(sp + shadow + word * i as u64, *value)?;
         }
         // The call pushes the return address: at the function's entry, sp + word is 16-aligned.
         sp -= word;
@@ -183,6 +187,9 @@ impl Trace {
 
     /// Where called functions return to: the program's entry point.
     pub(super) fn call_return_address(&mut self) -> Result<u64> {
+        if let Some(entry) = self.platform.entry_point() {
+            return Ok(entry);
+        }
         let exe = self.platform.exe_path();
         let symbols = self.symbols()?;
         let program = symbols

@@ -1,0 +1,2 @@
+//! Integration tests of the Windows backend, run under wine (see scripts/test-windows).
+#![cfg(windows)]
