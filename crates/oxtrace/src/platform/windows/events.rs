@@ -1,7 +1,6 @@
 //! Debug events turned into [`Stop`]s.
 
 use std::cell::RefCell;
-use std::sync::atomic::Ordering;
 
 use super::sys::{self, DebugEvent, RawEvent};
 use super::{ThreadInfo, WindowsProcess};
@@ -151,8 +150,7 @@ impl WindowsProcess {
                     self.own_breaks -= 1;
                     return Ok(if self.breaking_in { Decoded::Halted } else { Decoded::Absorbed });
                 }
-                if self.interrupt_flag.load(Ordering::SeqCst) && self.in_ntdll(address) {
-                    self.interrupt_flag.store(false, Ordering::SeqCst);
+                if self.in_ntdll(address) && self.interrupt.take_request() {
                     return Ok(stop(StopReason::Interrupted));
                 }
                 Ok(stop(StopReason::SoftwareBreak))

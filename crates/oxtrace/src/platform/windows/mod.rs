@@ -46,7 +46,6 @@ mod sys;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -110,7 +109,7 @@ pub struct WindowsProcess {
     entry: u64,
     spawned: bool,
     gone: bool,
-    interrupt_flag: Arc<AtomicBool>,
+    interrupt: Arc<interrupt::Shared>,
     /// Breakpoints the backend raised itself (to stop a running process), to absorb.
     own_breaks: u32,
     /// A break-in is under way: its breakpoint leaves the process stopped.
@@ -132,7 +131,7 @@ impl WindowsProcess {
             entry: 0,
             spawned,
             gone: false,
-            interrupt_flag: Arc::new(AtomicBool::new(false)),
+            interrupt: Arc::default(),
             own_breaks: 0,
             breaking_in: false,
         }
@@ -211,7 +210,7 @@ impl WindowsProcess {
             let Some(event) = self.next_event(Some(deadline))? else {
                 return Err(Error::InvalidArgument(format!("process {} never reached its first stop", self.pid)));
             };
-            self.held = Some(Held { tid: event.tid });
+            self.hold(event.tid);
             if let sys::DebugEvent::Exception { code, .. } = event.event {
                 if code == events::BREAKPOINT || code == events::WX86_BREAKPOINT {
                     return Ok(());
@@ -253,9 +252,16 @@ impl WindowsProcess {
         }
     }
 
+    /// The process stands in an event of thread `tid`.
+    fn hold(&mut self, tid: u32) {
+        self.held = Some(Held { tid });
+        self.interrupt.set_running(false);
+    }
+
     /// Continues the held event: `handled` unless an exception goes to the program.
     fn continue_held(&mut self, handled: bool) -> Result<()> {
         if let Some(held) = self.held.take() {
+            self.interrupt.set_running(true);
             sys::continue_event(self.pid as u32, held.tid, handled)
                 .map_err(|e| self.os_error("ContinueDebugEvent", e))?;
         }
@@ -298,7 +304,7 @@ impl WindowsProcess {
     fn wait_event(&mut self, deadline: Option<Instant>) -> Result<Option<Stop>> {
         loop {
             let Some(event) = self.next_event(deadline)? else { return Ok(None) };
-            self.held = Some(Held { tid: event.tid });
+            self.hold(event.tid);
             match self.decode(event)? {
                 Decoded::Stop(stop) => return Ok(Some(stop)),
                 Decoded::Absorbed => self.continue_held(true)?,
@@ -315,7 +321,7 @@ impl WindowsProcess {
             let Some(event) = self.next_event(Some(deadline))? else {
                 return Err(Error::InvalidArgument(format!("process {} did not end", self.pid)));
             };
-            self.held = Some(Held { tid: event.tid });
+            self.hold(event.tid);
             if let sys::DebugEvent::ExitProcess { code } = event.event {
                 self.continue_held(true)?;
                 self.gone = true;
@@ -467,8 +473,14 @@ impl Platform for WindowsProcess {
         if self.gone {
             return Err(Error::ProcessExited { pid: self.pid });
         }
-        if self.held.is_none() {
+        let Some(held) = self.held else {
             return Ok(true); // already running
+        };
+        if self.interrupt.take_request() {
+            // Interrupted while stopped: that is the next stop, and nothing runs.
+            let tid = if self.threads.contains_key(&(held.tid as Tid)) { held.tid as Tid } else { self.main_tid };
+            self.pending.push_back(Stop { tid, reason: StopReason::Interrupted });
+            return Ok(false);
         }
         for action in actions {
             if !self.threads.contains_key(&action.tid) {
@@ -596,7 +608,7 @@ impl Platform for WindowsProcess {
     }
 
     fn interrupter(&self) -> Interrupter {
-        Interrupter::new(Arc::new(interrupt::WindowsInterrupter::new(self.pid as u32, self.interrupt_flag.clone())))
+        Interrupter::new(Arc::new(interrupt::WindowsInterrupter::new(self.pid as u32, self.interrupt.clone())))
     }
 
     fn exe_path(&mut self) -> Option<String> {

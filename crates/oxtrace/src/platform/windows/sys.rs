@@ -80,11 +80,12 @@ pub(super) struct RawEvent {
 }
 
 /// Waits at most `millis` (`u32::MAX`: forever) for the next debug event of
-/// the processes this thread debugs.
+/// the processes this thread debugs. (`WaitForDebugEvent`: wine 8 has no
+/// `WaitForDebugEventEx`; debug strings say themselves whether they are UTF-16.)
 pub(super) fn wait_event(millis: u32) -> io::Result<Option<RawEvent>> {
     let mut raw = dbg::DEBUG_EVENT::default();
     // SAFETY: `raw` is a valid DEBUG_EVENT to fill.
-    if unsafe { dbg::WaitForDebugEventEx(&mut raw, millis) } == 0 {
+    if unsafe { dbg::WaitForDebugEvent(&mut raw, millis) } == 0 {
         // SAFETY: reads the calling thread's last error.
         return match unsafe { GetLastError() } {
             ERROR_SEM_TIMEOUT => Ok(None),
