@@ -34,24 +34,60 @@ fn software_breakpoints_in_four_threads_are_counted_exactly() {
 }
 
 #[test]
-fn hardware_breakpoints_reach_threads_created_later_and_are_counted_exactly() {
+fn a_write_watchpoint_reaches_threads_created_later_and_counts_every_write() {
     for opt in OPTS {
-        let out = out_file(&format!("hard-{opt}"));
-        let mut trace = spawn(opt, &["run", out.to_str().unwrap()]);
-        let tick = Symbols::of(opt).addr(&mut trace, "tick");
-        let id = trace.add_watchpoint(tick, 1, WatchKind::Execute).unwrap();
-        let hits = Rc::new(Cell::new(0));
+        let out = out_file(&format!("hardw-{opt}"));
+        let mut trace = spawn(opt, &["serial", out.to_str().unwrap()]);
+        let counter = Symbols::of(opt).addr(&mut trace, "counter");
+        let id = trace.add_watchpoint(counter, 4, WatchKind::Write).unwrap();
+        let hits = Rc::new(std::cell::RefCell::new(Vec::new()));
         let h = hits.clone();
         trace.register_notifier(EventType::Watchpoint, move |trace, event| {
-            if matches!(event.kind, EventKind::Watchpoint { id: i, .. } if i == id) {
-                h.set(h.get() + 1);
+            if let EventKind::Watchpoint { id: i, new, .. } = event.kind {
+                if i == id {
+                    h.borrow_mut().push((event.tid, new));
+                }
             }
             trace.run_again();
         });
         trace.set_mode(Mode::RunForever, true);
         let last = trace.run().unwrap();
         assert_eq!(last.kind, EventKind::Exited(ExitStatus::Code(0)), "{opt}");
-        assert_eq!(hits.get(), 100, "{opt}");
+        let hits = hits.borrow();
+        // 4 threads x 25 ticks, then `counter += dll_value()` in main.
+        assert_eq!(hits.len(), 101, "{opt}");
+        let threads: std::collections::BTreeSet<_> = hits.iter().map(|(tid, _)| tid).collect();
+        assert!(threads.len() >= 2, "{opt}: {threads:?}");
+        assert_eq!(hits.last().unwrap().1, Some(1100), "{opt}");
+        assert_eq!(output(&out), "done 1100\n", "{opt}");
+    }
+}
+
+/// Hardware breakpoints in threads created one after another (under wine 8,
+/// threads that hit debug-register traps at the same time can be lost: see
+/// docs/windows.md; software breakpoints have no such limit, above).
+#[test]
+fn hardware_breakpoints_reach_threads_created_later_and_are_counted_exactly() {
+    for opt in OPTS {
+        let out = out_file(&format!("hard-{opt}"));
+        let mut trace = spawn(opt, &["serial", out.to_str().unwrap()]);
+        let tick = Symbols::of(opt).addr(&mut trace, "tick");
+        let id = trace.add_watchpoint(tick, 1, WatchKind::Execute).unwrap();
+        let hits = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let h = hits.clone();
+        trace.register_notifier(EventType::Watchpoint, move |trace, event| {
+            if matches!(event.kind, EventKind::Watchpoint { id: i, .. } if i == id) {
+                h.borrow_mut().push(event.tid);
+            }
+            trace.run_again();
+        });
+        trace.set_mode(Mode::RunForever, true);
+        let last = trace.run().unwrap();
+        assert_eq!(last.kind, EventKind::Exited(ExitStatus::Code(0)), "{opt}");
+        let hits = hits.borrow();
+        assert_eq!(hits.len(), 100, "{opt}");
+        let threads: std::collections::BTreeSet<_> = hits.iter().collect();
+        assert_eq!(threads.len(), 4, "{opt}: one thread after another: {threads:?}");
         assert_eq!(output(&out), "done 1100\n", "{opt}");
     }
 }

@@ -15,7 +15,7 @@ pub(super) const BREAKPOINT: u32 = 0x8000_0003;
 /// The breakpoint of a 32-bit program under WOW64.
 pub(super) const WX86_BREAKPOINT: u32 = 0x4000_001f;
 /// `STATUS_SINGLE_STEP`: a trap-flag step or a debug-register hit.
-const SINGLE_STEP: u32 = 0x8000_0004;
+pub(super) const SINGLE_STEP: u32 = 0x8000_0004;
 /// The single step of a 32-bit program under WOW64.
 const WX86_SINGLE_STEP: u32 = 0x4000_001e;
 /// `STATUS_ACCESS_VIOLATION`.

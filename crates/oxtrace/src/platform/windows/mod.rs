@@ -63,8 +63,6 @@ const MICROSOFT_X64: CallConvention = CallConvention { args: &["rcx", "rdx", "r8
 
 /// The trap flag of EFLAGS (single step).
 const TRAP_FLAG: u32 = 1 << 8;
-/// The resume flag of EFLAGS: the next instruction's breakpoints do not fire.
-const RESUME_FLAG: u32 = 1 << 16;
 
 /// What the backend knows of one thread.
 #[derive(Debug, Clone)]
@@ -75,8 +73,9 @@ struct ThreadInfo {
     teb: u64,
     /// Suspended by us, for a resume that did not list it.
     suspended: bool,
-    /// Stopped by an instruction breakpoint in the debug registers: resumed
-    /// with the resume flag, or it would fire again at once.
+    /// Stopped by an instruction breakpoint in the debug registers: it would
+    /// fire again at once when resumed. (The resume flag would prevent that,
+    /// but wine does not keep it.)
     on_hardware_break: bool,
 }
 
@@ -114,6 +113,10 @@ pub struct WindowsProcess {
     own_breaks: u32,
     /// A break-in is under way: its breakpoint leaves the process stopped.
     breaking_in: bool,
+    /// The last resume left some threads suspended (a step of one thread).
+    solo: bool,
+    /// Threads created during a solo resume, kept suspended and reported after its stop.
+    created_meanwhile: Vec<Stop>,
 }
 
 impl WindowsProcess {
@@ -134,6 +137,8 @@ impl WindowsProcess {
             interrupt: Arc::default(),
             own_breaks: 0,
             breaking_in: false,
+            solo: false,
+            created_meanwhile: Vec::new(),
         }
     }
 
@@ -280,6 +285,106 @@ impl WindowsProcess {
         Ok(())
     }
 
+    /// Steps thread `tid`, which stands on an instruction breakpoint of the
+    /// debug registers, past it with them off and every other thread
+    /// suspended; the process is left stopped at the step (`handled` is how
+    /// the held event is continued). Returns false when another stop came
+    /// first (it is kept to be reported).
+    fn step_past_hardware_break(&mut self, tid: Tid, handled: bool) -> Result<bool> {
+        let handle = self.thread(tid)?.handle;
+        let mut ctx = sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?;
+        let dr7 = ctx.0.Dr7;
+        ctx.0.Dr7 = 0;
+        ctx.0.EFlags |= TRAP_FLAG;
+        sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))?;
+        let mut held_here = Vec::new();
+        for (&other, info) in self.threads.iter_mut() {
+            if other != tid && !info.suspended {
+                sys::suspend(info.handle).map_err(|e| Error::Os {
+                    op: "SuspendThread",
+                    pid: self.pid,
+                    tid: other,
+                    source: e,
+                })?;
+                info.suspended = true;
+                held_here.push(other);
+            }
+        }
+        if let Some(info) = self.threads.get_mut(&tid) {
+            info.on_hardware_break = false;
+            if std::mem::take(&mut info.suspended) {
+                sys::resume(info.handle).map_err(|e| Error::Os {
+                    op: "ResumeThread",
+                    pid: self.pid,
+                    tid,
+                    source: e,
+                })?;
+            }
+        }
+        self.continue_held(handled)?;
+        let stepped = loop {
+            let Some(event) = self.next_event(None)? else { continue };
+            self.hold(event.tid);
+            let single_step = matches!(event.event, sys::DebugEvent::Exception { code: events::SINGLE_STEP, .. });
+            if single_step && event.tid as Tid == tid {
+                break true;
+            }
+            if single_step && self.drop_instruction_break(event.tid as Tid)? {
+                // Another thread's instruction breakpoint, queued meanwhile: it
+                // stays on it (suspended), and hits it again when it runs.
+                self.continue_held(true)?;
+                continue;
+            }
+            match self.decode(event)? {
+                Decoded::Stop(stop) => {
+                    let mine = stop.tid == tid || matches!(stop.reason, StopReason::Exited(_));
+                    self.pending.push_back(stop);
+                    if mine {
+                        break false;
+                    }
+                    self.continue_held(true)?;
+                }
+                Decoded::Absorbed | Decoded::Halted => self.continue_held(true)?,
+            }
+        };
+        if !self.gone {
+            if let Ok(handle) = self.thread(tid).map(|t| t.handle) {
+                let mut ctx = sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?;
+                ctx.0.Dr7 = dr7;
+                ctx.0.Dr6 = 0;
+                sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))?;
+            }
+            for other in held_here {
+                if let Some(info) = self.threads.get_mut(&other) {
+                    if std::mem::take(&mut info.suspended) {
+                        sys::resume(info.handle).map_err(|e| Error::Os {
+                            op: "ResumeThread",
+                            pid: self.pid,
+                            tid: other,
+                            source: e,
+                        })?;
+                    }
+                }
+            }
+        }
+        Ok(stepped)
+    }
+
+    /// If thread `tid` stopped on an instruction breakpoint of its debug
+    /// registers, forgets that stop (its DR6 cleared): the thread stands on
+    /// the instruction and fires again when it runs.
+    fn drop_instruction_break(&mut self, tid: Tid) -> Result<bool> {
+        let Some(handle) = self.threads.get(&tid).map(|t| t.handle) else { return Ok(false) };
+        let mut ctx = sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?;
+        let hit = ctx.0.Dr6 & 0xf;
+        if hit == 0 || (ctx.0.Dr7 >> (16 + 4 * hit.trailing_zeros())) & 3 != 0 {
+            return Ok(false);
+        }
+        ctx.0.Dr6 = 0;
+        sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))?;
+        Ok(true)
+    }
+
     /// Stops a running process: a breakpoint the system raises in a new
     /// thread, absorbed. Events that come first stop it instead: they are
     /// kept to be reported, and their thread is held (suspended) where it is.
@@ -306,7 +411,25 @@ impl WindowsProcess {
             let Some(event) = self.next_event(deadline)? else { return Ok(None) };
             self.hold(event.tid);
             match self.decode(event)? {
-                Decoded::Stop(stop) => return Ok(Some(stop)),
+                Decoded::Stop(Stop { tid, reason: StopReason::ThreadCreated { new_tid } }) if self.solo => {
+                    // Not one of the threads this resume lets run: it waits, suspended.
+                    if let Some(info) = self.threads.get_mut(&new_tid) {
+                        sys::suspend(info.handle).map_err(|e| Error::Os {
+                            op: "SuspendThread",
+                            pid: self.pid,
+                            tid: new_tid,
+                            source: e,
+                        })?;
+                        info.suspended = true;
+                    }
+                    self.created_meanwhile.push(Stop { tid, reason: StopReason::ThreadCreated { new_tid } });
+                    self.continue_held(true)?;
+                }
+                Decoded::Stop(stop) => {
+                    self.solo = false;
+                    self.pending.extend(self.created_meanwhile.drain(..));
+                    return Ok(Some(stop));
+                }
                 Decoded::Absorbed => self.continue_held(true)?,
                 Decoded::Halted => return Ok(None),
             }
@@ -490,6 +613,19 @@ impl Platform for WindowsProcess {
                 return Err(Error::Unsupported("system call stops on Windows"));
             }
         }
+        // A thread on an instruction breakpoint of the debug registers steps past it first.
+        let on_break = actions.iter().find(|a| a.tid == held.tid as Tid && self.threads[&a.tid].on_hardware_break);
+        if let Some(&action) = on_break {
+            let stepped = self.step_past_hardware_break(action.tid, action.signal.is_none())?;
+            if !stepped || !self.pending.is_empty() {
+                // Stops came meanwhile: they are reported first, with the process stopped.
+                return Ok(false);
+            }
+            if action.kind == ResumeKind::Step {
+                self.pending.push_back(Stop { tid: action.tid, reason: StopReason::Step });
+                return Ok(false);
+            }
+        }
         let tids: Vec<Tid> = self.threads.keys().copied().collect();
         for tid in tids {
             let action = actions.iter().find(|a| a.tid == tid);
@@ -498,9 +634,6 @@ impl Platform for WindowsProcess {
                 Some(action) => {
                     if action.kind == ResumeKind::Step {
                         self.set_eflag(tid, TRAP_FLAG, true)?;
-                    }
-                    if info.on_hardware_break {
-                        self.set_eflag(tid, RESUME_FLAG, true)?;
                     }
                     let info = self.threads.get_mut(&tid).expect("listed");
                     info.on_hardware_break = false;
@@ -527,6 +660,7 @@ impl Platform for WindowsProcess {
         }
         let held_tid = self.held.map(|h| h.tid as Tid);
         let deliver = actions.iter().any(|a| Some(a.tid) == held_tid && a.signal.is_some());
+        self.solo = self.threads.values().any(|t| t.suspended);
         self.continue_held(!deliver)?;
         Ok(true)
     }
