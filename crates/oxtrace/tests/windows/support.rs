@@ -16,7 +16,7 @@ pub fn fixture(opt: &str, name: &str) -> PathBuf {
 
 /// A fresh path for a fixture's output file.
 pub fn out_file(tag: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("OXTRACE_WINDOWS_FIXTURES")).join("out");
+    let dir = PathBuf::from(env!("OXTRACE_WINDOWS_FIXTURES")).join("out files"); // a space, to quote
     std::fs::create_dir_all(&dir).expect("output directory");
     let path = dir.join(format!("{tag}-{}.txt", std::process::id()));
     let _ = std::fs::remove_file(&path);
