@@ -379,7 +379,7 @@ pub struct FileDescriptor {
     pub name: String,
 }
 
-/// A process of the machine, as [`crate::processes`] lists it.
+/// A process of the machine, as `oxtrace::processes` lists it (on Linux).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessEntry {
     /// Its id.

@@ -10,6 +10,8 @@ use crate::platform::{Stop, StopReason};
 use crate::signals::{SIGBUS, SIGEXCEPTION, SIGFPE, SIGILL, SIGSEGV};
 use crate::trace::PageAccess;
 
+/// The breakpoint instruction.
+const INT3: u8 = 0xcc;
 /// `STATUS_BREAKPOINT`: an `int3`.
 pub(super) const BREAKPOINT: u32 = 0x8000_0003;
 /// The breakpoint of a 32-bit program under WOW64.
@@ -152,6 +154,13 @@ impl WindowsProcess {
                 }
                 if self.in_ntdll(address) && self.interrupt.take_request() {
                     return Ok(stop(StopReason::Interrupted));
+                }
+                let mut byte = [0u8];
+                if self.read_mem(address, &mut byte).is_ok() && byte[0] != INT3 {
+                    // A hit queued by the system while the breakpoint was taken
+                    // out: the thread goes back to run the instruction there.
+                    self.set_thread_pc(tid, address)?;
+                    return Ok(Decoded::Absorbed);
                 }
                 Ok(stop(StopReason::SoftwareBreak))
             }

@@ -115,7 +115,8 @@ pub struct WindowsProcess {
     breaking_in: bool,
     /// The last resume left some threads suspended (a step of one thread).
     solo: bool,
-    /// Threads created during a solo resume, kept suspended and reported after its stop.
+    /// Threads created during a solo resume, kept suspended, and stops of
+    /// threads it left suspended: reported after its stop.
     created_meanwhile: Vec<Stop>,
 }
 
@@ -370,6 +371,20 @@ impl WindowsProcess {
         Ok(stepped)
     }
 
+    /// The program counter of a stopped thread.
+    fn thread_pc(&self, tid: Tid) -> Result<u64> {
+        let handle = self.threads.get(&tid).ok_or(Error::NoSuchThread { pid: self.pid, tid })?.handle;
+        Ok(sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?.0.Rip)
+    }
+
+    /// Moves a stopped thread's program counter.
+    fn set_thread_pc(&mut self, tid: Tid, pc: u64) -> Result<()> {
+        let handle = self.threads.get(&tid).ok_or(Error::NoSuchThread { pid: self.pid, tid })?.handle;
+        let mut ctx = sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?;
+        ctx.0.Rip = pc;
+        sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))
+    }
+
     /// If thread `tid` stopped on an instruction breakpoint of its debug
     /// registers, forgets that stop (its DR6 cleared): the thread stands on
     /// the instruction and fires again when it runs.
@@ -425,6 +440,23 @@ impl WindowsProcess {
                     self.created_meanwhile.push(Stop { tid, reason: StopReason::ThreadCreated { new_tid } });
                     self.continue_held(true)?;
                 }
+                Decoded::Stop(stop) if self.solo && self.threads.get(&stop.tid).is_some_and(|t| t.suspended) => {
+                    // A stop of a thread this resume did not let run, queued by
+                    // the system before: a breakpoint hit is taken back (the
+                    // thread hits it again when it runs), anything else waits
+                    // for the stop of the threads that run.
+                    let taken_back = match stop.reason {
+                        StopReason::SoftwareBreak => {
+                            self.set_thread_pc(stop.tid, self.thread_pc(stop.tid)? - 1).map(|()| true)?
+                        }
+                        StopReason::HardwareBreak => self.drop_instruction_break(stop.tid)?,
+                        _ => false,
+                    };
+                    if !taken_back {
+                        self.created_meanwhile.push(stop);
+                    }
+                    self.continue_held(true)?;
+                }
                 Decoded::Stop(stop) => {
                     self.solo = false;
                     self.pending.extend(self.created_meanwhile.drain(..));
@@ -472,7 +504,6 @@ impl WindowsProcess {
         }
         let held_tid = self.held.map(|h| h.tid as Tid);
         let deliver = signal.is_some_and(|(tid, _)| Some(tid) == held_tid);
-        sys::kill_on_exit(false).map_err(|e| self.os_error("DebugSetProcessKillOnExit", e))?;
         self.continue_held(!deliver)?;
         sys::debug_active_process_stop(self.pid as u32).map_err(|e| self.os_error("DebugActiveProcessStop", e))?;
         self.gone = true;
