@@ -13,8 +13,9 @@ const RTLD_NOW: u64 = 2;
 
 impl Trace {
     /// Loads the shared library at `path` into the debuggee and returns its
-    /// handle (on Windows, its base address: its `HMODULE`). Library tracking is turned on first, so its `LibraryLoaded`
-    /// event fires and its symbols resolve afterwards. A file that does not
+    /// handle (on Windows, its base address: its `HMODULE`). Library tracking
+    /// is turned on first, so its `LibraryLoaded` event fires and its symbols
+    /// resolve afterwards. A file that does not
     /// exist, or that the linker refuses (its `dlerror()` is given), is an error.
     pub fn inject_so(&mut self, path: &Path) -> Result<u64> {
         let absolute = std::fs::canonicalize(path)

@@ -39,6 +39,8 @@
 mod command_line;
 mod context;
 mod events;
+mod hardware;
+mod inject;
 mod interrupt;
 mod memory;
 #[allow(unsafe_code)]
@@ -286,120 +288,6 @@ impl WindowsProcess {
         Ok(())
     }
 
-    /// Steps thread `tid`, which stands on an instruction breakpoint of the
-    /// debug registers, past it with them off and every other thread
-    /// suspended; the process is left stopped at the step (`handled` is how
-    /// the held event is continued). Returns false when another stop came
-    /// first (it is kept to be reported).
-    fn step_past_hardware_break(&mut self, tid: Tid, handled: bool) -> Result<bool> {
-        let handle = self.thread(tid)?.handle;
-        let mut ctx = sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?;
-        let dr7 = ctx.0.Dr7;
-        ctx.0.Dr7 = 0;
-        ctx.0.EFlags |= TRAP_FLAG;
-        sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))?;
-        let mut held_here = Vec::new();
-        for (&other, info) in self.threads.iter_mut() {
-            if other != tid && !info.suspended {
-                sys::suspend(info.handle).map_err(|e| Error::Os {
-                    op: "SuspendThread",
-                    pid: self.pid,
-                    tid: other,
-                    source: e,
-                })?;
-                info.suspended = true;
-                held_here.push(other);
-            }
-        }
-        if let Some(info) = self.threads.get_mut(&tid) {
-            info.on_hardware_break = false;
-            if std::mem::take(&mut info.suspended) {
-                sys::resume(info.handle).map_err(|e| Error::Os {
-                    op: "ResumeThread",
-                    pid: self.pid,
-                    tid,
-                    source: e,
-                })?;
-            }
-        }
-        self.continue_held(handled)?;
-        let stepped = loop {
-            let Some(event) = self.next_event(None)? else { continue };
-            self.hold(event.tid);
-            let single_step = matches!(event.event, sys::DebugEvent::Exception { code: events::SINGLE_STEP, .. });
-            if single_step && event.tid as Tid == tid {
-                break true;
-            }
-            if single_step && self.drop_instruction_break(event.tid as Tid)? {
-                // Another thread's instruction breakpoint, queued meanwhile: it
-                // stays on it (suspended), and hits it again when it runs.
-                self.continue_held(true)?;
-                continue;
-            }
-            match self.decode(event)? {
-                Decoded::Stop(stop) => {
-                    let mine = stop.tid == tid || matches!(stop.reason, StopReason::Exited(_));
-                    self.pending.push_back(stop);
-                    if mine {
-                        break false;
-                    }
-                    self.continue_held(true)?;
-                }
-                Decoded::Absorbed | Decoded::Halted => self.continue_held(true)?,
-            }
-        };
-        if !self.gone {
-            if let Ok(handle) = self.thread(tid).map(|t| t.handle) {
-                let mut ctx = sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?;
-                ctx.0.Dr7 = dr7;
-                ctx.0.Dr6 = 0;
-                sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))?;
-            }
-            for other in held_here {
-                if let Some(info) = self.threads.get_mut(&other) {
-                    if std::mem::take(&mut info.suspended) {
-                        sys::resume(info.handle).map_err(|e| Error::Os {
-                            op: "ResumeThread",
-                            pid: self.pid,
-                            tid: other,
-                            source: e,
-                        })?;
-                    }
-                }
-            }
-        }
-        Ok(stepped)
-    }
-
-    /// The program counter of a stopped thread.
-    fn thread_pc(&self, tid: Tid) -> Result<u64> {
-        let handle = self.threads.get(&tid).ok_or(Error::NoSuchThread { pid: self.pid, tid })?.handle;
-        Ok(sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?.0.Rip)
-    }
-
-    /// Moves a stopped thread's program counter.
-    fn set_thread_pc(&mut self, tid: Tid, pc: u64) -> Result<()> {
-        let handle = self.threads.get(&tid).ok_or(Error::NoSuchThread { pid: self.pid, tid })?.handle;
-        let mut ctx = sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?;
-        ctx.0.Rip = pc;
-        sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))
-    }
-
-    /// If thread `tid` stopped on an instruction breakpoint of its debug
-    /// registers, forgets that stop (its DR6 cleared): the thread stands on
-    /// the instruction and fires again when it runs.
-    fn drop_instruction_break(&mut self, tid: Tid) -> Result<bool> {
-        let Some(handle) = self.threads.get(&tid).map(|t| t.handle) else { return Ok(false) };
-        let mut ctx = sys::get_context(handle).map_err(|e| self.os_error("GetThreadContext", e))?;
-        let hit = ctx.0.Dr6 & 0xf;
-        if hit == 0 || (ctx.0.Dr7 >> (16 + 4 * hit.trailing_zeros())) & 3 != 0 {
-            return Ok(false);
-        }
-        ctx.0.Dr6 = 0;
-        sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))?;
-        Ok(true)
-    }
-
     /// Stops a running process: a breakpoint the system raises in a new
     /// thread, absorbed. Events that come first stop it instead: they are
     /// kept to be reported, and their thread is held (suspended) where it is.
@@ -526,76 +414,6 @@ impl WindowsProcess {
         self.reap()?;
         Ok(ExitStatus::Signaled { signal: crate::signals::SIGKILL, core_dumped: false })
     }
-
-    /// Loads a DLL through a thread of the debuggee calling `LoadLibraryW`;
-    /// the other threads stay where they are. Returns the DLL's base.
-    fn load_library(&mut self, path: &str) -> Result<u64> {
-        let process = self.process()?;
-        let kernel32 = self
-            .libraries
-            .iter()
-            .find(|(_, p)| crate::symbols::normalize_module_name(p) == "kernel32")
-            .map(|(&base, _)| base)
-            .ok_or_else(|| Error::NoSuchSymbol("LoadLibraryW (kernel32 is not loaded)".into()))?;
-        let offset = sys::export_offset("kernel32.dll", "LoadLibraryW")
-            .ok_or_else(|| Error::NoSuchSymbol("kernel32.LoadLibraryW".into()))?;
-        let wide: Vec<u8> = path.encode_utf16().chain([0]).flat_map(u16::to_le_bytes).collect();
-        let text =
-            self.allocate(wide.len() as u64, Perms { read: true, write: true, exec: false, shared: false }, None)?;
-        self.write_mem(text, &wide)?;
-        // Every other thread stays stopped while the loader runs in the new one.
-        let others: Vec<Tid> = self.threads.keys().copied().collect();
-        for &tid in &others {
-            let info = self.threads.get_mut(&tid).expect("listed");
-            if !info.suspended {
-                sys::suspend(info.handle).map_err(|e| Error::Os {
-                    op: "SuspendThread",
-                    pid: self.pid,
-                    tid,
-                    source: e,
-                })?;
-                info.suspended = true;
-            }
-        }
-        let loader = sys::create_remote_thread(process, kernel32 + offset, text)
-            .map_err(|e| self.os_error("CreateRemoteThread", e))? as Tid;
-        let before: Vec<u64> = self.libraries.keys().copied().collect();
-        self.continue_held(true)?;
-        let outcome = loop {
-            let Some(stop) = self.wait_event(None)? else { continue };
-            match &stop.reason {
-                StopReason::ThreadExited(status) if stop.tid == loader => break Ok(*status),
-                StopReason::Exited(_) => {
-                    self.pending.push_back(stop);
-                    break Err(Error::ProcessExited { pid: self.pid });
-                }
-                StopReason::ThreadCreated { new_tid } if *new_tid == loader => {}
-                _ => self.pending.push_back(stop),
-            }
-            if stop_is_loader_exception(&self.pending, loader) {
-                // The loader thread crashed: give its exception back to it.
-                let _ = self.pending.pop_back();
-                self.continue_held(false)?;
-                continue;
-            }
-            self.continue_held(true)?;
-        };
-        let _ = self.free(text);
-        let status = outcome?;
-        let new = self.libraries.keys().copied().find(|b| !before.contains(b));
-        let wanted = crate::symbols::normalize_module_name(path);
-        let base = new
-            .or_else(|| {
-                self.libraries.iter().find(|(_, p)| crate::symbols::normalize_module_name(p) == wanted).map(|(&b, _)| b)
-            })
-            .filter(|_| status != ExitStatus::Code(0));
-        base.ok_or_else(|| Error::File { path: path.to_owned(), reason: "LoadLibraryW failed".into() })
-    }
-}
-
-/// Whether the last kept stop is an exception of the loader thread (its crash).
-fn stop_is_loader_exception(pending: &VecDeque<Stop>, loader: Tid) -> bool {
-    pending.back().is_some_and(|s| s.tid == loader && matches!(s.reason, StopReason::Signal(_)))
 }
 
 impl Platform for WindowsProcess {
