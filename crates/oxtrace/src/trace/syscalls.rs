@@ -122,7 +122,6 @@ impl Trace {
         if size == 0 {
             return Err(Error::InvalidArgument("cannot allocate 0 bytes".into()));
         }
-        self.require_stopped()?;
         if let Some(native) = self.platform.allocate_memory(size, perms, hint) {
             return native;
         }
@@ -133,7 +132,6 @@ impl Trace {
 
     /// Changes the protection of `[addr, addr + size)` (page-aligned) in the debuggee.
     pub fn protect_memory(&mut self, addr: u64, size: u64, perms: Perms) -> Result<()> {
-        self.require_stopped()?;
         if let Some(native) = self.platform.protect_memory(addr, size, perms) {
             return native;
         }
@@ -143,7 +141,6 @@ impl Trace {
 
     /// Releases `[addr, addr + size)` in the debuggee.
     pub fn free_memory(&mut self, addr: u64, size: u64) -> Result<()> {
-        self.require_stopped()?;
         if let Some(native) = self.platform.free_memory(addr, size) {
             return native;
         }

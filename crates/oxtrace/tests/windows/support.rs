@@ -11,12 +11,12 @@ pub const OPTS: [&str; 2] = ["O0", "O2"];
 
 /// A fixture program of one build (`O0` or `O2`).
 pub fn fixture(opt: &str, name: &str) -> PathBuf {
-    PathBuf::from(env!("OXTRACE_WINDOWS_FIXTURES")).join(opt).join(name)
+    PathBuf::from(windows_fixtures::DIR).join(opt).join(name)
 }
 
 /// A fresh path for a fixture's output file.
 pub fn out_file(tag: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("OXTRACE_WINDOWS_FIXTURES")).join("out files"); // a space, to quote
+    let dir = PathBuf::from(windows_fixtures::DIR).join("out files"); // a space, to quote
     std::fs::create_dir_all(&dir).expect("output directory");
     let path = dir.join(format!("{tag}-{}.txt", std::process::id()));
     let _ = std::fs::remove_file(&path);
@@ -30,7 +30,7 @@ pub fn spawn(opt: &str, args: &[&str]) -> Trace {
     Trace::spawn(command).expect("spawn wthreads.exe")
 }
 
-/// The link-time addresses of the fixture's symbols (from mingw's nm, by build.rs).
+/// The link-time addresses of the fixture's symbols (from mingw's nm, by the windows-fixtures crate).
 pub struct Symbols {
     by_name: HashMap<String, u64>,
 }

@@ -2,7 +2,7 @@
 //! (`tests/fixtures/windows`) with mingw on the build host, at -O0 and -O2,
 //! with DWARF 4 (the version wine's tools read), and lists each program's
 //! symbols with mingw's `nm`. The tests (run under wine) find them in
-//! `OXTRACE_WINDOWS_FIXTURES`. Other targets: nothing to do.
+//! [`DIR`](crate::DIR). Other targets: nothing to do.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +10,7 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("windows") {
+        println!("cargo:rustc-env=OXTRACE_WINDOWS_FIXTURES=");
         return;
     }
     let source =
