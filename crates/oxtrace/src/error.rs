@@ -174,11 +174,11 @@ impl Error {
     /// program. The trace then reports the exit (or the exec) that follows.
     pub fn is_vanished(&self) -> bool {
         match self {
-            Error::Os { source, .. } => source.raw_os_error() == Some(libc::ESRCH),
+            Error::Os { source, .. } => source.raw_os_error() == Some(crate::signals::ESRCH),
             Error::ProcessExited { .. } => true,
             // Memory errors keep the OS error as text (a failed access reads
             // better with its address): ESRCH is this one.
-            Error::Memory { reason, .. } => *reason == io::Error::from_raw_os_error(libc::ESRCH).to_string(),
+            Error::Memory { reason, .. } => *reason == io::Error::from_raw_os_error(crate::signals::ESRCH).to_string(),
             _ => false,
         }
     }

@@ -33,6 +33,24 @@ pub struct SignalInfo {
     pub fault_addr: Option<u64>,
     /// For signals sent by a process (`kill`, `tgkill`): its pid.
     pub sender_pid: Option<Pid>,
+    /// On Windows, the exception the signal stands for (see [`crate::signals`]
+    /// for the signal numbers exceptions are reported under).
+    pub exception: Option<ExceptionInfo>,
+}
+
+/// A Windows exception, as the debug API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExceptionInfo {
+    /// The exception code (`0xC0000005` for an access violation).
+    pub code: u32,
+    /// The address of the instruction that raised it.
+    pub address: u64,
+    /// Whether the program's own handlers have yet to see it (first chance),
+    /// or saw it and did not handle it (second chance: passing it on ends the process).
+    pub first_chance: bool,
+    /// For an access violation or a guard page: what the instruction did to
+    /// [`SignalInfo::fault_addr`] (read, write or execute).
+    pub access: Option<crate::trace::PageAccess>,
 }
 
 /// A system call stop (in [`Mode::Syscall`](crate::Mode::Syscall)).
@@ -141,6 +159,18 @@ pub enum EventKind {
         /// The new program's path.
         path: String,
     },
+    /// The program wrote a string for its debugger (Windows' `OutputDebugString`).
+    DebugString {
+        /// The string.
+        text: String,
+    },
+    /// The system reported an error in debugging the process (Windows' `RIP_EVENT`).
+    DebugError {
+        /// The error code.
+        error: u32,
+        /// Its kind (1: error, 2: minor error, 3: warning; 0: none given).
+        kind: u32,
+    },
     /// A page watchpoint was hit (see [`crate::Trace::add_page_watch`]).
     PageWatch {
         /// The page watchpoint.
@@ -176,6 +206,8 @@ pub enum EventType {
     PageWatch,
     Forked,
     VforkDone,
+    DebugString,
+    DebugError,
 }
 
 impl EventKind {
@@ -200,6 +232,8 @@ impl EventKind {
             EventKind::Forked { .. } => EventType::Forked,
             EventKind::VforkDone => EventType::VforkDone,
             EventKind::PageWatch { .. } => EventType::PageWatch,
+            EventKind::DebugString { .. } => EventType::DebugString,
+            EventKind::DebugError { .. } => EventType::DebugError,
         }
     }
 }
@@ -278,6 +312,8 @@ impl std::fmt::Display for Event {
             EventKind::PageWatch { id, pc, addr, access } => {
                 write!(f, "page watchpoint {id}: {access:?} of {addr:#x} by the instruction at {pc:#x}")
             }
+            EventKind::DebugString { text } => write!(f, "debug string {text:?}"),
+            EventKind::DebugError { error, kind } => write!(f, "debugging error {error:#x} (kind {kind})"),
         }
     }
 }

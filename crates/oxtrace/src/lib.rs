@@ -51,13 +51,14 @@ pub mod expression;
 pub mod memory;
 pub mod platform;
 pub mod registers;
+pub mod signals;
 pub mod snapshot;
 pub mod symbols;
 mod trace;
 pub mod unwind;
 
 pub use error::{Error, Pid, Result, Tid};
-pub use event::{Event, EventKind, EventType, ExitStatus, SignalInfo, SyscallStop};
+pub use event::{Event, EventKind, EventType, ExceptionInfo, ExitStatus, SignalInfo, SyscallStop};
 pub use memory::{MemoryMap, Needle, Perms};
 #[cfg(target_os = "linux")]
 pub use platform::linux::processes;

@@ -23,6 +23,8 @@ pub mod core;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod remote;
+#[cfg(windows)]
+pub mod windows;
 
 /// Why a thread stopped, as the backend sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,30 @@ pub enum StopReason {
     Exec {
         /// The new program's path.
         path: String,
+    },
+    /// The system loaded a library into the process and said so (the Win32
+    /// debug API does; on Linux the trace finds libraries itself).
+    LibraryLoaded {
+        /// Its path.
+        path: String,
+        /// Its base address.
+        base: u64,
+    },
+    /// The system unloaded a library the backend reported loaded.
+    LibraryUnloaded {
+        /// Its path.
+        path: String,
+        /// Its base address.
+        base: u64,
+    },
+    /// The program wrote a string for its debugger (Windows' `OutputDebugString`).
+    DebugString(String),
+    /// The system reports an error in debugging the process (Windows' `RIP_EVENT`).
+    DebugError {
+        /// The error code.
+        error: u32,
+        /// Its kind (`SLE_ERROR`, `SLE_MINORERROR`, `SLE_WARNING`, or 0).
+        kind: u32,
     },
 }
 
@@ -248,6 +274,42 @@ pub trait Platform: std::fmt::Debug {
     fn process_info(&mut self) -> Option<ProcessInfo> {
         None
     }
+
+    /// The program's entry point, where the trace makes called functions
+    /// return, when the backend knows it without the symbols.
+    fn entry_point(&mut self) -> Option<u64> {
+        None
+    }
+
+    /// Allocates `size` bytes with `perms` in the process, near `hint`, by a
+    /// system call of the tracer's own (`None`: the backend has none, and the
+    /// trace injects the system call into the debuggee instead).
+    fn allocate_memory(&mut self, _size: u64, _perms: crate::memory::Perms, _hint: Option<u64>) -> Option<Result<u64>> {
+        None
+    }
+
+    /// Changes the protection of the pages of `[addr, addr + size)` (`None`: as [`Platform::allocate_memory`]).
+    fn protect_memory(&mut self, _addr: u64, _size: u64, _perms: crate::memory::Perms) -> Option<Result<()>> {
+        None
+    }
+
+    /// Releases memory of [`Platform::allocate_memory`] (`None`: as there).
+    fn free_memory(&mut self, _addr: u64, _size: u64) -> Option<Result<()>> {
+        None
+    }
+
+    /// Loads a library into the process by the system's own means (a remote
+    /// thread calling `LoadLibraryW` on Windows) and returns its base; `None`
+    /// when the backend has no such means (the trace then calls the dynamic
+    /// linker in the current thread).
+    fn inject_library(&mut self, _path: &str) -> Option<Result<u64>> {
+        None
+    }
+
+    /// The address of a thread's environment block (Windows' TEB), if the system has one.
+    fn thread_block(&mut self, _tid: Tid) -> Result<u64> {
+        Err(Error::Unsupported("thread environment blocks on this platform"))
+    }
 }
 
 /// What a core file's `NT_PRPSINFO` says about a process.
@@ -310,7 +372,7 @@ pub struct FileDescriptor {
     pub name: String,
 }
 
-/// A process of the machine, as [`crate::processes`] lists it.
+/// A process of the machine, as `oxtrace::processes` lists it (on Linux).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessEntry {
     /// Its id.

@@ -12,7 +12,7 @@ pub fn normalize_module_name(path: &str) -> String {
     let base = base.split('.').next().unwrap_or(base);
     let base = base.split('-').next().unwrap_or(base);
     if base.is_empty() {
-        return path.rsplit('/').next().unwrap_or(path).to_lowercase();
+        return path.rsplit(['/', '\\']).next().unwrap_or(path).to_lowercase();
     }
     base.to_lowercase()
 }

@@ -203,6 +203,9 @@ impl Trace {
 
     /// Where called functions return to: the program's entry point.
     pub(super) fn call_return_address(&mut self) -> Result<u64> {
+        if let Some(entry) = self.platform.entry_point() {
+            return Ok(entry);
+        }
         let exe = self.platform.exe_path();
         let symbols = self.symbols()?;
         let program = symbols

@@ -1,5 +1,7 @@
 //! Loading a shared library into the running debuggee, through its own
-//! dynamic linker: a call of `dlopen(path, RTLD_NOW)` in the current thread.
+//! dynamic linker: a call of `dlopen(path, RTLD_NOW)` in the current thread;
+//! or by the system's means where the backend has one (on Windows, a thread
+//! of the debuggee's own calling `LoadLibraryW`).
 
 use std::path::Path;
 
@@ -11,8 +13,9 @@ const RTLD_NOW: u64 = 2;
 
 impl Trace {
     /// Loads the shared library at `path` into the debuggee and returns its
-    /// handle. Library tracking is turned on first, so its `LibraryLoaded`
-    /// event fires and its symbols resolve afterwards. A file that does not
+    /// handle (on Windows, its base address: its `HMODULE`). Library tracking
+    /// is turned on first, so its `LibraryLoaded` event fires and its symbols
+    /// resolve afterwards. A file that does not
     /// exist, or that the linker refuses (its `dlerror()` is given), is an error.
     pub fn inject_so(&mut self, path: &Path) -> Result<u64> {
         let absolute = std::fs::canonicalize(path)
@@ -20,6 +23,13 @@ impl Trace {
         let text = absolute
             .to_str()
             .ok_or_else(|| Error::InvalidArgument(format!("{} is not valid UTF-8", absolute.display())))?;
+        self.require_stopped()?;
+        if let Some(native) = self.platform.inject_library(text) {
+            let base = native?;
+            self.stops += 1; // new maps
+            self.refresh_symbols()?;
+            return Ok(base);
+        }
         self.track_libraries()?;
         let dlopen = self.linker_function("dlopen")?;
         let handle = self.call(dlopen, &[CallArg::from(text), CallArg::Int(RTLD_NOW)])?.value;

@@ -34,6 +34,27 @@ impl Trace {
     }
 }
 
+#[cfg(windows)]
+impl Trace {
+    /// Starts `command` (program, arguments, environment changes, working
+    /// directory) under the Win32 debug API, stopped at the loader's initial
+    /// breakpoint, before the program's own code runs.
+    ///
+    /// The process is killed when the trace is dropped, unless detached first.
+    pub fn spawn(command: Command) -> Result<Trace> {
+        let process = crate::platform::windows::WindowsProcess::spawn(&command)?;
+        Ok(Trace::from_platform(Box::new(process), true))
+    }
+
+    /// Attaches to the running process `pid` and stops it.
+    ///
+    /// When the trace is dropped, the process is detached and runs on.
+    pub fn attach(pid: Pid) -> Result<Trace> {
+        let process = crate::platform::windows::WindowsProcess::attach(pid)?;
+        Ok(Trace::from_platform(Box::new(process), false))
+    }
+}
+
 impl Trace {
     /// Lets the process go, with nothing of the trace left in it: removes
     /// every breakpoint instruction (threads that hit one and were not

@@ -131,7 +131,7 @@ impl Trace {
     /// was outside the watched range and goes on silently). The thread steps
     /// the access with the page open before it runs again.
     pub(super) fn watched_page_fault(&mut self, tid: Tid, info: &SignalInfo) -> Option<Option<EventKind>> {
-        if info.signo != libc::SIGSEGV || self.page_watches.is_empty() {
+        if info.signo != crate::signals::SIGSEGV || self.page_watches.is_empty() {
             return None;
         }
         let addr = info.fault_addr?;

@@ -153,7 +153,7 @@ impl Trace {
 
     /// Whether a signal is a fault on a page a page watch protects.
     fn faults_on_watched_page(&self, info: &SignalInfo) -> bool {
-        info.signo == libc::SIGSEGV
+        info.signo == crate::signals::SIGSEGV
             && info.fault_addr.is_some_and(|addr| self.page_watches.values().any(|w| w.page_of(addr).is_some()))
     }
 

@@ -16,11 +16,7 @@ use crate::arch::RegisterGroup;
 use crate::error::{Error, Result, Tid};
 use crate::event::{Event, EventKind, EventType, SignalInfo};
 use crate::platform::{Interrupter, ResumeAction, ResumeKind, Stop, StopReason};
-
-/// `si_code` the kernel gives a trap from a breakpoint instruction.
-const SI_KERNEL: i32 = 0x80;
-/// `si_code` of a hardware breakpoint trap.
-const TRAP_HWBKPT: i32 = 4;
+use crate::signals::{SIGTRAP, SI_KERNEL, TRAP_HWBKPT, TRAP_TRACE};
 
 impl Trace {
     /// Resumes the process and blocks until an event stops the trace.
@@ -402,14 +398,12 @@ impl Trace {
                 None => EventKind::Step,
             },
             StopReason::Step => {
-                EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: 2, ..SignalInfo::default() })
+                EventKind::Signal(SignalInfo { signo: SIGTRAP, code: TRAP_TRACE, ..SignalInfo::default() })
             }
-            StopReason::Trap => EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, ..SignalInfo::default() }),
+            StopReason::Trap => EventKind::Signal(SignalInfo { signo: SIGTRAP, ..SignalInfo::default() }),
             StopReason::HardwareBreak => match self.fired_watchpoint(tid)? {
                 Some(id) => self.watchpoint_hit(tid, id)?,
-                None => {
-                    EventKind::Signal(SignalInfo { signo: libc::SIGTRAP, code: TRAP_HWBKPT, ..SignalInfo::default() })
-                }
+                None => EventKind::Signal(SignalInfo { signo: SIGTRAP, code: TRAP_HWBKPT, ..SignalInfo::default() }),
             },
             StopReason::Signal(info) => match self.watched_page_fault(tid, &info) {
                 Some(Some(hit)) => hit,
@@ -450,6 +444,14 @@ impl Trace {
                 }
                 EventKind::Exited(status)
             }
+            StopReason::LibraryLoaded { path, base } => {
+                EventKind::LibraryLoaded { name: crate::symbols::normalize_module_name(&path), path, base }
+            }
+            StopReason::LibraryUnloaded { path, base } => {
+                EventKind::LibraryUnloaded { name: crate::symbols::normalize_module_name(&path), path, base }
+            }
+            StopReason::DebugString(text) => EventKind::DebugString { text },
+            StopReason::DebugError { error, kind } => EventKind::DebugError { error, kind },
             StopReason::Exec { path } => {
                 self.release_vfork_parent()?;
                 // The new program may be of the other width (a 64-bit shell running a 32-bit program).
@@ -501,7 +503,7 @@ impl Trace {
         }
         let Some(id) = self.breakpoints.inserted_at(addr) else {
             return Ok(EventKind::Signal(SignalInfo {
-                signo: libc::SIGTRAP,
+                signo: SIGTRAP,
                 code: SI_KERNEL,
                 fault_addr: Some(pc),
                 ..SignalInfo::default()

@@ -122,6 +122,9 @@ impl Trace {
         if size == 0 {
             return Err(Error::InvalidArgument("cannot allocate 0 bytes".into()));
         }
+        if let Some(native) = self.platform.allocate_memory(size, perms, hint) {
+            return native;
+        }
         let abi = self.syscall_abi_for("allocating memory in the debuggee on this architecture")?;
         let flags = MAP_PRIVATE | MAP_ANONYMOUS;
         self.inject_syscall("mmap", abi.mmap, &[hint.unwrap_or(0), size, prot_bits(perms), flags, u64::MAX, 0])
@@ -129,12 +132,18 @@ impl Trace {
 
     /// Changes the protection of `[addr, addr + size)` (page-aligned) in the debuggee.
     pub fn protect_memory(&mut self, addr: u64, size: u64, perms: Perms) -> Result<()> {
+        if let Some(native) = self.platform.protect_memory(addr, size, perms) {
+            return native;
+        }
         let abi = self.syscall_abi_for("changing protections in the debuggee on this architecture")?;
         self.inject_syscall("mprotect", abi.mprotect, &[addr, size, prot_bits(perms)]).map(drop)
     }
 
     /// Releases `[addr, addr + size)` in the debuggee.
     pub fn free_memory(&mut self, addr: u64, size: u64) -> Result<()> {
+        if let Some(native) = self.platform.free_memory(addr, size) {
+            return native;
+        }
         let abi = self.syscall_abi_for("freeing memory in the debuggee on this architecture")?;
         self.inject_syscall("munmap", abi.munmap, &[addr, size]).map(drop)
     }

@@ -26,4 +26,12 @@ impl Trace {
         self.current_tid = tid;
         Ok(())
     }
+
+    /// The address of the current thread's environment block (vtrace's
+    /// `getTeb`): Windows' TEB, where `gs` points. Other systems have none.
+    pub fn teb(&mut self) -> Result<u64> {
+        self.require_stopped()?;
+        let tid = self.current_tid;
+        self.platform.thread_block(tid)
+    }
 }

@@ -348,6 +348,7 @@ impl Platform for CoreProcess {
                 errno: 0,
                 fault_addr: None,
                 sender_pid: None,
+                exception: None,
             }),
             None => StopReason::Interrupted,
         })

@@ -280,6 +280,7 @@ pub(super) fn decode_siginfo(info: &libc::siginfo_t) -> SignalInfo {
         errno: info.si_errno,
         fault_addr: (faulting && !from_process).then(|| sys::siginfo_addr(info)),
         sender_pid: from_process.then(|| sys::siginfo_pid(info)),
+        exception: None,
     }
 }
 

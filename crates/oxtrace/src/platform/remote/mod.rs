@@ -54,6 +54,7 @@ use crate::error::{Error, Pid, Result, Tid};
 use crate::event::{ExitStatus, SignalInfo};
 use crate::memory::MemoryMap;
 use crate::platform::{InterruptSource, Interrupter, Platform, ResumeAction, ResumeKind, Stop, StopReason};
+use crate::signals::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
 use crate::Trace;
 
 /// The most bytes one `m`/`M` request carries when the stub gives no packet size.
@@ -346,7 +347,7 @@ impl RemoteProcess {
             }
             StopReply::Killed(signal) => {
                 self.gone = true;
-                let signal = signals::from_gdb(signal).unwrap_or(libc::SIGKILL);
+                let signal = signals::from_gdb(signal).unwrap_or(crate::signals::SIGKILL);
                 Ok(Some(Stop {
                     tid: self.pid,
                     reason: StopReason::Exited(ExitStatus::Signaled { signal, core_dumped: false }),
@@ -486,7 +487,7 @@ impl RemoteProcess {
                 let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
                 info.errno = i32::from_le_bytes(raw[4..8].try_into().expect("4 bytes"));
                 info.code = i32::from_le_bytes(raw[8..12].try_into().expect("4 bytes"));
-                if matches!(signo, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP) {
+                if matches!(signo, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP) {
                     info.fault_addr = Some(word(16));
                 }
             }
@@ -791,7 +792,7 @@ impl Platform for RemoteProcess {
         Ok(match self.last_trigger {
             Some(Trigger::SoftwareBreak) => StopReason::SoftwareBreak,
             Some(Trigger::HardwareBreak | Trigger::Watch(_)) => StopReason::HardwareBreak,
-            None => StopReason::Signal(SignalInfo { signo: libc::SIGTRAP, ..SignalInfo::default() }),
+            None => StopReason::Signal(SignalInfo { signo: SIGTRAP, ..SignalInfo::default() }),
         })
     }
 
@@ -819,7 +820,7 @@ impl Platform for RemoteProcess {
             }
             self.gone = true;
         }
-        Ok(ExitStatus::Signaled { signal: libc::SIGKILL, core_dumped: false })
+        Ok(ExitStatus::Signaled { signal: crate::signals::SIGKILL, core_dumped: false })
     }
 
     fn interrupter(&self) -> Interrupter {

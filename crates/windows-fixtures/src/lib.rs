@@ -1,0 +1,8 @@
+//! The C fixtures of oxtrace's Windows tests, compiled by this crate's build
+//! script with mingw on the build host when the target is Windows (the tests
+//! themselves run under wine, where the compiler cannot be called).
+
+/// The directory of the compiled fixtures: `O0/` and `O2/`, each with
+/// `wthreads.exe` (and its `wthreads.syms`), `wdll.dll` and `wthrow.exe`.
+/// Empty when the target is not Windows.
+pub const DIR: &str = env!("OXTRACE_WINDOWS_FIXTURES");
