@@ -74,7 +74,8 @@ impl Scratch {
 impl Trace {
     /// Where a thread leaving the breakpoint at `addr` can run its instruction
     /// out of line, copying it on first use; `None` when it must be stepped.
-    pub(super) fn displaced_copy(&mut self, addr: u64) -> Option<u64> {
+    /// Thread `tid`, standing on the breakpoint, maps the scratch page if needed.
+    pub(super) fn displaced_copy(&mut self, addr: u64, tid: Tid) -> Option<u64> {
         let bitness = self.arch.x86_bitness()?;
         if let Some(copy) = self.scratch.copies.iter().find(|c| c.original == addr) {
             return Some(copy.slot);
@@ -85,7 +86,7 @@ impl Trace {
         if insn.is_invalid() || insn.flow_control() != FlowControl::Next {
             return None;
         }
-        let page = self.scratch_page(addr)?;
+        let page = self.scratch_page(addr, tid)?;
         let used = self.scratch.copies.len() as u64 * SLOT;
         if used + SLOT > PAGE {
             return None;
@@ -108,14 +109,14 @@ impl Trace {
         Some(slot)
     }
 
-    /// The scratch page, allocated near `code` on first use.
-    fn scratch_page(&mut self, code: u64) -> Option<u64> {
+    /// The scratch page, allocated near `code` on first use by thread `tid`.
+    fn scratch_page(&mut self, code: u64, tid: Tid) -> Option<u64> {
         if let Some(page) = self.scratch.page {
             return page;
         }
         let read_exec = Perms { read: true, write: false, exec: true, shared: false };
         let hint = code.saturating_sub(NEAR) & !(PAGE - 1);
-        let page = self.allocate_memory(PAGE, read_exec, Some(hint)).ok();
+        let page = self.in_thread_free_to_inject(tid, |trace| trace.allocate_memory(PAGE, read_exec, Some(hint))).ok();
         self.scratch.page = Some(page);
         page
     }
@@ -132,7 +133,7 @@ impl Trace {
         for tid in self.platform.threads() {
             self.leave_scratch(tid)?;
         }
-        self.free_memory(page, PAGE)?;
+        self.in_thread_free_to_inject(self.current_tid, |trace| trace.free_memory(page, PAGE))?;
         self.scratch.reset();
         Ok(())
     }
@@ -154,5 +155,24 @@ impl Trace {
             self.on_breakpoint.insert(tid, original);
         }
         self.registers.get_mut(&tid).expect("loaded above").set_pc(original)
+    }
+
+    /// Runs `work` (a system call made by the debuggee for the tracer) with
+    /// `preferred` as the current thread, or, if that one is stopped inside a
+    /// system call that has not returned (see
+    /// [`Platform::stopped_in_syscall`](crate::platform::Platform::stopped_in_syscall)),
+    /// with another thread that is not. The current thread is kept.
+    fn in_thread_free_to_inject<T>(&mut self, preferred: Tid, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        // Threads left running by a stop handled alone must stop first: how they stop decides.
+        self.ensure_all_stopped()?;
+        let free = |trace: &Self, tid: Tid| trace.platform.has_thread(tid) && !trace.platform.stopped_in_syscall(tid);
+        let tid = std::iter::once(preferred).chain(self.platform.threads()).find(|&t| free(self, t)).unwrap_or(preferred);
+        let current = self.current_tid;
+        self.current_tid = tid;
+        let result = work(self);
+        if self.platform.has_thread(current) {
+            self.current_tid = current;
+        }
+        result
     }
 }
