@@ -166,7 +166,8 @@ impl Trace {
         // Threads left running by a stop handled alone must stop first: how they stop decides.
         self.ensure_all_stopped()?;
         let free = |trace: &Self, tid: Tid| trace.platform.has_thread(tid) && !trace.platform.stopped_in_syscall(tid);
-        let tid = std::iter::once(preferred).chain(self.platform.threads()).find(|&t| free(self, t)).unwrap_or(preferred);
+        let tid =
+            std::iter::once(preferred).chain(self.platform.threads()).find(|&t| free(self, t)).unwrap_or(preferred);
         let current = self.current_tid;
         self.current_tid = tid;
         let result = work(self);
