@@ -133,7 +133,7 @@ impl Trace {
         for tid in self.platform.threads() {
             self.leave_scratch(tid)?;
         }
-        self.in_thread_free_to_inject(self.current_tid, |trace| trace.free_memory(page, PAGE))?;
+        self.free_memory(page, PAGE)?;
         self.scratch.reset();
         Ok(())
     }
@@ -155,25 +155,5 @@ impl Trace {
             self.on_breakpoint.insert(tid, original);
         }
         self.registers.get_mut(&tid).expect("loaded above").set_pc(original)
-    }
-
-    /// Runs `work` (a system call made by the debuggee for the tracer) with
-    /// `preferred` as the current thread, or, if that one is stopped inside a
-    /// system call that has not returned (see
-    /// [`Platform::stopped_in_syscall`](crate::platform::Platform::stopped_in_syscall)),
-    /// with another thread that is not. The current thread is kept.
-    fn in_thread_free_to_inject<T>(&mut self, preferred: Tid, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        // Threads left running by a stop handled alone must stop first: how they stop decides.
-        self.ensure_all_stopped()?;
-        let free = |trace: &Self, tid: Tid| trace.platform.has_thread(tid) && !trace.platform.stopped_in_syscall(tid);
-        let tid =
-            std::iter::once(preferred).chain(self.platform.threads()).find(|&t| free(self, t)).unwrap_or(preferred);
-        let current = self.current_tid;
-        self.current_tid = tid;
-        let result = work(self);
-        if self.platform.has_thread(current) {
-            self.current_tid = current;
-        }
-        result
     }
 }

@@ -8,11 +8,13 @@
 
 use std::time::{Duration, Instant};
 
-use oxtrace::{BreakpointKind, EventKind, EventType, ExitStatus, Perms};
+use oxtrace::{BreakpointKind, CallArg, EventKind, EventType, ExitStatus, Perms};
 
 use crate::support::Opt;
 use crate::{read_all, spawn_with_output};
 
+/// `getpid` on x86_64.
+const GETPID: u64 = 39;
 /// Threads alive at once, threads in all, for the storm fixture (each calls `f` once).
 const ALIVE: &str = "50";
 const TOTAL: u32 = 200;
@@ -61,7 +63,7 @@ fn a_storm_of_threads_under_a_reported_breakpoint_runs_as_untraced() {
 }
 
 #[test]
-fn code_of_the_tracer_is_refused_in_a_thread_stopped_inside_clone() {
+fn a_thread_stopped_inside_clone_runs_no_code_of_the_tracers() {
     let (mut trace, out) = spawn_with_output("storm", Opt::O0, &["2", "4"]);
     trace.disable_auto_continue(EventType::ThreadCreated);
     let creator = loop {
@@ -72,16 +74,21 @@ fn code_of_the_tracer_is_refused_in_a_thread_stopped_inside_clone() {
     };
     trace.select_thread(creator).unwrap();
     let rax = trace.register_u64("rax").unwrap();
-    let perms = Perms { read: true, write: true, exec: false, shared: false };
-    let error = trace.allocate_memory(4096, perms, None).unwrap_err().to_string();
+    // The thread itself cannot run a system call of the tracer's (getpid)...
+    let error = trace.inject_syscall("getpid", GETPID, &[]).unwrap_err().to_string();
     assert!(error.contains("inside a system call"), "{error}");
     assert!(error.contains(&creator.to_string()), "the thread is named: {error}");
+    let call = trace.call_expr("f", &[CallArg::Int(0)]).unwrap_err().to_string();
+    assert!(call.contains("inside a system call"), "nor a function: {call}");
     assert_eq!(trace.register_u64("rax").unwrap(), rax, "registers untouched");
-    // Another thread (the new one, stopped in user code) can do it.
-    let other = trace.threads().into_iter().find(|&t| t != creator).unwrap();
-    trace.select_thread(other).unwrap();
+    // ...but memory for the process is mapped by another thread (the new one,
+    // stopped in user code), and the creator stays current and untouched.
+    let perms = Perms { read: true, write: true, exec: false, shared: false };
     let page = trace.allocate_memory(4096, perms, None).unwrap();
+    trace.write_memory(page, b"mapped").unwrap();
     trace.free_memory(page, 4096).unwrap();
+    assert_eq!(trace.current_thread(), creator);
+    assert_eq!(trace.register_u64("rax").unwrap(), rax, "registers untouched");
     trace.enable_auto_continue(EventType::ThreadCreated);
     let status = loop {
         if let EventKind::Exited(status) = trace.run().unwrap().kind {
