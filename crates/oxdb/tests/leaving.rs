@@ -341,8 +341,13 @@ fn sigquit_to_oxdb_kills_a_started_program() {
         .and_then(|rest| rest.split(']').next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no pid in {first:?}"));
+    // oxdb's input stays open until it has ended: `Child::wait` would close
+    // it first, and an end of input seen before the signal ends oxdb as
+    // `quit` does, with 0.
+    let input = child.stdin.take();
     kill(Pid::from_raw(child.id() as i32), Signal::SIGQUIT).expect("signal oxdb");
     let status = child.wait().expect("wait for oxdb");
+    drop(input);
     let mut err = String::new();
     child.stderr.take().expect("piped").read_to_string(&mut err).expect("read stderr");
     assert_eq!(status.code(), Some(128 + Signal::SIGQUIT as i32), "{err}");

@@ -216,6 +216,16 @@ pub trait Platform: std::fmt::Debug {
     fn is_stopped(&self, tid: Tid) -> bool {
         self.has_thread(tid)
     }
+    /// Whether `tid` is stopped inside a system call that has not returned
+    /// yet (at an event of it, such as a new thread's creation, or at its
+    /// entry): when it goes on, the kernel finishes the call and writes its
+    /// result over the registers, so code run in it now would be clobbered
+    /// and registers saved now would undo the call's result. False where the
+    /// backend cannot tell.
+    fn stopped_in_syscall(&self, tid: Tid) -> bool {
+        let _ = tid;
+        false
+    }
     /// Stop every running thread without reporting anything (for detach, kill and drop of a running trace).
     fn stop_all(&mut self) -> Result<()>;
     /// Read exactly `buf.len()` bytes at `addr`, or fail naming the first address that could not be read.

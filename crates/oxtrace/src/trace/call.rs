@@ -220,6 +220,18 @@ impl Trace {
     /// The current thread's general and vector registers.
     pub(super) fn save_registers(&mut self) -> Result<SavedRegisters> {
         let tid = self.current_tid;
+        // Inside a system call that has not returned (a new thread's creation
+        // seen from its creator, a system call's entry), the kernel writes
+        // the call's result over rax as the thread goes on: the code run
+        // would be clobbered, and the registers put back after it would
+        // replace the call's result with the value rax holds meanwhile.
+        self.ensure_all_stopped()?;
+        if self.platform.stopped_in_syscall(tid) {
+            return Err(Error::InvalidArgument(format!(
+                "thread {tid} is stopped inside a system call that has not returned yet: \
+                 it cannot run code of the tracer's until the call returns"
+            )));
+        }
         let general = self.context_with(tid, RegisterGroup::General)?.block(RegisterGroup::General).map(<[u8]>::to_vec);
         let vector = self.context_with(tid, RegisterGroup::Vector)?.block(RegisterGroup::Vector).map(<[u8]>::to_vec);
         let on_breakpoint = self.on_breakpoint.get(&tid).copied();

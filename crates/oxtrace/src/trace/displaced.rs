@@ -74,7 +74,8 @@ impl Scratch {
 impl Trace {
     /// Where a thread leaving the breakpoint at `addr` can run its instruction
     /// out of line, copying it on first use; `None` when it must be stepped.
-    pub(super) fn displaced_copy(&mut self, addr: u64) -> Option<u64> {
+    /// Thread `tid`, standing on the breakpoint, maps the scratch page if needed.
+    pub(super) fn displaced_copy(&mut self, addr: u64, tid: Tid) -> Option<u64> {
         let bitness = self.arch.x86_bitness()?;
         if let Some(copy) = self.scratch.copies.iter().find(|c| c.original == addr) {
             return Some(copy.slot);
@@ -85,7 +86,7 @@ impl Trace {
         if insn.is_invalid() || insn.flow_control() != FlowControl::Next {
             return None;
         }
-        let page = self.scratch_page(addr)?;
+        let page = self.scratch_page(addr, tid)?;
         let used = self.scratch.copies.len() as u64 * SLOT;
         if used + SLOT > PAGE {
             return None;
@@ -108,14 +109,14 @@ impl Trace {
         Some(slot)
     }
 
-    /// The scratch page, allocated near `code` on first use.
-    fn scratch_page(&mut self, code: u64) -> Option<u64> {
+    /// The scratch page, allocated near `code` on first use by thread `tid`.
+    fn scratch_page(&mut self, code: u64, tid: Tid) -> Option<u64> {
         if let Some(page) = self.scratch.page {
             return page;
         }
         let read_exec = Perms { read: true, write: false, exec: true, shared: false };
         let hint = code.saturating_sub(NEAR) & !(PAGE - 1);
-        let page = self.allocate_memory(PAGE, read_exec, Some(hint)).ok();
+        let page = self.in_thread_free_to_inject(tid, |trace| trace.allocate_memory(PAGE, read_exec, Some(hint))).ok();
         self.scratch.page = Some(page);
         page
     }

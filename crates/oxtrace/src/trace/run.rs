@@ -303,7 +303,7 @@ impl Trace {
             // write would be one more). Not under watchpoints, which must see
             // the access at its real pc.
             if self.watchpoints.is_empty() {
-                if let Some(slot) = self.displaced_copy(addr) {
+                if let Some(slot) = self.displaced_copy(addr, tid) {
                     self.context_with(tid, RegisterGroup::General)?.set_pc(slot)?;
                     continue;
                 }

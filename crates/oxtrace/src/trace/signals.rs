@@ -80,7 +80,9 @@ impl Trace {
         for (tid, signo) in signals.collect::<Vec<_>>() {
             // Best effort: a thread that cannot be signalled again loses the
             // signal, as every signal was lost before this existed.
-            let _ = self.inject_syscall("tgkill", SYS_TGKILL, &[self.pid as u64, tid as u64, signo as u64]);
+            let args = [self.pid as u64, tid as u64, signo as u64];
+            let _ = self
+                .in_thread_free_to_inject(self.current_tid, |trace| trace.inject_syscall("tgkill", SYS_TGKILL, &args));
         }
         first
     }

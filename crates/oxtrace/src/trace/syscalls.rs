@@ -5,10 +5,15 @@
 //! 32-bit process: [`SyscallAbi`](crate::arch::syscall_abi::SyscallAbi)), written over the
 //! program's entry point (run once at start-up, never again) and put back
 //! afterwards, with the thread's registers saved and restored around it.
-//! Other threads stay stopped.
+//! Other threads stay stopped. A thread stopped inside a system call that has
+//! not returned (inside `clone3`, at a new thread's creation) never runs it:
+//! the kernel would write that call's result over the injected one's number,
+//! and the registers put back would then undo the call's result. The calls
+//! whose effect is the process's (memory maps, protections) are made by
+//! another thread then.
 
 use super::Trace;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Tid};
 use crate::memory::Perms;
 use crate::platform::{ResumeAction, ResumeKind, StopReason};
 
@@ -127,7 +132,8 @@ impl Trace {
         }
         let abi = self.syscall_abi_for("allocating memory in the debuggee on this architecture")?;
         let flags = MAP_PRIVATE | MAP_ANONYMOUS;
-        self.inject_syscall("mmap", abi.mmap, &[hint.unwrap_or(0), size, prot_bits(perms), flags, u64::MAX, 0])
+        let args = [hint.unwrap_or(0), size, prot_bits(perms), flags, u64::MAX, 0];
+        self.in_thread_free_to_inject(self.current_tid, |trace| trace.inject_syscall("mmap", abi.mmap, &args))
     }
 
     /// Changes the protection of `[addr, addr + size)` (page-aligned) in the debuggee.
@@ -136,7 +142,9 @@ impl Trace {
             return native;
         }
         let abi = self.syscall_abi_for("changing protections in the debuggee on this architecture")?;
-        self.inject_syscall("mprotect", abi.mprotect, &[addr, size, prot_bits(perms)]).map(drop)
+        let args = [addr, size, prot_bits(perms)];
+        self.in_thread_free_to_inject(self.current_tid, |trace| trace.inject_syscall("mprotect", abi.mprotect, &args))
+            .map(drop)
     }
 
     /// Releases `[addr, addr + size)` in the debuggee.
@@ -145,6 +153,33 @@ impl Trace {
             return native;
         }
         let abi = self.syscall_abi_for("freeing memory in the debuggee on this architecture")?;
-        self.inject_syscall("munmap", abi.munmap, &[addr, size]).map(drop)
+        self.in_thread_free_to_inject(self.current_tid, |trace| {
+            trace.inject_syscall("munmap", abi.munmap, &[addr, size])
+        })
+        .map(drop)
+    }
+
+    /// Runs `work` (system calls made by the debuggee for the tracer, whose
+    /// effect is the whole process's) with `preferred` as the current thread,
+    /// or, if that one is stopped inside a system call that has not returned
+    /// (see [`Platform::stopped_in_syscall`](crate::platform::Platform::stopped_in_syscall)),
+    /// with another thread that is not. The current thread is kept.
+    pub(super) fn in_thread_free_to_inject<T>(
+        &mut self,
+        preferred: Tid,
+        work: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        // Threads left running by a stop handled alone must stop first: how they stop decides.
+        self.ensure_all_stopped()?;
+        let free = |trace: &Self, tid: Tid| trace.platform.has_thread(tid) && !trace.platform.stopped_in_syscall(tid);
+        let tid =
+            std::iter::once(preferred).chain(self.platform.threads()).find(|&t| free(self, t)).unwrap_or(preferred);
+        let current = self.current_tid;
+        self.current_tid = tid;
+        let result = work(self);
+        if self.platform.has_thread(current) {
+            self.current_tid = current;
+        }
+        result
     }
 }

@@ -10,6 +10,7 @@ mod backtraces;
 mod bad_input;
 mod breakpoint_kinds;
 mod calls;
+mod clone_in_flight;
 mod displaced;
 mod events;
 mod expressions;

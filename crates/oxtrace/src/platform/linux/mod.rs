@@ -68,6 +68,10 @@ struct ThreadState {
     last_resume: ResumeKind,
     /// The number of the system call it is in, between entry and exit stops.
     in_syscall: Option<u64>,
+    /// Stopped inside a system call that has not returned yet (a ptrace
+    /// event stop, or a system call entry stop): see
+    /// [`Platform::stopped_in_syscall`].
+    mid_syscall: bool,
     /// It was resumed alone while every other thread stayed stopped (a step,
     /// an injected system call): it stops by itself, so it gets no SIGSTOP,
     /// and its trap is its own, never a breakpoint hit to undo.
@@ -85,6 +89,7 @@ impl ThreadState {
             stop_pending: false,
             last_resume: ResumeKind::Continue,
             in_syscall: None,
+            mid_syscall: false,
             solo: false,
             announced: true,
         }
@@ -180,6 +185,7 @@ impl LinuxProcess {
             Ok(()) => {
                 if let Some(t) = self.threads.get_mut(&tid) {
                     t.running = true;
+                    t.mid_syscall = false;
                     t.last_resume = kind;
                 }
                 Ok(())
@@ -306,6 +312,10 @@ impl Platform for LinuxProcess {
 
     fn is_stopped(&self, tid: Tid) -> bool {
         self.threads.get(&tid).is_some_and(|t| !t.running)
+    }
+
+    fn stopped_in_syscall(&self, tid: Tid) -> bool {
+        self.threads.get(&tid).is_some_and(|t| !t.running && t.mid_syscall)
     }
 
     fn stop_all(&mut self) -> Result<()> {

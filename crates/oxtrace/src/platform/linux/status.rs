@@ -149,6 +149,14 @@ impl LinuxProcess {
         } else {
             StopReason::Signal(self.signal_info(tid)?)
         };
+        // At a ptrace event (inside clone, fork, vfork or execve) or at a
+        // system call's entry, the call is still to finish: it will write its
+        // result into rax when the thread goes on.
+        let mid_syscall =
+            (signal == libc::SIGTRAP && event != 0) || matches!(reason, StopReason::Syscall(SyscallStop::Entry { .. }));
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.mid_syscall = mid_syscall;
+        }
         Ok(Some(Stop { tid, reason }))
     }
 
