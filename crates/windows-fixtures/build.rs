@@ -16,6 +16,9 @@ fn main() {
     let source =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../../tests/fixtures/windows");
     println!("cargo:rerun-if-changed={}", source.display());
+    // The .pdata unwinder's fixture, shared with the platform-independent PE tests.
+    let pe_unwind = source.join("../pe_unwind.c");
+    println!("cargo:rerun-if-changed={}", pe_unwind.display());
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("windows-fixtures");
     std::fs::create_dir_all(&out).expect("create the fixtures directory");
     for opt in ["O0", "O2"] {
@@ -26,6 +29,9 @@ fn main() {
         let exe = dir.join("wthreads.exe");
         compile("x86_64-w64-mingw32-gcc", &source.join("wthreads.c"), &exe, &flags, &[]);
         symbols(&exe);
+        let flags_pe: Vec<&str> =
+            flags.iter().copied().chain((opt == "O2").then_some("-fomit-frame-pointer")).collect();
+        compile("x86_64-w64-mingw32-gcc", &pe_unwind, &dir.join("pe_unwind.exe"), &flags_pe, &[]);
         if Command::new("x86_64-w64-mingw32-g++").arg("--version").output().is_ok_and(|o| o.status.success()) {
             let cpp = dir.join("wthrow.exe");
             let link = ["-static-libgcc", "-static-libstdc++"];

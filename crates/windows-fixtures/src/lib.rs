@@ -3,6 +3,7 @@
 //! themselves run under wine, where the compiler cannot be called).
 
 /// The directory of the compiled fixtures: `O0/` and `O2/`, each with
-/// `wthreads.exe` (and its `wthreads.syms`), `wdll.dll` and `wthrow.exe`.
+/// `wthreads.exe` (and its `wthreads.syms`), `wdll.dll`, `wthrow.exe` and
+/// `pe_unwind.exe` (from `tests/fixtures/pe_unwind.c`).
 /// Empty when the target is not Windows.
 pub const DIR: &str = env!("OXTRACE_WINDOWS_FIXTURES");

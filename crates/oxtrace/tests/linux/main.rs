@@ -1,6 +1,6 @@
-#![cfg(target_os = "linux")]
 //! Integration tests of oxtrace on Linux: real C fixtures (tests/fixtures/),
 //! compiled at test time, driven by real ptrace. No mock of the kernel.
+#![cfg(target_os = "linux")]
 
 mod support;
 

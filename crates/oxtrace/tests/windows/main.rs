@@ -10,3 +10,5 @@ mod events;
 mod lifecycle;
 mod memory;
 mod registers;
+mod stacks;
+mod stackwalk;

@@ -30,7 +30,8 @@ pub fn spawn(opt: &str, args: &[&str]) -> Trace {
     Trace::spawn(command).expect("spawn wthreads.exe")
 }
 
-/// The link-time addresses of the fixture's symbols (from mingw's nm, by the windows-fixtures crate).
+/// The fixture's symbols: the trace's own (its PE symbols), checked against
+/// the link-time addresses mingw's nm gives (listed by the windows-fixtures crate).
 pub struct Symbols {
     by_name: HashMap<String, u64>,
 }
@@ -48,11 +49,14 @@ impl Symbols {
         Symbols { by_name }
     }
 
-    /// Where `name` is in the running process (the image may be relocated).
+    /// Where `name` is in the running process, by the trace's symbols; nm's
+    /// address, moved to where the image is loaded, must agree.
     pub fn addr(&self, trace: &mut Trace, name: &str) -> u64 {
+        let ours = trace.sym_by_name(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         let linked = self.by_name[name];
         let preferred = self.by_name["__image_base__"];
-        linked - preferred + image_base(trace)
+        assert_eq!(ours, linked - preferred + image_base(trace), "{name}: the trace's symbol against nm's");
+        ours
     }
 }
 

@@ -52,9 +52,7 @@ pub(super) fn command_line(command: &Command) -> String {
 /// `NAME=value` NUL-terminated each, with a NUL after the last. `None` when
 /// the command changes nothing (the child inherits the tracer's).
 pub(super) fn environment_block(command: &Command) -> Option<Vec<u16>> {
-    if command.get_envs().next().is_none() {
-        return None;
-    }
+    command.get_envs().next()?;
     let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     for (name, value) in command.get_envs() {
         let same = |n: &OsStr| n.to_string_lossy().eq_ignore_ascii_case(&name.to_string_lossy());

@@ -60,8 +60,6 @@ use crate::event::ExitStatus;
 use crate::memory::{MemoryMap, Perms};
 use crate::platform::{Interrupter, Platform, ResumeAction, ResumeKind, Stop, StopReason};
 
-/// The Microsoft x64 calling convention.
-
 /// The trap flag of EFLAGS (single step).
 const TRAP_FLAG: u32 = 1 << 8;
 

@@ -332,7 +332,7 @@ pub(super) fn query(process: Handle, addr: u64) -> Option<Region> {
     let size = std::mem::size_of::<mem::MEMORY_BASIC_INFORMATION>();
     // SAFETY: `info` is valid for `size` bytes.
     let got = unsafe { mem::VirtualQueryEx(process.raw(), addr as usize as *const _, &mut info, size) };
-    (got == size).then(|| Region {
+    (got == size).then_some(Region {
         base: info.BaseAddress as u64,
         allocation_base: info.AllocationBase as u64,
         size: info.RegionSize as u64,
