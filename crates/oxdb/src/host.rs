@@ -15,3 +15,9 @@ pub fn spawn(command: Command, disable_aslr: bool) -> oxtrace::Result<Trace> {
 pub fn processes() -> oxtrace::Result<Vec<ProcessEntry>> {
     oxtrace::processes()
 }
+
+/// The C compiler `oxdb demo` runs when `CC` is not set, and its flags.
+pub const DEMO_COMPILER: (&str, &[&str]) = ("cc", &["-O0", "-g", "-fno-omit-frame-pointer"]);
+
+/// What to install when the demo's compiler cannot be run.
+pub const DEMO_COMPILER_HINT: &str = "install gcc or clang, or set CC";

@@ -15,3 +15,12 @@ pub fn spawn(command: Command, _disable_aslr: bool) -> oxtrace::Result<Trace> {
 pub fn processes() -> oxtrace::Result<Vec<ProcessEntry>> {
     Err(oxtrace::Error::Unsupported("the process list (ps)"))
 }
+
+/// The C compiler `oxdb demo` runs when `CC` is not set (MinGW-w64's gcc),
+/// and its flags: DWARF 4, the version oxtrace reads on Windows as wine's tools do.
+pub const DEMO_COMPILER: (&str, &[&str]) = ("gcc", &["-O0", "-g", "-gdwarf-4", "-fno-omit-frame-pointer"]);
+
+/// What to install when the demo's compiler cannot be run.
+pub const DEMO_COMPILER_HINT: &str =
+    "oxdb demo needs a C compiler on Windows: install MinGW-w64 (x86_64 gcc) and put its bin directory on PATH, \
+     or set CC to a gcc that builds x86_64 Windows programs";

@@ -94,3 +94,19 @@ fn break_at_the_function_address_stops_with_rip_there() {
     assert_eq!(number_after(&out, "breakpoint 1 at"), add6, "{out}");
     assert_eq!(number_after(&out, "rip"), add6, "{out}");
 }
+
+#[test]
+fn demo_without_a_compiler_says_what_it_needs() {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_oxdb")).arg("demo").env("CC", "no-such-cc").output().expect("run oxdb.exe");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("\"no-such-cc\"") && stderr.contains("MinGW-w64"), "{stderr}");
+}
+
+#[test]
+fn serve_says_it_is_linux_only() {
+    let output = Command::new(env!("CARGO_BIN_EXE_oxdb")).args(["serve", "prog.exe"]).output().expect("run oxdb.exe");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("oxdb serve is not available"), "{stderr}");
+}
