@@ -110,3 +110,30 @@ fn serve_says_it_is_linux_only() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success() && stderr.contains("oxdb serve is not available"), "{stderr}");
 }
+
+#[test]
+fn attach_with_p_lists_threads_and_detaches() {
+    let out_file = std::env::temp_dir().join(format!("oxdb-attach-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&out_file);
+    let mut child = Command::new(fixture("O0", "wthreads.exe"))
+        .arg("wait")
+        .arg(&out_file)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start wthreads.exe");
+    let output = Command::new(env!("CARGO_BIN_EXE_oxdb"))
+        .args(["--batch", "-p", &child.id().to_string()])
+        .args(["-ex", "info threads", "-ex", "bt", "-ex", "set var released = 1", "-ex", "detach"])
+        .output()
+        .expect("run oxdb.exe");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let status = child.wait().expect("wait for wthreads.exe");
+    let _ = child.kill();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.lines().any(|l| l.starts_with("* ")), "no current thread: {stdout}");
+    // Released by the debugger, the fixture ran on untraced to its end.
+    assert!(status.success(), "{status:?}: {stdout}");
+    let written = std::fs::read_to_string(&out_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_file);
+    assert!(written.starts_with("done "), "{written:?}: {stdout}");
+}
