@@ -1,7 +1,7 @@
 //! `oxdb demo`: the README's first command.
 //!
 //! Writes the demo program's C source to a temporary directory, compiles it
-//! with the system C compiler (the one Rust itself links with), runs it under
+//! with the system C compiler (`cc`; MinGW-w64's `gcc` on Windows), runs it under
 //! oxtrace to a breakpoint in `d`, prints the registers and the call stack,
 //! and lets the program finish.
 
@@ -32,15 +32,14 @@ impl Drop for TempDir {
 /// Compiles the demo program into `dir`; returns the executable's path.
 fn build_demo(dir: &Path) -> Result<PathBuf, Box<dyn Error>> {
     let source = dir.join("demo.c");
-    let program = dir.join("demo");
+    let program = dir.join(format!("demo{}", std::env::consts::EXE_SUFFIX));
     std::fs::write(&source, DEMO_SOURCE)?;
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let output = Command::new(&compiler)
-        .args(["-O0", "-g", "-fno-omit-frame-pointer", "-o"])
-        .arg(&program)
-        .arg(&source)
-        .output()
-        .map_err(|e| format!("cannot run the C compiler {compiler:?}: {e}"))?;
+    let (default_compiler, flags) = crate::host::DEMO_COMPILER;
+    let compiler = std::env::var("CC").unwrap_or_else(|_| default_compiler.into());
+    let output =
+        Command::new(&compiler).args(flags).arg("-o").arg(&program).arg(&source).output().map_err(|e| {
+            format!("cannot run the C compiler {compiler:?}: {e} ({})", crate::host::DEMO_COMPILER_HINT)
+        })?;
     if !output.status.success() {
         return Err(format!("{compiler} failed: {}", String::from_utf8_lossy(&output.stderr)).into());
     }

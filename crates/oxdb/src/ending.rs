@@ -14,6 +14,8 @@ type Waker = Box<dyn Fn() + Send>;
 static WAKER: Mutex<Option<Waker>> = Mutex::new(None);
 
 /// Records that `signal` asks oxdb to end, and wakes the prompt.
+// Only the Linux signal thread calls it: Windows has no such thread yet.
+#[cfg_attr(windows, allow(dead_code))]
 pub fn request(signal: i32) {
     // The first signal decides the exit status.
     let _ = SIGNAL.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);

@@ -14,13 +14,19 @@ mod commands;
 mod demo;
 mod ending;
 mod events;
+#[cfg_attr(windows, path = "host_windows.rs")]
+mod host;
 mod inferiors;
+#[cfg_attr(windows, path = "interrupt_windows.rs")]
 mod interrupt;
 mod policy;
 mod repl;
 mod script;
+#[cfg_attr(windows, path = "serve_unsupported.rs")]
 mod serve;
 mod session;
+#[cfg_attr(windows, path = "terminal_windows.rs")]
+mod terminal;
 
 use cli::{Cli, Command};
 

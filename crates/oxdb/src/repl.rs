@@ -8,7 +8,6 @@
 //! that ends oxdb ([`crate::ending`]), and can leave at once even while a
 //! line is being typed.
 
-use nix::sys::termios::{tcgetattr, tcsetattr, SetArg, Termios};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -148,7 +147,7 @@ fn refresh_words(session: &mut Session, words: &SharedWords) {
 pub struct LineEditor {
     editor: Editor<OxdbHelper, FileHistory>,
     words: SharedWords,
-    terminal: Option<Termios>,
+    terminal: Option<crate::terminal::Saved>,
 }
 
 impl LineEditor {
@@ -170,7 +169,7 @@ impl LineEditor {
             // A missing history file is normal on the first run.
             let _ = editor.load_history(&path);
         }
-        let terminal = tcgetattr(std::io::stdin()).ok();
+        let terminal = crate::terminal::save();
         Ok(LineEditor { editor, words, terminal })
     }
 }
@@ -271,9 +270,9 @@ pub fn run(session: &mut Session, line_editor: LineEditor) {
 
 /// Puts the terminal back as it was before the editor made it raw (the
 /// editor's thread is still inside a line, and oxdb is about to exit).
-fn stop_reading(saved: Option<&Termios>) {
+fn stop_reading(saved: Option<&crate::terminal::Saved>) {
     if let Some(saved) = saved {
-        let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, saved);
+        crate::terminal::restore(saved);
         println!();
     }
 }

@@ -226,7 +226,7 @@ pub fn fds(session: &mut Session, _args: Args<'_>, out: &mut dyn Write) -> CmdRe
 /// `ps [FILTER]`.
 pub fn ps(_session: &mut Session, args: Args<'_>, out: &mut dyn Write) -> CmdResult {
     let filter = args.rest.trim();
-    for p in oxtrace::processes()? {
+    for p in crate::host::processes()? {
         let line = if p.command_line.is_empty() { format!("[{}]", p.name) } else { p.command_line.join(" ") };
         if filter.is_empty() || line.contains(filter) || parse_number(filter) == Some(p.pid as u64) {
             writeln!(out, "{:>7} {line}", p.pid)?;

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::process::Command;
 
-use oxtrace::{EventKind, SpawnOptions, Trace};
+use oxtrace::{EventKind, Trace};
 
 use super::Args;
 use crate::session::{CmdError, CmdResult, Session};
@@ -28,7 +28,7 @@ pub struct Launch {
 pub fn spawn(launch: &Launch, disable_aslr: bool) -> Result<Trace, CmdError> {
     let mut command = Command::new(&launch.program);
     command.args(&launch.args);
-    Ok(Trace::spawn_with(command, SpawnOptions { disable_aslr })?)
+    Ok(crate::host::spawn(command, disable_aslr)?)
 }
 
 /// Whether the current program has not run yet.
