@@ -1,6 +1,8 @@
 //! oxdb end to end: the binary run in batch mode against C fixtures, the
 //! `demo` subcommand, the prompt driven through a terminal by tmux, and
-//! `oxdb serve` driven by gdb, lldb and a raw protocol client.
+//! `oxdb serve` driven by gdb, lldb and a raw protocol client. Linux only:
+//! the Windows build's tests are in `windows.rs`.
+#![cfg(target_os = "linux")]
 
 mod batch;
 mod break_commands;

@@ -41,7 +41,7 @@ fn oxdb(opt: &str, commands: &[&str]) -> String {
 fn number_after(out: &str, prefix: &str) -> u64 {
     out.lines()
         .find_map(|l| l.strip_prefix(prefix))
-        .and_then(|rest| rest.trim_start().split_whitespace().next())
+        .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok())
         .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{out}"))
 }

@@ -22,30 +22,17 @@ impl WindowsProcess {
         ctx.0.Dr7 = 0;
         ctx.0.EFlags |= TRAP_FLAG;
         sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))?;
+        let others: Vec<Tid> = self.threads.keys().copied().filter(|&other| other != tid).collect();
         let mut held_here = Vec::new();
-        for (&other, info) in self.threads.iter_mut() {
-            if other != tid && !info.suspended {
-                sys::suspend(info.handle).map_err(|e| Error::Os {
-                    op: "SuspendThread",
-                    pid: self.pid,
-                    tid: other,
-                    source: e,
-                })?;
-                info.suspended = true;
+        for other in others {
+            if self.suspend_thread(other)? {
                 held_here.push(other);
             }
         }
         if let Some(info) = self.threads.get_mut(&tid) {
             info.on_hardware_break = false;
-            if std::mem::take(&mut info.suspended) {
-                sys::resume(info.handle).map_err(|e| Error::Os {
-                    op: "ResumeThread",
-                    pid: self.pid,
-                    tid,
-                    source: e,
-                })?;
-            }
         }
+        self.unsuspend_thread(tid)?;
         self.continue_held(handled)?;
         let stepped = loop {
             let Some(event) = self.next_event(None)? else { continue };
@@ -80,16 +67,7 @@ impl WindowsProcess {
                 sys::set_context(handle, &ctx).map_err(|e| self.os_error("SetThreadContext", e))?;
             }
             for other in held_here {
-                if let Some(info) = self.threads.get_mut(&other) {
-                    if std::mem::take(&mut info.suspended) {
-                        sys::resume(info.handle).map_err(|e| Error::Os {
-                            op: "ResumeThread",
-                            pid: self.pid,
-                            tid: other,
-                            source: e,
-                        })?;
-                    }
-                }
+                self.unsuspend_thread(other)?;
             }
         }
         Ok(stepped)

@@ -29,16 +29,7 @@ impl WindowsProcess {
         // Every other thread stays stopped while the loader runs in the new one.
         let others: Vec<Tid> = self.threads.keys().copied().collect();
         for &tid in &others {
-            let info = self.threads.get_mut(&tid).expect("listed");
-            if !info.suspended {
-                sys::suspend(info.handle).map_err(|e| Error::Os {
-                    op: "SuspendThread",
-                    pid: self.pid,
-                    tid,
-                    source: e,
-                })?;
-                info.suspended = true;
-            }
+            self.suspend_thread(tid)?;
         }
         let loader = sys::create_remote_thread(process, kernel32 + offset, text)
             .map_err(|e| self.os_error("CreateRemoteThread", e))? as Tid;

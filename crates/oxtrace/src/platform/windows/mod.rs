@@ -273,6 +273,27 @@ impl WindowsProcess {
         Ok(())
     }
 
+    /// Suspends thread `tid` unless we hold it suspended already; true when
+    /// this call suspended it (an unknown thread is left alone).
+    fn suspend_thread(&mut self, tid: Tid) -> Result<bool> {
+        let Some(info) = self.threads.get_mut(&tid) else { return Ok(false) };
+        if info.suspended {
+            return Ok(false);
+        }
+        sys::suspend(info.handle).map_err(|e| Error::Os { op: "SuspendThread", pid: self.pid, tid, source: e })?;
+        info.suspended = true;
+        Ok(true)
+    }
+
+    /// Resumes thread `tid` if we hold it suspended.
+    fn unsuspend_thread(&mut self, tid: Tid) -> Result<()> {
+        let Some(info) = self.threads.get_mut(&tid) else { return Ok(()) };
+        if std::mem::take(&mut info.suspended) {
+            sys::resume(info.handle).map_err(|e| Error::Os { op: "ResumeThread", pid: self.pid, tid, source: e })?;
+        }
+        Ok(())
+    }
+
     /// Sets or clears a flag of a stopped thread's EFLAGS.
     fn set_eflag(&mut self, tid: Tid, flag: u32, on: bool) -> Result<()> {
         let handle = self.thread(tid)?.handle;
@@ -313,15 +334,7 @@ impl WindowsProcess {
             match self.decode(event)? {
                 Decoded::Stop(Stop { tid, reason: StopReason::ThreadCreated { new_tid } }) if self.solo => {
                     // Not one of the threads this resume lets run: it waits, suspended.
-                    if let Some(info) = self.threads.get_mut(&new_tid) {
-                        sys::suspend(info.handle).map_err(|e| Error::Os {
-                            op: "SuspendThread",
-                            pid: self.pid,
-                            tid: new_tid,
-                            source: e,
-                        })?;
-                        info.suspended = true;
-                    }
+                    self.suspend_thread(new_tid)?;
                     self.created_meanwhile.push(Stop { tid, reason: StopReason::ThreadCreated { new_tid } });
                     self.continue_held(true)?;
                 }
@@ -474,34 +487,17 @@ impl Platform for WindowsProcess {
         }
         let tids: Vec<Tid> = self.threads.keys().copied().collect();
         for tid in tids {
-            let action = actions.iter().find(|a| a.tid == tid);
-            let info = self.threads[&tid].clone();
-            match action {
+            match actions.iter().find(|a| a.tid == tid) {
                 Some(action) => {
                     if action.kind == ResumeKind::Step {
                         self.set_eflag(tid, TRAP_FLAG, true)?;
                     }
-                    let info = self.threads.get_mut(&tid).expect("listed");
-                    info.on_hardware_break = false;
-                    if std::mem::take(&mut info.suspended) {
-                        sys::resume(info.handle).map_err(|e| Error::Os {
-                            op: "ResumeThread",
-                            pid: self.pid,
-                            tid,
-                            source: e,
-                        })?;
-                    }
+                    self.threads.get_mut(&tid).expect("listed").on_hardware_break = false;
+                    self.unsuspend_thread(tid)?;
                 }
-                None if !info.suspended => {
-                    sys::suspend(info.handle).map_err(|e| Error::Os {
-                        op: "SuspendThread",
-                        pid: self.pid,
-                        tid,
-                        source: e,
-                    })?;
-                    self.threads.get_mut(&tid).expect("listed").suspended = true;
+                None => {
+                    self.suspend_thread(tid)?;
                 }
-                None => {}
             }
         }
         let held_tid = self.held.map(|h| h.tid as Tid);
