@@ -70,3 +70,29 @@ fn a_function_of_six_arguments_is_called_by_the_microsoft_convention() {
         assert_eq!(output(&out), "done 1100\n", "{opt}");
     }
 }
+
+#[test]
+fn the_upper_half_of_a_ymm_register_is_read_and_changed() {
+    for opt in OPTS {
+        let out = out_file(&format!("avx-{opt}"));
+        let mut trace = spawn(opt, &["avx", out.to_str().unwrap()]);
+        let stop = Symbols::of(opt).addr(&mut trace, "avx_stop");
+        trace.add_break_by_addr(stop).unwrap();
+        let event = trace.run().unwrap();
+        assert!(matches!(event.kind, EventKind::Breakpoint { .. }), "{opt}: {event:?}");
+        // ymm1 holds the bytes 0..31: its upper half (16..31) comes from the XSTATE area.
+        let ymm1 = trace.register("ymm1").unwrap();
+        let loaded: Vec<u8> = (0..32).collect();
+        assert_eq!(ymm1.as_bytes(), &loaded[..], "{opt}");
+        let mut changed = loaded.clone();
+        for b in &mut changed[16..] {
+            *b ^= 0xa0;
+        }
+        trace.set_register("ymm1", oxtrace::RegValue::from_bytes(&changed).unwrap()).unwrap();
+        assert_eq!(trace.register("ymm1").unwrap().as_bytes(), &changed[..], "{opt}");
+        trace.set_mode(Mode::RunForever, true);
+        assert_eq!(trace.run().unwrap().kind, EventKind::Exited(ExitStatus::Code(0)), "{opt}");
+        let hex: String = changed.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(output(&out), format!("{hex}\n"), "{opt}: the program stored the changed ymm1");
+    }
+}

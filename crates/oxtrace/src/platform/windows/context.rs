@@ -6,14 +6,19 @@
 //!   (reads as -1, writes are ignored); `fs_base` is 0 and `gs_base` the
 //!   thread's TEB, which is where `gs` points on Windows x64 (both read-only).
 //! * Vector: the FXSAVE image is the CONTEXT's `FltSave` itself; the upper
-//!   halves of the AVX registers are not in `CONTEXT_ALL` and read as zero.
+//!   halves of the AVX registers (at 576, as in the XSAVE area) come from the
+//!   context's XSTATE area (`CONTEXT_XSTATE`, `XSTATE_AVX`). Where the system
+//!   gives no AVX state they read as zero and writes to them are refused.
 //! * Debug: DR0-DR3, DR6 and DR7 (DR4 and DR5 read as zero).
 
-use super::sys::Context;
+use super::sys::{Context, YMMH_LEN};
 use crate::arch::RegisterGroup;
 
 /// The General block's words, in `user_regs_struct` order.
 const GENERAL: usize = 27;
+
+/// Where the AVX upper halves start in the Vector block.
+const YMMH: usize = 576;
 
 /// Reads one group of `ctx` into `buf` (of the group's size).
 pub(super) fn read_group(ctx: &Context, teb: u64, group: RegisterGroup, buf: &mut [u8]) {
@@ -26,6 +31,9 @@ pub(super) fn read_group(ctx: &Context, teb: u64, group: RegisterGroup, buf: &mu
         RegisterGroup::Vector => {
             buf.fill(0);
             buf[..512].copy_from_slice(&ctx.fxsave());
+            if let Some(ymmh) = &ctx.1 {
+                buf[YMMH..YMMH + YMMH_LEN].copy_from_slice(ymmh);
+            }
         }
         RegisterGroup::Debug => {
             let c = &ctx.0;
@@ -59,6 +67,9 @@ pub(super) fn write_group(ctx: &mut Context, group: RegisterGroup, buf: &[u8]) {
         RegisterGroup::Vector => {
             let area: &[u8; 512] = buf[..512].try_into().expect("512 bytes");
             ctx.set_fxsave(area);
+            if let Some(ymmh) = &mut ctx.1 {
+                ymmh.copy_from_slice(&buf[YMMH..YMMH + YMMH_LEN]);
+            }
         }
         RegisterGroup::Debug => {
             let c = &mut ctx.0;

@@ -2,7 +2,7 @@
 //! of the backend with `unsafe` code.
 
 use std::io;
-use std::ptr::null;
+use std::ptr::{null, null_mut};
 
 use windows_sys::Win32::Foundation::{
     CloseHandle, GetLastError, DBG_CONTINUE, DBG_EXCEPTION_NOT_HANDLED, ERROR_SEM_TIMEOUT, HANDLE, NTSTATUS,
@@ -12,6 +12,7 @@ use windows_sys::Win32::System::Diagnostics::Debug as dbg;
 use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
 use windows_sys::Win32::System::Memory as mem;
 use windows_sys::Win32::System::ProcessStatus::K32GetMappedFileNameW;
+use windows_sys::Win32::System::SystemServices::XSTATE_AVX;
 use windows_sys::Win32::System::Threading as thr;
 
 pub(super) use dbg::CONTEXT;
@@ -241,10 +242,18 @@ pub(super) fn resume(thread: Handle) -> io::Result<()> {
     }
 }
 
-/// A CONTEXT as GetThreadContext wants it: aligned on 16 bytes.
+/// A CONTEXT as GetThreadContext wants it: aligned on 16 bytes. The second
+/// field is the upper halves of YMM0-15 (16 bytes each), where the thread's
+/// XSTATE could be read (`None` where the system gives no AVX state).
 #[repr(C, align(16))]
 #[derive(Clone, Copy)]
-pub(super) struct Context(pub CONTEXT);
+pub(super) struct Context(pub CONTEXT, pub Option<[u8; YMMH_LEN]>);
+
+/// Bytes of the AVX upper halves (`XSTATE_AVX`'s area).
+pub(super) const YMMH_LEN: usize = 256;
+
+/// The AVX bit of the XSTATE feature masks.
+const AVX_MASK: u64 = 1u64 << XSTATE_AVX;
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -266,17 +275,106 @@ impl Context {
     }
 }
 
-/// Every register of a stopped thread (`CONTEXT_ALL`).
+/// Whether the system keeps AVX state in thread contexts.
+fn avx_enabled() -> bool {
+    // SAFETY: no arguments; reads the system's enabled features.
+    unsafe { dbg::GetEnabledXStateFeatures() & AVX_MASK != 0 }
+}
+
+/// A CONTEXT with its XSTATE area, laid out by InitializeContext in a buffer
+/// of the size it asks for.
+struct XContext {
+    _buf: Vec<u8>,
+    ctx: *mut CONTEXT,
+}
+
+impl XContext {
+    const FLAGS: u32 = dbg::CONTEXT_ALL_AMD64 | dbg::CONTEXT_XSTATE_AMD64;
+
+    fn new() -> io::Result<XContext> {
+        let mut len = 0u32;
+        let mut ctx = null_mut();
+        // SAFETY: a null buffer only asks for the length (the call then fails
+        // with ERROR_INSUFFICIENT_BUFFER, which is expected).
+        unsafe { dbg::InitializeContext(null_mut(), Self::FLAGS, &mut ctx, &mut len) };
+        if len == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut buf = vec![0u8; len as usize];
+        // SAFETY: `buf` has the `len` bytes asked for; InitializeContext aligns
+        // the CONTEXT inside it and returns where. The Vec's heap block does
+        // not move while `buf` lives in the XContext.
+        check(unsafe { dbg::InitializeContext(buf.as_mut_ptr().cast(), Self::FLAGS, &mut ctx, &mut len) })?;
+        // SAFETY: `ctx` is the CONTEXT just initialised.
+        check(unsafe { dbg::SetXStateFeaturesMask(ctx, AVX_MASK) })?;
+        Ok(XContext { _buf: buf, ctx })
+    }
+
+    /// The AVX area of the context, if it has one of the expected size.
+    fn ymmh(&mut self) -> Option<&mut [u8; YMMH_LEN]> {
+        let mut len = 0u32;
+        // SAFETY: `self.ctx` is an initialised CONTEXT with an XSTATE area.
+        let area = unsafe { dbg::LocateXStateFeature(self.ctx, XSTATE_AVX, &mut len) };
+        if area.is_null() || (len as usize) < YMMH_LEN {
+            return None;
+        }
+        // SAFETY: LocateXStateFeature gave `len` >= YMMH_LEN bytes inside our
+        // buffer, which `&mut self` borrows.
+        Some(unsafe { &mut *area.cast::<[u8; YMMH_LEN]>() })
+    }
+}
+
+/// Every register of a stopped thread (`CONTEXT_ALL`, and the AVX state
+/// through `CONTEXT_XSTATE` where the system gives it).
 pub(super) fn get_context(thread: Handle) -> io::Result<Box<Context>> {
-    let mut ctx = Box::new(Context(CONTEXT::default()));
+    if avx_enabled() {
+        if let Ok(ctx) = get_xstate_context(thread) {
+            return Ok(ctx);
+        }
+    }
+    let mut ctx = Box::new(Context(CONTEXT::default(), None));
     ctx.0.ContextFlags = dbg::CONTEXT_ALL_AMD64;
     // SAFETY: `ctx` is an aligned CONTEXT with its flags set.
     check(unsafe { dbg::GetThreadContext(thread.raw(), &mut ctx.0) })?;
     Ok(ctx)
 }
 
+fn get_xstate_context(thread: Handle) -> io::Result<Box<Context>> {
+    let mut x = XContext::new()?;
+    // SAFETY: an initialised CONTEXT with its XSTATE area and flags set.
+    check(unsafe { dbg::GetThreadContext(thread.raw(), x.ctx) })?;
+    // SAFETY: as above; the CONTEXT part is plain data.
+    let (raw, flags) = unsafe { (*x.ctx, (*x.ctx).ContextFlags) };
+    if flags & dbg::CONTEXT_XSTATE_AMD64 != dbg::CONTEXT_XSTATE_AMD64 {
+        return Err(io::Error::other("no XSTATE in the thread's context"));
+    }
+    let mut present = 0u64;
+    // SAFETY: as above.
+    check(unsafe { dbg::GetXStateFeaturesMask(x.ctx, &mut present) })?;
+    let mut ymmh = [0u8; YMMH_LEN];
+    // An AVX state not in the mask is in its initial state: all zeros.
+    if present & AVX_MASK != 0 {
+        ymmh = *x.ymmh().ok_or_else(|| io::Error::other("no AVX area in the context"))?;
+    }
+    let mut ctx = Box::new(Context(raw, Some(ymmh)));
+    ctx.0.ContextFlags = dbg::CONTEXT_ALL_AMD64;
+    Ok(ctx)
+}
+
 /// Writes every register of a stopped thread back.
 pub(super) fn set_context(thread: Handle, ctx: &Context) -> io::Result<()> {
+    if let Some(ymmh) = ctx.1 {
+        let mut x = XContext::new()?;
+        // SAFETY: the CONTEXT part of the initialised buffer is plain data;
+        // its XSTATE area (after it) is left as InitializeContext set it.
+        unsafe {
+            *x.ctx = ctx.0;
+            (*x.ctx).ContextFlags = XContext::FLAGS;
+        }
+        *x.ymmh().ok_or_else(|| io::Error::other("no AVX area in the context"))? = ymmh;
+        // SAFETY: an initialised, filled CONTEXT with its XSTATE area.
+        return check(unsafe { dbg::SetThreadContext(thread.raw(), x.ctx) });
+    }
     let mut ctx = Box::new(*ctx);
     ctx.0.ContextFlags = dbg::CONTEXT_ALL_AMD64;
     // SAFETY: an aligned, filled CONTEXT.
