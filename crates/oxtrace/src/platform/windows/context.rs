@@ -80,6 +80,12 @@ pub(super) fn write_group(ctx: &mut Context, group: RegisterGroup, buf: &[u8]) {
     }
 }
 
+/// Whether writing `buf` to `group` would drop AVX upper halves the context
+/// cannot hold (non-zero ones where the system gave no XSTATE).
+pub(super) fn loses_avx(ctx: &Context, group: RegisterGroup, buf: &[u8]) -> bool {
+    group == RegisterGroup::Vector && ctx.1.is_none() && buf[YMMH..YMMH + YMMH_LEN].iter().any(|&b| b != 0)
+}
+
 fn general_words(ctx: &Context, teb: u64) -> [u64; GENERAL] {
     let c = &ctx.0;
     [

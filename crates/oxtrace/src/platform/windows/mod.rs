@@ -565,6 +565,11 @@ impl Platform for WindowsProcess {
         let handle = self.thread(tid)?.handle;
         let os = |op, e| Error::Os { op, pid: self.pid, tid, source: e };
         let mut ctx = sys::get_context(handle).map_err(|e| os("GetThreadContext", e))?;
+        if context::loses_avx(&ctx, group, buf) {
+            return Err(Error::Unsupported(
+                "writing the AVX upper halves of ymm0-15 without CONTEXT_XSTATE from the system",
+            ));
+        }
         context::write_group(&mut ctx, group, buf);
         sys::set_context(handle, &ctx).map_err(|e| os("SetThreadContext", e))
     }
