@@ -321,32 +321,23 @@ impl LineInfo {
 
     /// The file addresses where DWARF records an inlined copy of the function `name` starting.
     pub fn inlined_entries(&self, name: &str) -> Vec<u64> {
-        let dwarf = self.dwarf();
         let mut found = Vec::new();
-        let mut headers = dwarf.units();
-        while let Ok(Some(header)) = headers.next() {
-            let Ok(unit) = dwarf.unit(header) else { continue };
-            let unit = unit.unit_ref(dwarf);
-            let mut cursor = unit.entries();
-            while let Ok(Some(entry)) = cursor.next_dfs() {
-                if entry.tag() != gimli::DW_TAG_inlined_subroutine {
-                    continue;
-                }
-                let Some(gimli::AttributeValue::UnitRef(origin)) = entry.attr_value(gimli::DW_AT_abstract_origin)
-                else {
-                    continue;
-                };
-                if !origin_named(&unit, origin, name) {
-                    continue;
-                }
-                // The copy's entry is where its first range starts, as gdb takes it.
-                let low_pc = entry.attr_value(gimli::DW_AT_low_pc).and_then(|v| unit.attr_address(v).ok().flatten());
-                let first_range = || unit.die_ranges(entry).ok()?.next().ok().flatten().map(|r| r.begin);
-                if let Some(addr) = low_pc.or_else(first_range) {
-                    found.push(addr);
-                }
+        self.find_die(|unit, entry| {
+            if entry.tag() != gimli::DW_TAG_inlined_subroutine {
+                return None;
             }
-        }
+            let Some(gimli::AttributeValue::UnitRef(origin)) = entry.attr_value(gimli::DW_AT_abstract_origin) else {
+                return None;
+            };
+            if !origin_named(unit, origin, name) {
+                return None;
+            }
+            // The copy's entry is where its first range starts, as gdb takes it.
+            let low_pc = entry.attr_value(gimli::DW_AT_low_pc).and_then(|v| unit.attr_address(v).ok().flatten());
+            let first_range = || unit.die_ranges(entry).ok()?.next().ok().flatten().map(|r| r.begin);
+            found.extend(low_pc.or_else(first_range));
+            None::<()>
+        });
         found
     }
 

@@ -118,26 +118,6 @@ impl LineInfo {
             (wanted && die_name(unit, entry).as_deref() == Some(bare)).then(|| layout(unit, entry.offset(), 0))
         })
     }
-
-    /// The first answer `found` gives for a DIE, over every unit in order.
-    fn find_die<T>(
-        &self,
-        mut found: impl FnMut(&Unit, &gimli::DebuggingInformationEntry<Reader>) -> Option<T>,
-    ) -> Option<T> {
-        let dwarf = self.dwarf();
-        let mut headers = dwarf.units();
-        while let Ok(Some(header)) = headers.next() {
-            let Ok(unit) = dwarf.unit(header) else { continue };
-            let unit = unit.unit_ref(dwarf);
-            let mut cursor = unit.entries();
-            while let Ok(Some(entry)) = cursor.next_dfs() {
-                if let Some(answer) = found(&unit, entry) {
-                    return Some(answer);
-                }
-            }
-        }
-        None
-    }
 }
 
 impl LineInfo {
