@@ -75,14 +75,7 @@ impl Trace {
             true => self.call_once(function, &[]).and_then(|r| self.call_c_by(convention, r.value, ty, args)),
             false => self.call_c_by(convention, function, ty, args),
         };
-        if self.is_attached() && self.platform.has_thread(tid) {
-            self.current_tid = tid;
-            self.restore_registers(saved)?;
-            match pending {
-                Some(signal) => self.pending_signals.insert(tid, signal),
-                None => self.pending_signals.remove(&tid),
-            };
-        }
+        self.restore_after_call(tid, saved, pending)?;
         result
     }
 

@@ -16,7 +16,7 @@
 
 use super::Trace;
 use crate::arch::{ArgValue, CallingConvention, RegisterGroup};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Tid};
 use crate::event::EventKind;
 use crate::registers::RegisterContext;
 use crate::symbols::SymbolKind;
@@ -94,16 +94,23 @@ impl Trace {
         let saved = self.save_registers()?;
         let pending = self.pending_signals.get(&tid).copied();
         let result = self.call_with_saved(convention, function, args);
+        self.restore_after_call(tid, saved, pending)?;
+        result
+    }
+
+    /// After a call in thread `tid` (if it still lives): its registers as
+    /// `saved` before the call, and its pending signal as it was (`pending`):
+    /// a signal the call raised (a crash in it) is not the thread's to receive.
+    pub(super) fn restore_after_call(&mut self, tid: Tid, saved: SavedRegisters, pending: Option<i32>) -> Result<()> {
         if self.is_attached() && self.platform.has_thread(tid) {
             self.current_tid = tid;
             self.restore_registers(saved)?;
-            // A signal the call raised (a crash in it) is not the thread's to receive.
             match pending {
                 Some(signal) => self.pending_signals.insert(tid, signal),
                 None => self.pending_signals.remove(&tid),
             };
         }
-        result
+        Ok(())
     }
 
     /// Calls a function given by expression (`libc.strlen`).

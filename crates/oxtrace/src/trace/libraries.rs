@@ -249,16 +249,9 @@ impl Trace {
         let inside =
             |e: &&Entry| !e.internal && e.info.expr.is_some() && (library.base..library.end).contains(&e.info.addr);
         let ids: Vec<u32> = self.breakpoints.by_id.values().filter(inside).map(|e| e.info.id).collect();
+        // The library's pages are gone, and the break instruction with them: nothing to write back.
         for id in ids {
-            let mut entry = self.breakpoints.by_id.remove(&id).expect("listed above");
-            self.breakpoints.by_addr.remove(&entry.info.addr);
-            // The library's pages are gone, and the break instruction with them.
-            entry.saved = None;
-            entry.lifted = None;
-            entry.emulation = None;
-            entry.info.addr = 0;
-            entry.info.resolved = false;
-            self.breakpoints.deferred.insert(id, entry);
+            self.unplace_breakpoint(id).expect("a user breakpoint listed above");
         }
     }
 }
