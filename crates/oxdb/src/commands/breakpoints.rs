@@ -164,34 +164,13 @@ pub fn set_c_condition(session: &mut Session, id: u32, cond: &str) -> CmdResult 
 
 /// The plain names an expression uses (not members, not `$` names).
 pub(super) fn identifiers(expr: &oxtrace::cexpr::Expr) -> Vec<String> {
-    use oxtrace::cexpr::Expr;
     let mut found = Vec::new();
     let mut stack = vec![expr];
     while let Some(e) = stack.pop() {
-        match e {
-            Expr::Ident(name) => found.push(name.clone()),
-            Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::SizeofExpr(a) | Expr::Member(a, _) | Expr::Arrow(a, _) => {
-                stack.push(a)
-            }
-            Expr::Binary(_, a, b)
-            | Expr::Assign(_, a, b)
-            | Expr::Index(a, b)
-            | Expr::Comma(a, b)
-            | Expr::Repeat(a, b) => {
-                stack.push(a);
-                stack.push(b);
-            }
-            Expr::Cond(a, b, c) => {
-                stack.push(a);
-                stack.push(b);
-                stack.push(c);
-            }
-            Expr::Call(f, args) => {
-                stack.push(f);
-                stack.extend(args.iter());
-            }
-            _ => {}
+        if let oxtrace::cexpr::Expr::Ident(name) = e {
+            found.push(name.clone());
         }
+        stack.extend(subexpressions(e));
     }
     found
 }
@@ -201,24 +180,26 @@ pub(super) fn has_side_effects(expr: &oxtrace::cexpr::Expr) -> bool {
     use oxtrace::cexpr::Expr;
     let mut stack = vec![expr];
     while let Some(e) = stack.pop() {
-        match e {
-            Expr::Call(..) | Expr::Assign(..) => return true,
-            Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::SizeofExpr(a) | Expr::Member(a, _) | Expr::Arrow(a, _) => {
-                stack.push(a)
-            }
-            Expr::Binary(_, a, b) | Expr::Index(a, b) | Expr::Comma(a, b) | Expr::Repeat(a, b) => {
-                stack.push(a);
-                stack.push(b);
-            }
-            Expr::Cond(a, b, c) => {
-                stack.push(a);
-                stack.push(b);
-                stack.push(c);
-            }
-            _ => {}
+        if matches!(e, Expr::Call(..) | Expr::Assign(..)) {
+            return true;
         }
+        stack.extend(subexpressions(e));
     }
     false
+}
+
+/// The expressions directly inside `expr`, left to right.
+fn subexpressions(expr: &oxtrace::cexpr::Expr) -> Vec<&oxtrace::cexpr::Expr> {
+    use oxtrace::cexpr::Expr;
+    match expr {
+        Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::SizeofExpr(a) | Expr::Member(a, _) | Expr::Arrow(a, _) => vec![a],
+        Expr::Binary(_, a, b) | Expr::Assign(_, a, b) | Expr::Index(a, b) | Expr::Comma(a, b) | Expr::Repeat(a, b) => {
+            vec![a, b]
+        }
+        Expr::Cond(a, b, c) => vec![a, b, c],
+        Expr::Call(f, args) => std::iter::once(&**f).chain(args.iter()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// `condition ID [COND]`.
